@@ -1,0 +1,52 @@
+"""Shared test inputs: the real photos, clip and faces in ../shared, and the shipped models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("VCAM_SHARED", REPO.parent / "shared"))
+MEDIA = SHARED / "media"
+FER_NPZ = SHARED / "data" / "fer2013-train-publictest.npz"
+
+
+def box_mask(shape: tuple[int, ...], box, grow: float = 0.0) -> np.ndarray:
+    """Mask of an (x, y, w, h) box grown by `grow` times its larger side on every side."""
+    x, y, w, h = box
+    margin = grow * max(w, h)
+    mask = np.zeros(shape[:2], bool)
+    mask[max(0, round(y - margin)):max(0, round(y + h + margin)),
+         max(0, round(x - margin)):max(0, round(x + w + margin))] = True
+    return mask
+
+
+@pytest.fixture(scope="session")
+def media() -> Path:
+    assert MEDIA.is_dir(), f"test media missing: {MEDIA} (set VCAM_SHARED to the shared folder)"
+    return MEDIA
+
+
+@pytest.fixture(scope="session")
+def fer_npz() -> Path:
+    assert FER_NPZ.is_file(), f"FER2013 data missing: {FER_NPZ} (set VCAM_SHARED to the shared folder)"
+    return FER_NPZ
+
+
+@pytest.fixture(scope="session")
+def public_test_sample(fer_npz: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A fixed sample of 700 PublicTest faces (uint8 48×48) and their FER2013 labels."""
+    with np.load(fer_npz) as data:
+        index = np.flatnonzero(data["usage"] == "PublicTest")
+        chosen = np.sort(np.random.default_rng(2013).choice(index, 700, replace=False))
+        return data["images"][chosen], data["labels"][chosen].astype(np.int64)
+
+
+@pytest.fixture(scope="session")
+def clip_frames(media: Path) -> list[np.ndarray]:
+    from media_files import read_all_frames
+
+    return read_all_frames(media / "short_hamilton_clip.mp4")

@@ -1,0 +1,45 @@
+"""Files that tests make and read back: garbage bytes, a video without frames, a video's frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+def garbage(path: Path, size: int = 5000) -> Path:
+    """`size` random bytes (the same every run) at `path`."""
+    path.write_bytes(np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8).tobytes())
+    return path
+
+
+def empty_video(path: Path) -> Path:
+    """A video file that a VideoWriter opened and closed without writing a frame (an .mp4 of
+    this kind has no index and cannot even be opened; an .avi opens and has no frames)."""
+    fourcc = "MJPG" if path.suffix == ".avi" else "mp4v"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), 30.0, (64, 48))
+    assert writer.isOpened()
+    writer.release()
+    return path
+
+
+def read_all_frames(path: Path) -> list[np.ndarray]:
+    """Every frame of a video, decoded with OpenCV as a player would."""
+    capture = cv2.VideoCapture(str(path))
+    assert capture.isOpened(), f"{path} does not play"
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    return frames
+
+
+def empty_config(folder: Path) -> Path:
+    """An empty settings file, so that the user's own config never leaks into a test."""
+    path = folder / "empty-config.toml"
+    path.write_text("")
+    return path

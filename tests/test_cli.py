@@ -1,0 +1,170 @@
+"""vcam.cli: `vcam annotate` in-process and as a real process; every bad input is one line, status 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import REPO
+from media_files import empty_config, empty_video, garbage
+from vcam import EMOTIONS
+from vcam.cli import main
+
+PHOTO = "two_people.jpg"
+
+
+def run_cli(tmp_path: Path, *args: object) -> int:
+    """`vcam ARGS` in-process, with an empty config file, so that the user's own
+    settings never leak into a test."""
+    return main(["--config", str(empty_config(tmp_path)), *map(str, args)])
+
+
+def run_process(*args: object) -> subprocess.CompletedProcess:
+    """`python -m vcam ARGS` as a real process."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "vcam", *map(str, args)],
+                          capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+
+
+def config_file(path: Path, text: str) -> Path:
+    path.write_text(text + "\n")
+    return path
+
+
+def test_photo_in_photo_out_of_the_same_size(tmp_path: Path, media: Path, capsys) -> None:
+    assert run_cli(tmp_path, "annotate", media / PHOTO, tmp_path / "out.png", "--quiet") == 0
+    original, annotated = cv2.imread(str(media / PHOTO)), cv2.imread(str(tmp_path / "out.png"))
+    assert annotated.shape == original.shape
+    assert np.abs(annotated.astype(int) - original.astype(int)).mean() > 1
+    out, err = capsys.readouterr()
+    assert re.fullmatch(r"annotated \S+two_people\.jpg → \S+out\.png: 1 frame, 2 faces, \d+\.\d fps\n", out), out
+    assert err == ""
+
+
+def test_json_names_each_faces_box_id_probabilities_and_emotion(tmp_path: Path, media: Path) -> None:
+    assert run_cli(tmp_path, "annotate", media / "obama-720p.jpg", tmp_path / "out.jpg",
+                   "--json", tmp_path / "faces.json", "--quiet") == 0
+    document = json.loads((tmp_path / "faces.json").read_text())
+    assert document["source"].endswith("obama-720p.jpg")
+    [face] = document["frames"][0]["faces"]
+    assert set(face) >= {"box", "id", "probabilities", "emotion"}
+    assert face["id"] == 1 and len(face["box"]) == 4
+    assert sorted(face["probabilities"]) == sorted(["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"])
+    assert face["emotion"] in face["probabilities"]
+
+
+def test_short_detector_and_own_emojis_through_the_command_line(tmp_path: Path, media: Path) -> None:
+    own = tmp_path / "emojis"
+    own.mkdir()
+    red = np.zeros((64, 64, 4), np.uint8)
+    red[:, :, 2] = red[:, :, 3] = 255
+    for emotion in EMOTIONS:
+        cv2.imwrite(str(own / f"{emotion}.png"), red)
+    out = tmp_path / "out.png"
+    assert run_cli(tmp_path, "annotate", media / "obama-720p.jpg", out, "--detector", "short",
+                   "--emojis", own, "--json", tmp_path / "f.json", "--quiet") == 0
+    [face] = json.loads((tmp_path / "f.json").read_text())["frames"][0]["faces"]
+    x, y, w, h = (round(v) for v in face["box"])
+    centre = cv2.imread(str(out))[y + h // 2 - 5:y + h // 2 + 5, x + w // 2 - 5:x + w // 2 + 5]
+    assert (centre == (0, 0, 255)).all()  # the user's red square covers the face
+
+
+def test_no_command_prints_help(capsys) -> None:
+    assert main([]) == 0
+    assert "annotate" in capsys.readouterr().out
+
+
+def annotating(tmp: Path, source: Path, output: str = "o.jpg", *flags: object, config: Path | None = None) -> list:
+    """argv for `vcam --config CONFIG annotate SOURCE out/OUTPUT FLAGS` in the test's folder `tmp`."""
+    return ["--config", config or empty_config(tmp), "annotate", source, tmp / "out" / output, *flags]
+
+
+def configured(tmp: Path, photo: Path, settings: str) -> list:
+    """argv annotating the photo with a config file holding `settings`."""
+    return annotating(tmp, photo, config=config_file(tmp / "c.toml", settings))
+
+
+# Each bad input: (tmp folder, a good photo) → argv after `vcam`, and a word the error line must name.
+BAD_INPUTS: dict[str, tuple[Callable[[Path, Path], list], str]] = {
+    "missing-input": (lambda tmp, photo: annotating(tmp, tmp / "nope.jpg"), "nope.jpg"),
+    "corrupt-image": (lambda tmp, photo: annotating(tmp, garbage(tmp / "x.jpg")), "x.jpg"),
+    "corrupt-video": (lambda tmp, photo: annotating(tmp, garbage(tmp / "x.mp4"), "o.mp4"), "x.mp4"),
+    "zero-byte-video": (lambda tmp, photo: annotating(tmp, garbage(tmp / "z.mp4", 0), "o.mp4"), "z.mp4"),
+    "video-without-frames": (lambda tmp, photo: annotating(tmp, empty_video(tmp / "e.mp4"), "o.mp4"), "e.mp4"),
+    "avi-without-frames": (lambda tmp, photo: annotating(tmp, empty_video(tmp / "e.avi"), "o.avi"), "no frames"),
+    "output-is-the-input": (lambda tmp, photo: annotating(tmp, tmp / "out" / "o.jpg"), "is the input itself"),
+    "output-is-a-folder": (lambda tmp, photo: annotating(tmp, photo, "sub.jpg"), "is a folder"),
+    "gif": (lambda tmp, photo: annotating(tmp, garbage(tmp / "x.gif"), "o.gif"), ".gif"),
+    "txt": (lambda tmp, photo: annotating(tmp, garbage(tmp / "x.txt")), ".txt"),
+    "photo-to-video": (lambda tmp, photo: annotating(tmp, photo, "o.mp4"), "o.mp4"),
+    "video-to-photo": (lambda tmp, photo: annotating(tmp, empty_video(tmp / "e.mp4"), "o.jpg"), "o.jpg"),
+    "output-folder-missing": (lambda tmp, photo: annotating(tmp, photo, "nowhere/o.jpg"), "nowhere"),
+    "json-folder-missing": (lambda tmp, photo: annotating(tmp, photo, "o.jpg", "--json", tmp / "nowhere" / "f.json"),
+                            "nowhere"),
+    "emoji-folder-missing": (lambda tmp, photo: annotating(tmp, photo, "o.jpg", "--emojis", tmp / "no-emojis"),
+                             "no-emojis"),
+    "weights-missing": (lambda tmp, photo: configured(tmp, photo, f'emotion_model = "{tmp / "gone.tflite"}"'),
+                        "gone.tflite"),
+    "weights-corrupt": (lambda tmp, photo: configured(tmp, photo, f'emotion_model = "{garbage(tmp / "bad.tflite")}"'),
+                        "bad.tflite"),
+    "config-not-toml": (lambda tmp, photo: configured(tmp, photo, "placement = [face"), "c.toml"),
+    "config-unknown-key": (lambda tmp, photo: configured(tmp, photo, 'colour = "red"'), "colour"),
+    "config-unknown-detector": (lambda tmp, photo: configured(tmp, photo, 'detector = "medium"'), "medium"),
+    "config-unknown-placement": (lambda tmp, photo: configured(tmp, photo, 'placement = "middle"'), "middle"),
+    "config-bad-threads": (lambda tmp, photo: configured(tmp, photo, "threads = 0"), "threads"),
+    "config-bad-margin": (lambda tmp, photo: configured(tmp, photo, 'switch_margin = "big"'), "switch_margin"),
+}
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Everything under the output folder: an output, a .partial file, a JSON."""
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+def test_bad_input_is_one_line_on_stderr_status_2_and_no_output(tmp_path: Path, media: Path, capsys, case: str) -> None:
+    (tmp_path / "out").mkdir()
+    if case == "output-is-the-input":
+        shutil.copyfile(media / PHOTO, tmp_path / "out" / "o.jpg")
+    if case == "output-is-a-folder":
+        (tmp_path / "out" / "sub.jpg").mkdir()
+    before = leftovers(tmp_path / "out")
+    make_argv, names = BAD_INPUTS[case]
+    assert main([str(arg) for arg in make_argv(tmp_path, media / PHOTO)]) == 2
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("vcam: error: ") and names in lines[0]
+    assert "Traceback" not in err and out == ""
+    assert leftovers(tmp_path / "out") == before  # nothing written, nothing lost
+
+
+def test_a_real_process_annotates_a_photo(tmp_path: Path, media: Path) -> None:
+    result = run_process("--config", empty_config(tmp_path), "annotate", media / "biden.jpg", tmp_path / "out.jpg")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert re.fullmatch(r"annotated \S+biden\.jpg → \S+out\.jpg: 1 frame, 1 faces?, \d+\.\d fps\n", result.stdout)
+    assert cv2.imread(str(tmp_path / "out.jpg")).shape == cv2.imread(str(media / "biden.jpg")).shape
+
+
+@pytest.mark.parametrize("case", ["missing-input", "corrupt-video"])
+def test_a_real_process_reports_a_bad_input_in_one_line(tmp_path: Path, media: Path, case: str) -> None:
+    (tmp_path / "out").mkdir()
+    make_argv, names = BAD_INPUTS[case]
+    result = run_process(*make_argv(tmp_path, media / PHOTO))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("vcam: error: ") and names in lines[0]
+    assert leftovers(tmp_path / "out") == []

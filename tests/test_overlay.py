@@ -1,0 +1,160 @@
+"""vcam.overlay: emojis drawn onto a real photo at each placement, custom emoji folders, blending."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import box_mask
+from vcam import EMOTIONS
+from vcam.detect import FaceDetector
+from vcam.errors import MediaError
+from vcam.faces import Face
+from vcam.overlay import PLACEMENTS, EmojiOverlay, blend, load_emojis
+
+RED = (0, 0, 255)
+
+
+@pytest.fixture(scope="module")
+def photo(media: Path) -> np.ndarray:
+    return cv2.imread(str(media / "two_people.jpg"))
+
+
+@pytest.fixture(scope="module")
+def faces(photo) -> list[Face]:
+    """The two real faces of the photo, each with an emotion to show."""
+    found = FaceDetector("full").detect(photo)
+    assert len(found) == 2
+    return [face.replace(emotion=emotion) for face, emotion in zip(found, ("happy", "sad"))]
+
+
+@pytest.fixture(scope="module")
+def shipped() -> dict[str, np.ndarray]:
+    return load_emojis()
+
+
+def changed(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Mask of the pixels that differ."""
+    return np.any(before != after, axis=2)
+
+
+def drawn(photo: np.ndarray, faces: list[Face], placement: str, emojis=None) -> np.ndarray:
+    return EmojiOverlay(emojis, placement).draw(photo.copy(), faces)
+
+
+def write_square(path: Path, colour: tuple[int, ...], side: int = 64) -> Path:
+    cv2.imwrite(str(path), np.full((side, side, len(colour)), colour, np.uint8))
+    return path
+
+
+@pytest.mark.parametrize("placement", PLACEMENTS)
+def test_every_placement_draws_on_the_frame_in_place(photo, faces, placement) -> None:
+    frame = photo.copy()
+    returned = EmojiOverlay(placement=placement).draw(frame, faces)
+    assert returned is frame
+    assert changed(photo, frame).sum() > 1000
+
+
+def test_face_placement_covers_each_face_and_stays_near_it(photo, faces) -> None:
+    """Every changed pixel lies within some face box grown by half its size on each side,
+    and most of each face box is covered."""
+    change = changed(photo, drawn(photo, faces, "face"))
+    near_a_face = np.logical_or.reduce([box_mask(photo.shape, face.box, grow=0.5) for face in faces])
+    assert not (change & ~near_a_face).any()
+    for face in faces:
+        assert change[box_mask(photo.shape, face.box)].mean() > 0.8
+
+
+def test_corner_placement_stacks_emojis_in_the_top_left(photo, faces) -> None:
+    change = changed(photo, drawn(photo, faces, "corner"))
+    ys, xs = np.nonzero(change)
+    third = photo.shape[0] / 3
+    assert xs.max() < third and ys.max() < len(faces) * third
+    assert ys.max() > third / 2  # two faces: two emojis, one below the other
+    for face in faces:
+        assert not change[box_mask(photo.shape, face.box)].any()
+
+
+def test_badge_placement_is_small_and_above_the_faces_right_side(photo, faces) -> None:
+    for face in faces:
+        change = changed(photo, drawn(photo, [face], "badge"))
+        ys, xs = np.nonzero(change)
+        x, y, w, h = face.box
+        assert change.sum() < 0.5 * w * h
+        assert xs.mean() > face.center[0] and ys.mean() < face.center[1]
+
+
+@pytest.mark.parametrize("placement", PLACEMENTS)
+def test_a_face_without_an_emotion_draws_nothing(photo, faces, placement) -> None:
+    undecided = [face.replace(emotion=None) for face in faces]
+    np.testing.assert_array_equal(drawn(photo, undecided, placement), photo)
+
+
+def test_each_emotion_draws_its_own_emoji(photo, faces) -> None:
+    images = {emotion: drawn(photo, [faces[0].replace(emotion=emotion)], "face") for emotion in EMOTIONS}
+    assert len({image.tobytes() for image in images.values()}) == len(EMOTIONS)
+
+
+def test_a_custom_folder_replaces_some_emojis_and_shipped_ones_fill_the_gaps(tmp_path, photo, faces, shipped) -> None:
+    write_square(tmp_path / "happy.png", (*RED, 255))
+    emojis = load_emojis(tmp_path)
+    assert (emojis["happy"] == (*RED, 255)).all()
+    for emotion in set(EMOTIONS) - {"happy"}:
+        np.testing.assert_array_equal(emojis[emotion], shipped[emotion])
+    frame = drawn(photo, [faces[0].replace(emotion="happy")], "face", emojis)
+    cx, cy = (round(v) for v in faces[0].center)
+    assert tuple(frame[cy, cx]) == RED
+
+
+def test_a_three_channel_png_is_drawn_opaque(tmp_path, photo, faces) -> None:
+    blue = (255, 0, 0)
+    write_square(tmp_path / "sad.png", blue)
+    emojis = load_emojis(tmp_path)
+    assert emojis["sad"].shape[2] == 4 and (emojis["sad"][:, :, 3] == 255).all()
+    frame = drawn(photo, [faces[1].replace(emotion="sad")], "badge", emojis)
+    ys, xs = np.nonzero(changed(photo, frame))
+    assert (frame[ys, xs] == blue).all(axis=1).mean() > 0.95
+
+
+@pytest.mark.parametrize("content", [b"not a png at all", b""], ids=["garbage", "empty"])
+def test_an_unreadable_png_in_a_custom_folder_is_a_media_error(tmp_path, content: bytes) -> None:
+    (tmp_path / "angry.png").write_bytes(content)
+    with pytest.raises(MediaError, match="angry.png"):
+        load_emojis(tmp_path)
+
+
+def test_a_missing_emoji_folder_is_a_media_error(tmp_path) -> None:
+    with pytest.raises(MediaError, match="does not exist"):
+        load_emojis(tmp_path / "nowhere")
+
+
+def test_unknown_placement_is_refused(shipped) -> None:
+    with pytest.raises(ValueError, match="middle"):
+        EmojiOverlay(shipped, "middle")
+
+
+@pytest.mark.parametrize(
+    "x, y", [(-20, -20), (90, 50), (-25, 30), (40, -25), (500, 500), (-30, -30)],
+    ids=["top-left", "bottom-right", "left", "top", "far-outside", "just-outside"],
+)
+def test_blend_clips_at_the_frame_edges(photo, x: int, y: int) -> None:
+    """A 30×30 opaque red patch placed partly (or wholly) outside a 100×60 frame paints exactly
+    the part inside it."""
+    frame = photo[:60, :100].copy()
+    blend(frame, np.full((30, 30, 4), (*RED, 255), np.uint8), x, y)
+    inside = np.zeros(frame.shape[:2], bool)
+    inside[max(y, 0):max(y + 30, 0), max(x, 0):max(x + 30, 0)] = True
+    assert (frame[inside] == RED).all()
+    np.testing.assert_array_equal(frame[~inside], photo[:60, :100][~inside])
+
+
+def test_blend_mixes_by_alpha() -> None:
+    frame = np.full((10, 10, 3), 100, np.uint8)
+    patch = np.zeros((10, 10, 4), np.uint8)
+    patch[:, :, :3], patch[:, :5, 3], patch[:, 5:, 3] = 200, 255 // 2, 0
+    blend(frame, patch, 0, 0)
+    assert np.abs(frame[:, :5].astype(int) - 150).max() <= 1
+    assert (frame[:, 5:] == 100).all()

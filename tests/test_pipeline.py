@@ -1,0 +1,38 @@
+"""vcam.pipeline: one real frame through detect → classify → track → overlay."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from vcam import EMOTIONS
+from vcam.config import Config
+from vcam.pipeline import Pipeline
+
+
+@pytest.fixture(scope="module")
+def photo(media: Path) -> np.ndarray:
+    return cv2.imread(str(media / "two_people.jpg"))
+
+
+def test_every_stage_adds_to_the_faces_and_the_frame_is_drawn_in_place(photo) -> None:
+    frame = photo.copy()
+    result = Pipeline.from_config(Config()).process(frame)
+    assert result.frame is frame and not np.array_equal(frame, photo)
+    assert len(result.faces) == 2
+    for face in result.faces:
+        assert len(face.probabilities) == len(EMOTIONS) and face.emotion in EMOTIONS
+    assert len({face.track_id for face in result.faces}) == 2
+
+
+def test_ids_persist_from_frame_to_frame_and_overlay_can_be_switched_off(photo) -> None:
+    pipeline = Pipeline.from_config(Config(detector="short"))
+    first = pipeline.process(photo.copy()).faces
+    pipeline.overlay_enabled = False
+    frame = photo.copy()
+    second = pipeline.process(frame).faces
+    np.testing.assert_array_equal(frame, photo)
+    assert sorted(face.track_id for face in second) == sorted(face.track_id for face in first)

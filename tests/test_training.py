@@ -1,0 +1,179 @@
+"""training/: data formats, the three nets, a short real training run, export and evaluation."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import REPO
+from training import evaluate, export, train
+from training.data import DataError, load_faces
+from vcam.preprocess import EMOTIONS
+from vcam.preprocess import prepare_faces
+
+
+@pytest.fixture(scope="module")
+def small_faces(public_test_sample: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    images, labels = public_test_sample
+    return images[:70], labels[:70]
+
+
+def write_csv(path: Path, images: np.ndarray, labels: np.ndarray, usage: str = "PublicTest") -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["emotion", "pixels", "Usage"])
+        for image, label in zip(images, labels):
+            writer.writerow([int(label), " ".join(str(v) for v in image.ravel()), usage])
+    return path
+
+
+def write_tree(root: Path, images: np.ndarray, labels: np.ndarray) -> Path:
+    for index, (image, label) in enumerate(zip(images, labels)):
+        folder = root / EMOTIONS[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / f"{index:04d}.png"), image)
+    return root
+
+
+def test_npz_splits_have_the_canonical_counts(fer_npz: Path) -> None:
+    train_set, public = load_faces(fer_npz, "Training"), load_faces(fer_npz, "PublicTest")
+    assert (len(train_set), len(public)) == (28709, 3589)
+    assert np.bincount(public.labels, minlength=7).tolist() == [467, 56, 496, 895, 653, 415, 607]
+    assert len(load_faces(fer_npz)) == 28709 + 3589
+
+
+def test_csv_and_folder_tree_load_the_same_faces(tmp_path: Path, small_faces) -> None:
+    images, labels = small_faces
+    from_csv = load_faces(write_csv(tmp_path / "fer2013.csv", images, labels), "PublicTest")
+    assert np.array_equal(from_csv.images, images) and np.array_equal(from_csv.labels, labels)
+    tree = write_tree(tmp_path / "tree" / "test", images, labels)
+    for faces in (load_faces(tree), load_faces(tree.parent, "PublicTest")):
+        order = np.lexsort((faces.images.reshape(len(faces), -1).sum(1), faces.labels))
+        expected = np.lexsort((images.reshape(len(images), -1).sum(1), labels))
+        assert np.array_equal(faces.labels[order], labels[expected])
+        assert np.array_equal(faces.images[order], images[expected])
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("missing.npz", None, "no such file"),
+        ("faces.txt", b"hello", "unsupported data file"),
+        ("broken.npz", b"not a zip", "not a FER2013 .npz"),
+        ("bad.csv", b"emotion,pixels,Usage\n3,1 2 3,PublicTest\n", "pixels, expected 2304"),
+        ("nocols.csv", b"a,b\n1,2\n", "not a Kaggle fer2013.csv"),
+    ],
+)
+def test_bad_data_files_raise_one_line_errors(tmp_path: Path, name: str, content: bytes | None, message: str) -> None:
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(DataError, match=message) as caught:
+        load_faces(path)
+    assert "\n" not in str(caught.value)
+
+
+def test_training_uses_the_runtime_preprocessing(small_faces) -> None:
+    images, labels = small_faces
+    from training.data import FaceSet
+
+    inputs = FaceSet(images, labels).inputs()
+    assert inputs.shape == (70, 48, 48, 1) and inputs.dtype == np.float32
+    assert np.array_equal(inputs, prepare_faces(list(images)))
+
+
+def test_the_three_nets() -> None:
+    from training.models import MODELS
+
+    built = {name: make() for name, make in MODELS.items()}
+    assert built["seed_cnn"].count_params() == 2_345_607
+    for model in built.values():
+        assert tuple(model.input_shape) == (None, 48, 48, 1)
+        assert tuple(model.output_shape) == (None, 7)
+
+
+def test_augmenter_changes_faces_but_keeps_shape_and_range(small_faces) -> None:
+    from training.augment import build_augmenter
+
+    inputs = prepare_faces(small_faces[0][:16])
+    augmented = np.asarray(build_augmenter(seed=3)(inputs, training=True))
+    assert augmented.shape == inputs.shape
+    assert augmented.min() >= 0.0 and augmented.max() <= 1.0
+    assert np.abs(augmented - inputs).mean() > 0.01
+
+
+def test_cosine_schedule_warms_up_then_decays() -> None:
+    rates = [train.cosine_lr(epoch, 10, 1e-3) for epoch in range(10)]
+    assert rates[0] < rates[1] == pytest.approx(1e-3)
+    assert all(later < earlier for earlier, later in zip(rates[1:], rates[2:]))
+
+
+def test_smoke_run_resumes_exports_and_evaluates(tmp_path: Path, fer_npz: Path, small_faces) -> None:
+    run = tmp_path / "run"
+    common = ["--data", str(fer_npz), "--model", "vcam_net", "--limit", "300", "--val-limit", "100",
+              "--batch-size", "64", "--run-dir", str(run)]
+    assert train.main([*common, "--epochs", "1"]) == 0
+    assert train.main([*common, "--epochs", "2"]) == 0  # resumes: one more epoch, not two
+    with (run / "log.csv").open() as handle:
+        assert [row["epoch"] for row in csv.DictReader(handle)] == ["0", "1"]
+    assert (run / "curves.png").stat().st_size > 0
+
+    out = tmp_path / "emotion.tflite"
+    assert export.main(["--model", str(run / "best.keras"), "--out", str(out), "--data", str(fer_npz)]) == 0
+    assert (tmp_path / "emotion.keras").is_file()
+    inputs = prepare_faces(small_faces[0])
+    assert export.max_difference(run / "best.keras", out, inputs) <= 1e-4
+
+    images, labels = small_faces
+    for data, split in ((fer_npz, "PublicTest"), (write_csv(tmp_path / "f.csv", images, labels), None),
+                        (write_tree(tmp_path / "tree", images, labels), None)):
+        report = tmp_path / f"scores-{Path(data).stem}.json"
+        args = ["--model", str(out), "--data", str(data), "--json", str(report), *(["--split", split] if split else [])]
+        assert evaluate.main(args) == 0
+        scores = json.loads(report.read_text())
+        assert scores["n"] == (3589 if split else 70)
+        assert set(scores["per_class"]) == set(EMOTIONS)
+        assert 0.0 <= scores["accuracy"] <= 1.0
+        assert report.with_suffix(".png").stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    "model, data, split, message",
+    [
+        ("none.tflite", None, None, "is not a .keras or .tflite file"),
+        (None, "none.npz", None, "no such file or folder"),
+        (None, None, "Nope", "no faces in split 'Nope'"),
+    ],
+)
+def test_evaluate_rejects_bad_inputs(tmp_path: Path, fer_npz: Path, capsys, model, data, split, message) -> None:
+    args = ["--model", str(tmp_path / model if model else REPO / "weights" / "emotion.tflite"),
+            "--data", str(tmp_path / data if data else fer_npz), *(["--split", split] if split else [])]
+    assert evaluate.main(args) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 1 and errors[0].startswith("error: ") and message in errors[0]
+
+
+def test_batchnorm_recalibration_sets_statistics_to_the_data(public_test_sample) -> None:
+    import keras
+
+    from training.models import vcam_net
+
+    model = vcam_net()
+    inputs = prepare_faces(public_test_sample[0])
+    callback = train.batchnorm_recalibration(inputs, batch_size=14)  # 700 faces: all 50 batches
+    callback.set_model(model)
+    norm = next(layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization))
+    before = np.asarray(norm.moving_mean).copy()
+    callback.on_test_begin()
+    conv_out = np.asarray(keras.Model(model.input, norm.input)(inputs))
+    assert not np.allclose(np.asarray(norm.moving_mean), before)
+    # After 50 batches the moving mean is, within batch-to-batch noise, the faces' mean activation.
+    target = conv_out.mean(axis=(0, 1, 2))
+    assert np.abs(np.asarray(norm.moving_mean) - target).max() < 0.1 * np.abs(target).max()
+    assert np.abs(before - target).max() > 0.5 * np.abs(target).max()
+    assert norm.momentum == 0.99  # the training momentum is restored

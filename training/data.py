@@ -1,0 +1,134 @@
+"""Loading labelled faces from the three formats FER2013 comes in.
+
+- the .npz of ../shared/data (arrays `images`, `labels`, `usage`, optional `ferplus_votes`),
+- Kaggle's `fer2013.csv` (columns `emotion`, `pixels`, `Usage`),
+- class-folder trees, `<root>/<emotion>/*.png|jpg`, as Keras' `flow_from_directory` reads them
+  (with `--split`, `<root>/<split>/<emotion>/...`, where Training may be spelled `train` and
+  PublicTest/PrivateTest `test`/`val`).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vcam.preprocess import EMOTIONS, FACE_SIZE, prepare_faces
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp"}
+SPLIT_FOLDERS = {"training": ("training", "train"), "publictest": ("publictest", "test", "val"),
+                 "privatetest": ("privatetest", "test")}
+
+
+class DataError(Exception):
+    """A data file that cannot be read; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class FaceSet:
+    """Faces as FER2013 stores them: uint8 (N, 48, 48) and labels 0..6 in EMOTIONS order."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def inputs(self) -> np.ndarray:
+        """The model's input batch, made by the runtime's own preprocessing."""
+        return prepare_faces(self.images)
+
+    def subset(self, index: np.ndarray) -> FaceSet:
+        return FaceSet(self.images[index], self.labels[index])
+
+    def sample(self, n: int, seed: int = 0) -> FaceSet:
+        """A fixed random sample of n faces (all of them when n >= len)."""
+        if n >= len(self):
+            return self
+        return self.subset(np.sort(np.random.default_rng(seed).choice(len(self), n, replace=False)))
+
+
+def load_faces(path: str | Path, split: str | None = None) -> FaceSet:
+    """Load faces from a .npz, a Kaggle CSV or a class-folder tree; all rows when split is None."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder; pass --data with a .npz, a fer2013.csv or a class-folder tree")
+    if path.is_dir():
+        faces = _load_folder(path, split)
+    elif path.suffix.lower() == ".npz":
+        faces = _load_npz(path, split)
+    elif path.suffix.lower() == ".csv":
+        faces = _load_csv(path, split)
+    else:
+        raise DataError(f"{path}: unsupported data file; use a .npz, a Kaggle fer2013.csv or a class-folder tree")
+    if len(faces) == 0:
+        raise DataError(f"{path}: no faces" + (f" in split {split!r}" if split else "") + "; check --split")
+    return faces
+
+
+def _load_npz(path: Path, split: str | None) -> FaceSet:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            images, labels = data["images"], data["labels"]
+            usage = data["usage"] if "usage" in data else None
+    except (OSError, ValueError, KeyError) as err:
+        raise DataError(f"{path}: not a FER2013 .npz with 'images' and 'labels' arrays ({err})") from None
+    if images.shape[1:] != (FACE_SIZE, FACE_SIZE):
+        raise DataError(f"{path}: images must be (N, 48, 48), found {images.shape}")
+    if split is not None:
+        if usage is None:
+            raise DataError(f"{path}: has no 'usage' array to pick split {split!r} from; drop --split")
+        keep = usage == split
+        images, labels = images[keep], labels[keep]
+    return FaceSet(images.astype(np.uint8), labels.astype(np.int64))
+
+
+def _load_csv(path: Path, split: str | None) -> FaceSet:
+    images, labels = [], []
+    try:
+        with path.open(newline="") as handle:
+            for line, row in enumerate(csv.DictReader(handle), start=2):
+                if split is not None and row.get("Usage") != split:
+                    continue
+                pixels = np.array(row["pixels"].split(), dtype=np.uint8)
+                if pixels.size != FACE_SIZE * FACE_SIZE:
+                    raise DataError(f"{path}:{line}: {pixels.size} pixels, expected {FACE_SIZE * FACE_SIZE}")
+                images.append(pixels.reshape(FACE_SIZE, FACE_SIZE))
+                labels.append(int(row["emotion"]))
+    except (KeyError, TypeError, ValueError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: not a Kaggle fer2013.csv with columns emotion,pixels,Usage ({err})") from None
+    return _stack(images, labels)
+
+
+def _load_folder(root: Path, split: str | None) -> FaceSet:
+    if split is not None:
+        names = SPLIT_FOLDERS.get(split.lower(), (split.lower(),))
+        found = [child for child in root.iterdir() if child.is_dir() and child.name.lower() in names]
+        if not found:
+            raise DataError(f"{root}: no folder for split {split!r} (looked for {', '.join(names)})")
+        root = found[0]
+    images, labels = [], []
+    for label, emotion in enumerate(EMOTIONS):
+        folder = root / emotion
+        if not folder.is_dir():
+            continue
+        for file in sorted(folder.iterdir()):
+            if file.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            image = cv2.imread(str(file), cv2.IMREAD_GRAYSCALE)
+            if image is None:
+                raise DataError(f"{file}: unreadable image; remove or replace it")
+            if image.shape != (FACE_SIZE, FACE_SIZE):
+                image = cv2.resize(image, (FACE_SIZE, FACE_SIZE), interpolation=cv2.INTER_AREA)
+            images.append(image)
+            labels.append(label)
+    return _stack(images, labels)
+
+
+def _stack(images: list[np.ndarray], labels: list[int]) -> FaceSet:
+    if not images:
+        return FaceSet(np.zeros((0, FACE_SIZE, FACE_SIZE), np.uint8), np.zeros(0, np.int64))
+    return FaceSet(np.stack(images), np.array(labels, dtype=np.int64))

@@ -1,0 +1,130 @@
+"""Score an emotion model (.keras or .tflite) on labelled faces.
+
+    python -m training.evaluate --model weights/emotion.tflite \\
+        --data ../shared/data/fer2013-train-publictest.npz --split PublicTest
+
+--data takes a FER2013 .npz, a Kaggle fer2013.csv or a class-folder tree; with no --split every
+row is scored. Prints overall accuracy and per-class precision and recall, writes a
+confusion-matrix PNG, and with --json PATH writes {"accuracy", "per_class", "n", ...}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from training.data import DataError, FaceSet, load_faces
+from vcam.preprocess import EMOTIONS
+
+
+@dataclass(frozen=True)
+class Scores:
+    confusion: np.ndarray  # rows: true class, columns: predicted
+
+    @property
+    def n(self) -> int:
+        return int(self.confusion.sum())
+
+    @property
+    def accuracy(self) -> float:
+        return float(np.trace(self.confusion) / max(self.n, 1))
+
+    def per_class(self) -> dict[str, dict[str, float | int]]:
+        predicted = self.confusion.sum(axis=0)
+        actual = self.confusion.sum(axis=1)
+        hits = np.diag(self.confusion)
+        return {
+            emotion: {
+                "precision": float(hits[i] / predicted[i]) if predicted[i] else 0.0,
+                "recall": float(hits[i] / actual[i]) if actual[i] else 0.0,
+                "support": int(actual[i]),
+            }
+            for i, emotion in enumerate(EMOTIONS)
+        }
+
+    def to_json(self) -> dict[str, object]:
+        return {"accuracy": self.accuracy, "per_class": self.per_class(), "n": self.n,
+                "confusion": self.confusion.tolist(), "classes": list(EMOTIONS)}
+
+
+def predict(model_path: Path, inputs: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Probabilities (N, 7) from a .keras model (Keras) or a .tflite model (LiteRT)."""
+    if model_path.suffix == ".keras":
+        import keras
+
+        return keras.models.load_model(model_path, compile=False).predict(inputs, batch_size=batch_size, verbose=0)
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(model_path), num_threads=2)
+    index = interpreter.get_input_details()[0]["index"]
+    output = interpreter.get_output_details()[0]["index"]
+    chunks = []
+    for start in range(0, len(inputs), batch_size):
+        batch = inputs[start:start + batch_size]
+        interpreter.resize_tensor_input(index, list(batch.shape), strict=False)
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(index, batch)
+        interpreter.invoke()
+        chunks.append(interpreter.get_tensor(output).copy())
+    return np.concatenate(chunks)
+
+
+def score(model_path: Path, faces: FaceSet) -> Scores:
+    predicted = predict(model_path, faces.inputs()).argmax(axis=1)
+    confusion = np.zeros((len(EMOTIONS), len(EMOTIONS)), np.int64)
+    np.add.at(confusion, (faces.labels, predicted), 1)
+    return Scores(confusion)
+
+
+def report(scores: Scores) -> str:
+    lines = [f"accuracy {scores.accuracy:.4f} on {scores.n} faces", f"{'class':<10}{'precision':>10}{'recall':>8}{'n':>6}"]
+    for emotion, row in scores.per_class().items():
+        lines.append(f"{emotion:<10}{row['precision']:>10.3f}{row['recall']:>8.3f}{row['support']:>6}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, required=True, help="a .keras or .tflite emotion model")
+    parser.add_argument("--data", type=Path, required=True, help="a .npz, a Kaggle fer2013.csv or a class-folder tree")
+    parser.add_argument("--split", help="Training, PublicTest or PrivateTest (default: every row)")
+    parser.add_argument("--limit", type=int, help="score a fixed random sample of this many faces")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="write the scores as JSON")
+    parser.add_argument("--confusion", type=Path, metavar="PNG", help="confusion-matrix image (default: beside --json, else MODEL-DATA-confusion.png here)")
+    args = parser.parse_args(argv)
+    if not args.model.is_file() or args.model.suffix not in (".keras", ".tflite"):
+        print(f"error: {args.model} is not a .keras or .tflite file; pass a model that training saved", file=sys.stderr)
+        return 2
+    try:
+        faces = load_faces(args.data, args.split)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.limit:
+        faces = faces.sample(args.limit)
+    try:
+        scores = score(args.model, faces)
+    except (ValueError, RuntimeError, OSError) as err:
+        print(f"error: {args.model} could not be run ({str(err).splitlines()[0] if str(err) else type(err).__name__});"
+              " re-export it with python -m training.export", file=sys.stderr)
+        return 2
+    print(report(scores))
+    if args.json:
+        args.json.write_text(json.dumps(scores.to_json(), indent=2))
+    confusion_png = args.confusion or (args.json.with_suffix(".png") if args.json else
+                                       Path(f"{args.model.stem}-{args.data.stem}{'-' + args.split if args.split else ''}-confusion.png"))
+    from training.plots import plot_confusion
+
+    plot_confusion(scores.confusion, confusion_png, f"{args.model.name} on {args.data.name}"
+                       f"{' ' + args.split if args.split else ''}: accuracy {scores.accuracy:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

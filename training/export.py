@@ -1,0 +1,84 @@
+"""Export a trained .keras model to the .tflite file the app runs, and prove they agree.
+
+    python -m training.export --model ~/.cache/vcam-runs/vcam_net/best.keras --out weights/emotion.tflite
+
+Writes OUT and, beside it, the .keras it came from without its optimizer state (same name,
+.keras suffix). The batch dimension stays dynamic, so the app classifies all faces of a frame
+in one call. Nothing is replaced unless LiteRT's outputs equal Keras' within 1e-4.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from training.data import DataError, load_faces
+from training.evaluate import predict
+from training.train import DEFAULT_DATA
+
+TOLERANCE = 1e-4
+
+
+def export_tflite(keras_path: Path, out: Path, keras_out: Path) -> int:
+    """Convert the model at `keras_path` to `out` with Keras' own LiteRT export, and save it
+    without its optimizer state (a third of the size) as `keras_out`; returns out's size."""
+    import keras
+
+    model = keras.models.load_model(keras_path, compile=False)
+    model.export(str(out), format="litert", verbose=False)
+    model.save(keras_out)
+    return out.stat().st_size
+
+
+def max_difference(keras_path: Path, tflite_path: Path, inputs: np.ndarray) -> float:
+    """Largest absolute difference between the Keras and the LiteRT outputs on `inputs`."""
+    return float(np.abs(predict(tflite_path, inputs) - predict(keras_path, inputs)).max())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.export", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, required=True, help="the trained .keras file")
+    parser.add_argument("--out", type=Path, default=Path("weights/emotion.tflite"))
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="faces to compare the two models on")
+    parser.add_argument("--split", default="PublicTest")
+    args = parser.parse_args(argv)
+    if not args.model.is_file():
+        print(f"error: {args.model} does not exist; pass the .keras file a training run saved", file=sys.stderr)
+        return 2
+    if not args.out.parent.is_dir():
+        print(f"error: folder {args.out.parent} does not exist; create it or pick another --out", file=sys.stderr)
+        return 2
+    try:
+        faces = load_faces(args.data, args.split).sample(256)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    # Export beside the target and check before replacing anything: a failed export never
+    # overwrites a working model.
+    partial = args.out.with_name(f".{args.out.stem}.partial.tflite")
+    partial_keras = partial.with_suffix(".keras")
+    keras_copy = args.out.with_suffix(".keras")
+    try:
+        size = export_tflite(args.model, partial, partial_keras)
+        difference = max_difference(args.model, partial, faces.inputs())
+        if difference > TOLERANCE:
+            print(f"error: LiteRT and Keras outputs differ by {difference:.2e} > {TOLERANCE}; the export is not"
+                  f" faithful, {args.out} is unchanged", file=sys.stderr)
+            return 1
+        os.replace(partial_keras, keras_copy)
+        os.replace(partial, args.out)
+    finally:
+        partial.unlink(missing_ok=True)
+        partial_keras.unlink(missing_ok=True)
+    print(f"exported {args.out} ({size:,} bytes) and {keras_copy}; "
+          f"max |LiteRT − Keras| on {len(faces)} faces = {difference:.2e}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

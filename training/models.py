@@ -1,0 +1,81 @@
+"""The emotion networks: the prototype's two models, kept as it defined them, and ours."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import keras
+from keras import layers
+
+from vcam.preprocess import FACE_SIZE
+
+NUM_CLASSES = 7
+INPUT_SHAPE = (FACE_SIZE, FACE_SIZE, 1)
+
+
+def seed_cnn() -> keras.Model:
+    """The prototype's custom CNN (2,345,607 parameters), layer for layer."""
+    return keras.Sequential(
+        [
+            keras.Input(INPUT_SHAPE),
+            layers.Conv2D(32, (3, 3), activation="relu"),
+            layers.Conv2D(64, (3, 3), activation="relu"),
+            layers.MaxPooling2D((2, 2)),
+            layers.Dropout(0.25),
+            layers.Conv2D(128, (3, 3), activation="relu"),
+            layers.MaxPooling2D((2, 2)),
+            layers.Conv2D(128, (3, 3), activation="relu"),
+            layers.MaxPooling2D((2, 2)),
+            layers.Dropout(0.25),
+            layers.Flatten(),
+            layers.Dense(1024, activation="relu"),
+            layers.Dropout(0.5),
+            layers.Dense(NUM_CLASSES, activation="softmax"),
+        ],
+        name="seed_cnn",
+    )
+
+
+def seed_vgg16() -> keras.Model:
+    """The prototype's VGG16-style net: VGG16's 13 convolutions in five blocks on 48×48×1."""
+    model = keras.Sequential([keras.Input(INPUT_SHAPE)], name="seed_vgg16")
+    for filters, convs in ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3)):
+        for _ in range(convs):
+            model.add(layers.Conv2D(filters, (3, 3), activation="relu", padding="same"))
+        model.add(layers.MaxPooling2D((2, 2), strides=(2, 2)))
+    model.add(layers.Flatten())
+    model.add(layers.Dense(4096, activation="relu"))
+    model.add(layers.Dropout(0.5))
+    model.add(layers.Dense(4096, activation="relu"))
+    model.add(layers.Dropout(0.5))
+    model.add(layers.Dense(NUM_CLASSES, activation="softmax"))
+    return model
+
+
+def vcam_net(widths: tuple[int, ...] = (32, 64, 128, 256), dropout: float = 0.4) -> keras.Model:
+    """Ours: a VGG-style net with batch normalisation sized for 48×48 faces.
+
+    Two 3×3 convolutions per stage (one in the first, where maps are largest and cheap
+    features suffice), max-pooling between stages, global average pooling instead of a big
+    dense head: few parameters, fast on a CPU, and it generalises better on 28k faces.
+    """
+    inputs = keras.Input(INPUT_SHAPE)
+    x = inputs
+    for stage, filters in enumerate(widths):
+        for _ in range(1 if stage == 0 else 2):
+            x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+            x = layers.BatchNormalization()(x)
+            x = layers.ReLU()(x)
+        if stage < len(widths) - 1:
+            x = layers.MaxPooling2D(2)(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name="vcam_net")
+
+
+MODELS: dict[str, Callable[[], keras.Model]] = {
+    "vcam_net": vcam_net,
+    "seed_cnn": seed_cnn,
+    "seed_vgg16": seed_vgg16,
+}

@@ -1,0 +1,5 @@
+import sys
+
+from vcam.cli import main
+
+sys.exit(main())

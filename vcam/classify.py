@@ -1,0 +1,59 @@
+"""Emotion classification: every face of a frame in one LiteRT call."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vcam import EMOTIONS
+from vcam.errors import ModelFileError
+from vcam.faces import Face
+from vcam.litert import open_interpreter
+from vcam.preprocess import FACE_SIZE, crop_face, prepare_faces
+from vcam.resources import weights_dir
+
+DEFAULT_MODEL = "emotion.tflite"
+
+
+class EmotionModel:
+    """The FER2013 emotion CNN. `classify(frame, faces)` returns the faces with 7 probabilities
+    each, in EMOTIONS order (angry, disgust, fear, happy, sad, surprise, neutral)."""
+
+    def __init__(self, model_path: Path | None = None, num_threads: int = 2) -> None:
+        self.path = model_path or weights_dir() / DEFAULT_MODEL
+        self._interpreter = open_interpreter(self.path, num_threads)
+        input_details = self._interpreter.get_input_details()[0]
+        output_details = self._interpreter.get_output_details()[0]
+        takes = tuple(int(v) for v in input_details["shape"])
+        gives = tuple(int(v) for v in output_details["shape"])
+        if takes[1:] != (FACE_SIZE, FACE_SIZE, 1) or gives[-1] != len(EMOTIONS):
+            raise ModelFileError(
+                f"model file {self.path} takes {takes} and gives {gives},"
+                f" not 48×48×1 faces to {len(EMOTIONS)} emotions; use an emotion model exported by training.export"
+            )
+        self._input, self._output = input_details["index"], output_details["index"]
+        self._batch = int(input_details["shape"][0])
+
+    def predict(self, inputs: np.ndarray) -> np.ndarray:
+        """Probabilities (N, 7) for a batch made by `prepare_faces`."""
+        if len(inputs) == 0:
+            return np.zeros((0, len(EMOTIONS)), np.float32)
+        if len(inputs) != self._batch:
+            # Resizing reallocates; a stable number of faces keeps the same buffers frame after frame.
+            self._interpreter.resize_tensor_input(self._input, list(inputs.shape), strict=False)
+            self._interpreter.allocate_tensors()
+            self._batch = len(inputs)
+        self._interpreter.set_tensor(self._input, np.ascontiguousarray(inputs, dtype=np.float32))
+        self._interpreter.invoke()
+        return self._interpreter.get_tensor(self._output).copy()
+
+    def classify(self, frame: np.ndarray, faces: Sequence[Face]) -> list[Face]:
+        if not faces:
+            return []
+        gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        crops = [crop_face(gray, face.box, face.eyes) for face in faces]
+        probabilities = self.predict(prepare_faces(crops))
+        return [face.replace(probabilities=tuple(float(p) for p in row)) for face, row in zip(faces, probabilities)]

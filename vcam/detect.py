@@ -1,0 +1,165 @@
+"""Face detection with BlazeFace (MediaPipe's models, run with LiteRT).
+
+The network sees the frame letterboxed into a square (128 px for the short-range model, made for
+one person near the camera; 192 px for the full-range model, made for a room), and predicts, for
+each SSD anchor, a score and a box with six keypoints relative to that anchor. Decoding follows
+MediaPipe's `SsdAnchorsCalculator` and `TensorsToDetectionsCalculator` options for these models;
+overlapping boxes are merged by weighted non-maximum suppression, as MediaPipe does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vcam.errors import ModelFileError
+from vcam.faces import Face
+from vcam.litert import open_interpreter
+from vcam.resources import weights_dir
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    """What differs between the two BlazeFace models."""
+
+    filename: str
+    input_size: int
+    strides: tuple[int, ...]
+    anchors_per_layer: int  # 2 with MediaPipe's interpolated scale, 1 without
+    score_threshold: float
+
+
+DETECTORS: dict[str, DetectorSpec] = {
+    "short": DetectorSpec("face_detection_short_range.tflite", 128, (8, 16, 16, 16), 2, 0.5),
+    "full": DetectorSpec("face_detection_full_range_sparse.tflite", 192, (4,), 1, 0.6),
+}
+
+
+def ssd_anchors(spec: DetectorSpec) -> np.ndarray:
+    """Anchor centres (N, 2) in [0, 1], in the order the model emits its predictions.
+
+    With `fixed_anchor_size` every anchor is 1×1, so only the centres matter; consecutive layers
+    that share a stride share one grid, each adding `anchors_per_layer` anchors per cell.
+    """
+    centres = []
+    layer = 0
+    while layer < len(spec.strides):
+        stride = spec.strides[layer]
+        per_cell = 0
+        while layer < len(spec.strides) and spec.strides[layer] == stride:
+            per_cell += spec.anchors_per_layer
+            layer += 1
+        cells = spec.input_size // stride
+        grid = (np.arange(cells, dtype=np.float32) + 0.5) / cells
+        ys, xs = np.meshgrid(grid, grid, indexing="ij")
+        xy = np.stack([xs.ravel(), ys.ravel()], axis=1)
+        centres.append(np.repeat(xy, per_cell, axis=0))
+    return np.concatenate(centres)
+
+
+class FaceDetector:
+    """Finds faces in BGR frames: `detect(frame) -> list[Face]`, boxes in frame pixels."""
+
+    def __init__(self, kind: str = "short", score_threshold: float | None = None,
+                 nms_iou: float = 0.3, model_path: Path | None = None, num_threads: int = 2) -> None:
+        if kind not in DETECTORS:
+            raise ValueError(f"unknown detector {kind!r}; choose one of {', '.join(DETECTORS)}")
+        self.kind = kind
+        self.spec = DETECTORS[kind]
+        self.score_threshold = self.spec.score_threshold if score_threshold is None else score_threshold
+        self.nms_iou = nms_iou
+        threshold = min(max(self.score_threshold, 1e-6), 1 - 1e-6)
+        self._logit_threshold = float(np.log(threshold / (1.0 - threshold)))
+        path = model_path or weights_dir() / self.spec.filename
+        self._interpreter = open_interpreter(path, num_threads)
+        inputs, outputs = self._interpreter.get_input_details(), self._interpreter.get_output_details()
+        self._anchors = ssd_anchors(self.spec)
+        size, anchors = self.spec.input_size, len(self._anchors)
+        shapes = sorted(tuple(int(v) for v in d["shape"]) for d in outputs)
+        if [tuple(int(v) for v in d["shape"]) for d in inputs] != [(1, size, size, 3)] or shapes != [
+            (1, anchors, 1), (1, anchors, 16)
+        ]:
+            raise ModelFileError(
+                f"model file {path} is not the BlazeFace {kind}-range detector ({size}×{size} input, {anchors} anchors);"
+                f" use weights/{self.spec.filename} or set the detector to match the file"
+            )
+        self._input = inputs[0]["index"]
+        outputs = sorted(outputs, key=lambda d: d["shape"][-1])
+        self._scores_out, self._boxes_out = outputs[0]["index"], outputs[1]["index"]
+        size = self.spec.input_size
+        self._canvas = np.zeros((1, size, size, 3), np.float32)  # reused: no allocation per frame
+
+    def detect(self, frame: np.ndarray) -> list[Face]:
+        size = self.spec.input_size
+        if frame.ndim == 2:
+            frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+        height, width = frame.shape[:2]
+        scale = size / max(height, width)
+        new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+        pad_x, pad_y = (size - new_w) // 2, (size - new_h) // 2
+        small = cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_AREA)
+        canvas = self._canvas
+        canvas.fill(-1.0)  # black in the model's [-1, 1] range
+        rgb = small[:, :, ::-1]  # BlazeFace wants RGB; a view, the copy happens in the next line
+        np.multiply(rgb, 2.0 / 255.0, out=canvas[0, pad_y:pad_y + new_h, pad_x:pad_x + new_w], casting="unsafe")
+        canvas[0, pad_y:pad_y + new_h, pad_x:pad_x + new_w] -= 1.0
+        self._interpreter.set_tensor(self._input, canvas)
+        self._interpreter.invoke()
+        raw = self._interpreter.get_tensor(self._boxes_out)[0]
+        logits = self._interpreter.get_tensor(self._scores_out)[0, :, 0]
+        keep = np.flatnonzero(logits >= self._logit_threshold)  # sigmoid is monotonic: no need to apply it to all
+        if keep.size == 0:
+            return []
+        scores = np.zeros(len(logits), np.float64)
+        scores[keep] = 1.0 / (1.0 + np.exp(-logits[keep].astype(np.float64)))
+        decoded = self._decode(raw[keep], self._anchors[keep])  # (K, 16) in letterbox [0, 1]
+        # From letterbox units back to frame pixels.
+        decoded[:, 0::2] = (decoded[:, 0::2] * size - pad_x) / scale
+        decoded[:, 1::2] = (decoded[:, 1::2] * size - pad_y) / scale
+        return [self._face(row, float(score)) for row, score in weighted_nms(decoded, scores[keep], self.nms_iou)]
+
+    def _decode(self, raw: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+        """Raw predictions → (x0, y0, x1, y1, kx0, ky0, …, kx5, ky5) in [0, 1] letterbox units."""
+        size = float(self.spec.input_size)
+        cx = raw[:, 0] / size + anchors[:, 0]
+        cy = raw[:, 1] / size + anchors[:, 1]
+        w, h = raw[:, 2] / size, raw[:, 3] / size
+        out = np.empty_like(raw)
+        out[:, 0], out[:, 1], out[:, 2], out[:, 3] = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+        out[:, 4::2] = raw[:, 4::2] / size + anchors[:, :1]
+        out[:, 5::2] = raw[:, 5::2] / size + anchors[:, 1:]
+        return out
+
+    @staticmethod
+    def _face(row: np.ndarray, score: float) -> Face:
+        x0, y0, x1, y1 = (float(v) for v in row[:4])
+        keypoints = tuple((float(row[4 + 2 * k]), float(row[5 + 2 * k])) for k in range(6))
+        return Face(box=(x0, y0, x1 - x0, y1 - y0), keypoints=keypoints, score=score)
+
+
+def weighted_nms(detections: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[tuple[np.ndarray, float]]:
+    """MediaPipe's weighted NMS: each cluster of overlapping detections becomes one, its
+    coordinates the score-weighted mean of the cluster, its score the cluster's best.
+    This steadies boxes from frame to frame far better than keeping the single best."""
+    order = np.argsort(-scores)
+    detections, scores = detections[order], scores[order]
+    boxes = detections[:, :4]
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    remaining = np.ones(len(scores), bool)
+    merged = []
+    for i in range(len(scores)):
+        if not remaining[i]:
+            continue
+        inter_w = np.clip(np.minimum(boxes[i, 2], boxes[:, 2]) - np.maximum(boxes[i, 0], boxes[:, 0]), 0, None)
+        inter_h = np.clip(np.minimum(boxes[i, 3], boxes[:, 3]) - np.maximum(boxes[i, 1], boxes[:, 1]), 0, None)
+        inter = inter_w * inter_h
+        overlap = inter / np.maximum(areas[i] + areas - inter, 1e-9)
+        cluster = remaining & (overlap > iou_threshold)
+        cluster[i] = True
+        weights = scores[cluster]
+        merged.append(((detections[cluster] * weights[:, None]).sum(0) / weights.sum(), float(scores[i])))
+        remaining &= ~cluster
+    return merged

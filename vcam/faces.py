@@ -1,0 +1,73 @@
+"""The value object that carries one face through the pipeline's stages."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from vcam import EMOTIONS
+
+Point = tuple[float, float]
+Box = tuple[float, float, float, float]
+"""x, y, width, height in frame pixels."""
+
+KEYPOINTS: tuple[str, ...] = ("right_eye", "left_eye", "nose", "mouth", "right_ear", "left_ear")
+"""BlazeFace's six keypoints, in its order. "Right" is the person's right: the image's left."""
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face in one frame. The detector fills box, keypoints and score; the classifier adds
+    probabilities; the tracker adds track_id and the shown (smoothed) emotion."""
+
+    box: Box
+    keypoints: tuple[Point, ...]
+    score: float
+    probabilities: tuple[float, ...] | None = None
+    track_id: int | None = None
+    emotion: str | None = None
+
+    @property
+    def eyes(self) -> tuple[Point, Point]:
+        """The two eye centres, image-left first."""
+        return self.keypoints[0], self.keypoints[1]
+
+    @property
+    def center(self) -> Point:
+        x, y, w, h = self.box
+        return x + w / 2.0, y + h / 2.0
+
+    @property
+    def top_emotion(self) -> str | None:
+        """The most probable emotion of this frame alone (unsmoothed)."""
+        if self.probabilities is None:
+            return None
+        return EMOTIONS[max(range(len(EMOTIONS)), key=self.probabilities.__getitem__)]
+
+    def replace(self, **changes: object) -> Face:
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> dict[str, object]:
+        """Plain JSON-ready form, as `vcam annotate --json` writes it."""
+        return {
+            "id": self.track_id,
+            "box": [round(v, 1) for v in self.box],
+            "score": round(self.score, 4),
+            "keypoints": {name: [round(x, 1), round(y, 1)] for name, (x, y) in zip(KEYPOINTS, self.keypoints)},
+            "probabilities": None
+            if self.probabilities is None
+            else {name: round(p, 4) for name, p in zip(EMOTIONS, self.probabilities)},
+            "emotion": self.emotion,
+        }
+
+
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    inter_w = min(ax + aw, bx + bw) - max(ax, bx)
+    inter_h = min(ay + ah, by + bh) - max(ay, by)
+    if inter_w <= 0 or inter_h <= 0:
+        return 0.0
+    inter = inter_w * inter_h
+    return inter / (aw * ah + bw * bh - inter)

@@ -1,0 +1,122 @@
+"""Drawing the emoji of each face's emotion onto the frame."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vcam import EMOTIONS
+from vcam.errors import MediaError
+from vcam.faces import Face
+from vcam.resources import emojis_dir
+
+PLACEMENTS = ("face", "badge", "corner")
+"""face: the emoji covers the face, turned with it. badge: a small emoji beside the head.
+corner: the prototype's look, one emoji per face stacked in the top-left corner."""
+
+
+def load_emojis(folder: Path | None = None) -> dict[str, np.ndarray]:
+    """One BGRA image per emotion, from `<folder>/<emotion>.png`.
+
+    A user's folder may hold only some of the seven; the shipped emojis fill the gaps.
+    """
+    shipped = emojis_dir()
+    folder = folder or shipped
+    if not folder.is_dir():
+        raise MediaError(f"emoji folder {folder} does not exist; pass a folder holding angry.png … neutral.png")
+    emojis = {}
+    for emotion in EMOTIONS:
+        path = folder / f"{emotion}.png"
+        if not path.is_file():
+            path = shipped / f"{emotion}.png"
+        emojis[emotion] = _read_bgra(path)
+    return emojis
+
+
+def _read_bgra(path: Path) -> np.ndarray:
+    """Any PNG as 8-bit BGRA: 16-bit depth scaled down, gray made colour, no alpha made opaque."""
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4)):
+        raise MediaError(f"emoji {path} is not a readable PNG; replace it or remove it to use the shipped one")
+    if image.dtype == np.uint16:
+        image = (image // 257).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        raise MediaError(f"emoji {path} has {image.dtype} pixels; save it as an 8- or 16-bit PNG")
+    if image.ndim == 2 or image.shape[2] == 1:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGRA)
+    if image.shape[2] == 2:  # gray + alpha
+        bgra = cv2.cvtColor(image[:, :, 0], cv2.COLOR_GRAY2BGRA)
+        bgra[:, :, 3] = image[:, :, 1]
+        return bgra
+    if image.shape[2] == 3:
+        return cv2.cvtColor(image, cv2.COLOR_BGR2BGRA)  # no alpha channel: opaque everywhere
+    return image
+
+
+class EmojiOverlay:
+    """`draw(frame, faces)` draws each face's shown emotion onto the frame, in place."""
+
+    def __init__(self, emojis: dict[str, np.ndarray] | None = None, placement: str = "face",
+                 face_scale: float = 1.3, badge_scale: float = 0.45) -> None:
+        if placement not in PLACEMENTS:
+            raise ValueError(f"unknown placement {placement!r}; choose one of {', '.join(PLACEMENTS)}")
+        self.emojis = emojis if emojis is not None else load_emojis()
+        self.placement = placement
+        self.face_scale = face_scale
+        self.badge_scale = badge_scale
+
+    def draw(self, frame: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
+        shown = [face for face in faces if face.emotion is not None]
+        if self.placement == "corner":
+            self._draw_corner(frame, shown)
+        for face in shown if self.placement != "corner" else ():
+            x, y, w, h = face.box
+            side = max(w, h)
+            if self.placement == "face":
+                (lx, ly), (rx, ry) = face.eyes
+                angle = float(np.degrees(np.arctan2(ry - ly, rx - lx)))
+                emoji = self._sized(face.emotion, side * self.face_scale, angle)
+                cx, cy = face.center
+            else:  # badge: above the head's right side, clear of the face
+                emoji = self._sized(face.emotion, side * self.badge_scale)
+                cx, cy = x + w + emoji.shape[1] * 0.35, y - emoji.shape[0] * 0.15
+            blend(frame, emoji, round(cx - emoji.shape[1] / 2), round(cy - emoji.shape[0] / 2))
+        return frame
+
+    def _draw_corner(self, frame: np.ndarray, faces: Sequence[Face]) -> None:
+        size = max(24, frame.shape[0] // 6)
+        margin = size // 8
+        ordered = sorted(faces, key=lambda face: face.box[0])  # left-to-right, as the faces stand
+        for slot, face in enumerate(ordered):
+            blend(frame, self._sized(face.emotion, size), margin, margin + slot * (size + margin))
+
+    def _sized(self, emotion: str, side: float, angle: float = 0.0) -> np.ndarray:
+        """The emoji scaled so that its larger side is `side` pixels, turned by `angle` degrees
+        (clockwise on screen, as the eye line is measured)."""
+        emoji = self.emojis[emotion]
+        scale = max(side, 1.0) / max(emoji.shape[:2])
+        if abs(angle) < 1.0:
+            size = (max(1, round(emoji.shape[1] * scale)), max(1, round(emoji.shape[0] * scale)))
+            interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+            return cv2.resize(emoji, size, interpolation=interpolation)
+        out = max(1, round(max(emoji.shape[:2]) * scale * 1.42))  # room for the corners when turned
+        matrix = cv2.getRotationMatrix2D((emoji.shape[1] / 2, emoji.shape[0] / 2), -angle, scale)
+        matrix[0, 2] += out / 2 - emoji.shape[1] / 2
+        matrix[1, 2] += out / 2 - emoji.shape[0] / 2
+        return cv2.warpAffine(emoji, matrix, (out, out), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
+
+
+def blend(frame: np.ndarray, image: np.ndarray, x: int, y: int) -> None:
+    """Alpha-blend a BGRA image onto a BGR frame with its top-left at (x, y), clipped to the frame."""
+    height, width = frame.shape[:2]
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + image.shape[1], width), min(y + image.shape[0], height)
+    if x0 >= x1 or y0 >= y1:
+        return
+    patch = image[y0 - y:y1 - y, x0 - x:x1 - x]
+    alpha = patch[:, :, 3:4].astype(np.float32) * (1.0 / 255.0)
+    region = frame[y0:y1, x0:x1]
+    region[:] = (patch[:, :, :3] * alpha + region * (1.0 - alpha) + 0.5).astype(np.uint8)

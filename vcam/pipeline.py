@@ -1,0 +1,55 @@
+"""One frame in, one frame out: detect → classify → track → overlay.
+
+The pipeline knows no devices. It takes a BGR uint8 frame and returns the composited frame and
+the faces it found; sources, sinks, threads and the user interface live elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vcam.classify import EmotionModel
+from vcam.config import Config
+from vcam.detect import FaceDetector
+from vcam.faces import Face
+from vcam.overlay import EmojiOverlay, load_emojis
+from vcam.track import Tracker, TrackerSettings
+
+
+@dataclass
+class FrameResult:
+    frame: np.ndarray
+    faces: list[Face]
+
+
+class Pipeline:
+    """Turns frames into frames with an emoji on every face."""
+
+    def __init__(self, detector: FaceDetector, model: EmotionModel, tracker: Tracker, overlay: EmojiOverlay,
+                 overlay_enabled: bool = True) -> None:
+        self.detector = detector
+        self.model = model
+        self.tracker = tracker
+        self.overlay = overlay
+        self.overlay_enabled = overlay_enabled
+
+    @classmethod
+    def from_config(cls, config: Config) -> Pipeline:
+        return cls(
+            FaceDetector(config.detector, config.score_threshold, model_path=config.detector_model,
+                         num_threads=config.threads),
+            EmotionModel(config.emotion_model, num_threads=config.threads),
+            Tracker(TrackerSettings(smoothing=config.smoothing, switch_margin=config.switch_margin)),
+            EmojiOverlay(load_emojis(config.emoji_dir), config.placement),
+        )
+
+    def process(self, frame: np.ndarray) -> FrameResult:
+        """Annotate `frame` in place and return it with its faces."""
+        faces = self.detector.detect(frame)
+        faces = self.model.classify(frame, faces)
+        faces = self.tracker.update(faces)
+        if self.overlay_enabled:
+            self.overlay.draw(frame, faces)
+        return FrameResult(frame, faces)
