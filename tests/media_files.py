@@ -43,3 +43,14 @@ def empty_config(folder: Path) -> Path:
     path = folder / "empty-config.toml"
     path.write_text("")
     return path
+
+
+def damaged_copy(source: Path, path: Path, patches: int = 200) -> Path:
+    """`source` with `patches` runs of 50 random bytes written over its middle third: the
+    container stays readable, and some frames in the middle no longer decode."""
+    data = bytearray(source.read_bytes())
+    rng = np.random.default_rng(1)
+    for start in rng.integers(len(data) // 3, 2 * len(data) // 3, patches):
+        data[start:start + 50] = rng.integers(0, 256, 50, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    return path

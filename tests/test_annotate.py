@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from conftest import box_mask
-from media_files import empty_config, read_all_frames
+from media_files import damaged_copy, empty_config, read_all_frames
 from vcam import EMOTIONS
 from vcam.annotate import annotate
 from vcam.cli import main
@@ -140,3 +140,27 @@ def test_bad_outputs_are_refused_before_anything_is_written(tmp_path: Path, medi
     with pytest.raises(MediaError):
         annotate(pipeline, media / "biden.jpg", tmp_path / output, json_path, progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_undecodable_frames_do_not_end_the_video(tmp_path: Path, media: Path, capsys) -> None:
+    damaged = damaged_copy(media / CLIP, tmp_path / "damaged.mp4")
+    out, report = tmp_path / "out.mp4", tmp_path / "faces.json"
+    assert main(["--config", str(empty_config(tmp_path)), "annotate", str(damaged), str(out),
+                 "--json", str(report), "--quiet"]) == 0
+    frames = json.loads(report.read_text())["frames"]
+    broken = [frame["frame"] for frame in frames if frame.get("broken")]
+    assert broken, "the damage should have broken some frames"
+    # Reading stopped at the first broken frame before; now it goes on to the end of the clip.
+    assert len(frames) > max(broken) + 100
+    assert len(read_all_frames(out)) == len(frames)
+    assert f"{len(broken)} undecodable frame" in capsys.readouterr().out
+
+
+def test_a_video_shows_a_progress_bar(tmp_path: Path, clip_frames, capsys) -> None:
+    short = tmp_path / "short.mp4"
+    with video_writer(short, clip_frames[0].shape[1], clip_frames[0].shape[0], 30.0) as writer:
+        for frame in clip_frames[:5]:
+            writer.write(frame)
+    assert main(["--config", str(empty_config(tmp_path)), "annotate", str(short), str(tmp_path / "out.mp4")]) == 0
+    err = capsys.readouterr().err
+    assert "short.mp4" in err and "/5" in err and "frame" in err

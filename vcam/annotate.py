@@ -9,6 +9,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from vcam.errors import MediaError
@@ -30,13 +31,18 @@ class AnnotateSummary:
     frames: int
     faces: int
     seconds: float
+    broken: int = 0
+    """Frames that failed to decode; the output repeats the frame before each."""
 
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
     def __str__(self) -> str:
-        return f"{self.frames} frame{'s' * (self.frames != 1)}, {self.faces} face{'s' * (self.faces != 1)}, {self.fps:.1f} fps"
+        text = f"{self.frames} frame{'s' * (self.frames != 1)}, {self.faces} face{'s' * (self.faces != 1)}, {self.fps:.1f} fps"
+        if self.broken:
+            text += f"; {self.broken} undecodable frame{'s' * (self.broken != 1)} replaced by the frame before"
+        return text
 
 
 def check_paths(source: Path, target: Path, json_path: Path | None = None) -> str:
@@ -65,6 +71,7 @@ def annotate(pipeline: Pipeline, source: Path, target: Path, json_path: Path | N
     kind = check_paths(source, target, json_path)
     began = time.perf_counter()
     records: list[dict[str, object]] = []
+    broken = 0
     with ExitStack() as outputs:
         json_partial = outputs.enter_context(atomic_output(json_path)) if json_path is not None else None
         if kind == "image":
@@ -77,12 +84,18 @@ def annotate(pipeline: Pipeline, source: Path, target: Path, json_path: Path | N
             writer = outputs.enter_context(video_writer(target, info.width, info.height, info.fps))
             bar = outputs.enter_context(tqdm(total=info.frames or None, unit="frame", desc=source.name,
                                              disable=not progress, file=sys.stderr, leave=False))
+            shown: np.ndarray | None = None
             for index, frame in enumerate(video):
-                result = pipeline.process(frame)
-                writer.write(result.frame)
-                records.append({"frame": index, "faces": [face.to_json() for face in result.faces]})
+                if frame is None:  # undecodable: keep the timing, repeat the last good frame
+                    broken += 1
+                    frame_faces: list[dict[str, object]] = []
+                else:
+                    result = pipeline.process(frame)
+                    shown, frame_faces = result.frame, [face.to_json() for face in result.faces]
+                writer.write(shown)
+                records.append({"frame": index, "faces": frame_faces, **({"broken": True} if frame is None else {})})
                 bar.update()
         if json_partial is not None:
             json_partial.write_text(json.dumps({"source": str(source), "frames": records}, indent=1))
     faces = sum(len(record["faces"]) for record in records)
-    return AnnotateSummary(len(records), faces, time.perf_counter() - began)
+    return AnnotateSummary(len(records), faces, time.perf_counter() - began, broken)

@@ -19,6 +19,8 @@ from vcam.errors import MediaError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
+MAX_BROKEN_IN_A_ROW = 30
+"""Failed reads in a row after which a video is taken to have ended."""
 # Codecs that opencv-python's bundled FFmpeg writes on every platform.
 FOURCC = {".mp4": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 
@@ -79,15 +81,26 @@ class VideoReader:
         self.info = VideoInfo(width, height, fps if 0 < fps < 1000 else 30.0,
                               max(0, int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT))))
 
-    def __iter__(self) -> Iterator[np.ndarray]:
+    def __iter__(self) -> Iterator[np.ndarray | None]:
+        """The frames in order; None for a frame that failed to decode.
+
+        A damaged stretch in the middle of a file makes single reads fail while later frames
+        still decode, so reading goes on until MAX_BROKEN_IN_A_ROW reads fail in a row, or the
+        declared end is reached."""
         if self._first is not None:
             first, self._first = self._first, None
             yield first
-        while True:
+        failed_in_a_row = 0  # reported only when a good frame follows: failures at the end are the end
+        while failed_in_a_row < MAX_BROKEN_IN_A_ROW:
             ok, frame = self._capture.read()
-            if not ok:
+            if ok:
+                yield from [None] * failed_in_a_row
+                failed_in_a_row = 0
+                yield frame
+            elif self.info.frames and self._capture.get(cv2.CAP_PROP_POS_FRAMES) >= self.info.frames:
                 return
-            yield frame
+            else:
+                failed_in_a_row += 1
 
     def close(self) -> None:
         self._capture.release()
