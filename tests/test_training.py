@@ -33,8 +33,9 @@ def write_csv(path: Path, images: np.ndarray, labels: np.ndarray, usage: str = "
 
 
 def write_tree(root: Path, images: np.ndarray, labels: np.ndarray) -> Path:
+    """`root/<emotion>/NNNN.png`, with the folder names capitalised as some copies have them."""
     for index, (image, label) in enumerate(zip(images, labels)):
-        folder = root / EMOTIONS[label]
+        folder = root / EMOTIONS[label].capitalize()
         folder.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(folder / f"{index:04d}.png"), image)
     return root
@@ -51,6 +52,10 @@ def test_csv_and_folder_tree_load_the_same_faces(tmp_path: Path, small_faces) ->
     images, labels = small_faces
     from_csv = load_faces(write_csv(tmp_path / "fer2013.csv", images, labels), "PublicTest")
     assert np.array_equal(from_csv.images, images) and np.array_equal(from_csv.labels, labels)
+    # Kaggle's icml_face_data.csv: the same rows under the headers "emotion, Usage, pixels".
+    icml = tmp_path / "icml_face_data.csv"
+    icml.write_text((tmp_path / "fer2013.csv").read_text().replace("emotion,pixels,Usage", "emotion, pixels, Usage", 1))
+    assert np.array_equal(load_faces(icml, "PublicTest").images, images)
     tree = write_tree(tmp_path / "tree" / "test", images, labels)
     for faces in (load_faces(tree), load_faces(tree.parent, "PublicTest")):
         order = np.lexsort((faces.images.reshape(len(faces), -1).sum(1), faces.labels))

@@ -90,7 +90,10 @@ def _load_csv(path: Path, split: str | None) -> FaceSet:
     images, labels = [], []
     try:
         with path.open(newline="") as handle:
-            for line, row in enumerate(csv.DictReader(handle), start=2):
+            reader = csv.DictReader(handle)
+            # Kaggle's other copy (icml_face_data.csv) spells the headers " Usage" and " pixels".
+            reader.fieldnames = [name.strip() for name in reader.fieldnames or []]
+            for line, row in enumerate(reader, start=2):
                 if split is not None and row.get("Usage") != split:
                     continue
                 pixels = np.array(row["pixels"].split(), dtype=np.uint8)
@@ -111,9 +114,10 @@ def _load_folder(root: Path, split: str | None) -> FaceSet:
             raise DataError(f"{root}: no folder for split {split!r} (looked for {', '.join(names)})")
         root = found[0]
     images, labels = [], []
+    folders = {child.name.lower(): child for child in root.iterdir() if child.is_dir()}
     for label, emotion in enumerate(EMOTIONS):
-        folder = root / emotion
-        if not folder.is_dir():
+        folder = folders.get(emotion)  # "Angry/" and "angry/" alike
+        if folder is None:
             continue
         for file in sorted(folder.iterdir()):
             if file.suffix.lower() not in IMAGE_SUFFIXES:
