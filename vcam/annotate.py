@@ -71,7 +71,6 @@ def annotate(pipeline: Pipeline, source: Path, target: Path, json_path: Path | N
     kind = check_paths(source, target, json_path)
     began = time.perf_counter()
     records: list[dict[str, object]] = []
-    broken = 0
     with ExitStack() as outputs:
         json_partial = outputs.enter_context(atomic_output(json_path)) if json_path is not None else None
         if kind == "image":
@@ -87,7 +86,6 @@ def annotate(pipeline: Pipeline, source: Path, target: Path, json_path: Path | N
             shown: np.ndarray | None = None
             for index, frame in enumerate(video):
                 if frame is None:  # undecodable: keep the timing, repeat the last good frame
-                    broken += 1
                     frame_faces: list[dict[str, object]] = []
                 else:
                     result = pipeline.process(frame)
@@ -98,4 +96,5 @@ def annotate(pipeline: Pipeline, source: Path, target: Path, json_path: Path | N
         if json_partial is not None:
             json_partial.write_text(json.dumps({"source": str(source), "frames": records}, indent=1))
     faces = sum(len(record["faces"]) for record in records)
+    broken = sum(1 for record in records if record.get("broken"))
     return AnnotateSummary(len(records), faces, time.perf_counter() - began, broken)
