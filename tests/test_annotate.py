@@ -164,3 +164,23 @@ def test_a_video_shows_a_progress_bar(tmp_path: Path, clip_frames, capsys) -> No
     assert main(["--config", str(empty_config(tmp_path)), "annotate", str(short), str(tmp_path / "out.mp4")]) == 0
     err = capsys.readouterr().err
     assert "short.mp4" in err and "/5" in err and "frame" in err
+
+
+def test_annotating_makes_no_network_connection(tmp_path: Path, media: Path, monkeypatch) -> None:
+    """Privacy: faces never leave the machine. Every way out through the socket module is
+    watched while models load and a photo is annotated."""
+    import socket
+
+    attempts: list[object] = []
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        attempts.append(args)
+        raise OSError("network use in a test of vcam")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket.socket, "sendto", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    assert main(["--config", str(empty_config(tmp_path)), "annotate", str(media / "two_people.jpg"),
+                 str(tmp_path / "out.jpg"), "--quiet"]) == 0
+    assert attempts == []
