@@ -1,4 +1,5 @@
-"""Files that tests make and read back: garbage bytes, a video without frames, a video's frames."""
+"""Files that tests make and read back (garbage bytes, a video without frames, a video's frames,
+an empty config), and `run_cli`, which runs the command line with that empty config."""
 
 from __future__ import annotations
 
@@ -43,6 +44,14 @@ def empty_config(folder: Path) -> Path:
     path = folder / "empty-config.toml"
     path.write_text("")
     return path
+
+
+def run_cli(folder: Path, *args: object) -> int:
+    """`vcam ARGS` in-process, with an empty config file in `folder`, so that the user's own
+    settings never leak into a test."""
+    from vcam.cli import main
+
+    return main(["--config", str(empty_config(folder)), *map(str, args)])
 
 
 def damaged_copy(source: Path, path: Path, patches: int = 200) -> Path:

@@ -1,6 +1,6 @@
 """vcam.annotate: a photo and the real clip through the whole pipeline into files and JSON.
 
-The clip is annotated once per module, through the command line's `main` in-process; its
+The clip is annotated once per module, through the command line in-process (`run_cli`); its
 output is compared with the original frames written through the same video encoder, so that
 re-encoding noise is not mistaken for drawing.
 """
@@ -19,10 +19,9 @@ import numpy as np
 import pytest
 
 from conftest import box_mask
-from media_files import damaged_copy, empty_config, read_all_frames
+from media_files import damaged_copy, read_all_frames, run_cli
 from vcam import EMOTIONS
 from vcam.annotate import annotate
-from vcam.cli import main
 from vcam.config import Config
 from vcam.errors import MediaError
 from vcam.media import video_writer
@@ -47,8 +46,7 @@ def annotated_clip(tmp_path_factory, media: Path) -> AnnotatedClip:
     out, report = folder / "annotated.mp4", folder / "faces.json"
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):
-        status = main(["--config", str(empty_config(tmp_path_factory.mktemp("config"))), "annotate", str(media / CLIP), str(out),
-                       "--json", str(report), "--quiet"])
+        status = run_cli(tmp_path_factory.mktemp("config"), "annotate", media / CLIP, out, "--json", report, "--quiet")
     return AnnotatedClip(status, stdout.getvalue(), read_all_frames(out),
                          json.loads(report.read_text())["frames"], folder)
 
@@ -145,8 +143,7 @@ def test_bad_outputs_are_refused_before_anything_is_written(tmp_path: Path, medi
 def test_undecodable_frames_do_not_end_the_video(tmp_path: Path, media: Path, capsys) -> None:
     damaged = damaged_copy(media / CLIP, tmp_path / "damaged.mp4")
     out, report = tmp_path / "out.mp4", tmp_path / "faces.json"
-    assert main(["--config", str(empty_config(tmp_path)), "annotate", str(damaged), str(out),
-                 "--json", str(report), "--quiet"]) == 0
+    assert run_cli(tmp_path, "annotate", damaged, out, "--json", report, "--quiet") == 0
     frames = json.loads(report.read_text())["frames"]
     broken = [frame["frame"] for frame in frames if frame.get("broken")]
     assert broken, "the damage should have broken some frames"
@@ -161,7 +158,7 @@ def test_a_video_shows_a_progress_bar(tmp_path: Path, clip_frames, capsys) -> No
     with video_writer(short, clip_frames[0].shape[1], clip_frames[0].shape[0], 30.0) as writer:
         for frame in clip_frames[:5]:
             writer.write(frame)
-    assert main(["--config", str(empty_config(tmp_path)), "annotate", str(short), str(tmp_path / "out.mp4")]) == 0
+    assert run_cli(tmp_path, "annotate", short, tmp_path / "out.mp4") == 0
     err = capsys.readouterr().err
     assert "short.mp4" in err and "/5" in err and "frame" in err
 
@@ -181,6 +178,5 @@ def test_annotating_makes_no_network_connection(tmp_path: Path, media: Path, mon
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     monkeypatch.setattr(socket.socket, "sendto", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
-    assert main(["--config", str(empty_config(tmp_path)), "annotate", str(media / "two_people.jpg"),
-                 str(tmp_path / "out.jpg"), "--quiet"]) == 0
+    assert run_cli(tmp_path, "annotate", media / "two_people.jpg", tmp_path / "out.jpg", "--quiet") == 0
     assert attempts == []

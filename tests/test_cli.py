@@ -16,17 +16,11 @@ import numpy as np
 import pytest
 
 from conftest import REPO
-from media_files import empty_config, empty_video, garbage
+from media_files import empty_config, empty_video, garbage, run_cli
 from vcam import EMOTIONS
 from vcam.cli import main
 
 PHOTO = "two_people.jpg"
-
-
-def run_cli(tmp_path: Path, *args: object) -> int:
-    """`vcam ARGS` in-process, with an empty config file, so that the user's own
-    settings never leak into a test."""
-    return main(["--config", str(empty_config(tmp_path)), *map(str, args)])
 
 
 def run_process(*args: object) -> subprocess.CompletedProcess:
