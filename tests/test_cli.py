@@ -73,9 +73,13 @@ def test_short_detector_and_own_emojis_through_the_command_line(tmp_path: Path, 
     assert (centre == (0, 0, 255)).all()  # the user's red square covers the face
 
 
-def test_no_command_prints_help(capsys) -> None:
-    assert main([]) == 0
-    assert "annotate" in capsys.readouterr().out
+def test_help_lists_every_command(capsys) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["--help"])
+    assert stopped.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("annotate", "tray", "doctor"):
+        assert command in out
 
 
 def annotating(tmp: Path, source: Path, output: str = "o.jpg", *flags: object, config: Path | None = None) -> list:

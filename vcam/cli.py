@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
 from vcam import __version__
-from vcam.config import CONFIG_FILE, load_config
+from vcam.config import CONFIG_FILE, FITS, PIXEL_FORMATS, Config, load_config, parse_camera
 from vcam.detect import DETECTORS
 from vcam.errors import VcamError
 from vcam.overlay import PLACEMENTS
@@ -38,7 +39,105 @@ def build_parser() -> argparse.ArgumentParser:
     annotate.add_argument("--emojis", type=Path, metavar="FOLDER", dest="emoji_dir",
                           help="a folder of your own angry.png … neutral.png")
     annotate.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    tray = commands.add_parser(
+        "tray", help="the tray app: publish the virtual camera (the default command)",
+        description="Start the system-tray app: read the webcam, draw an emoji on every face and publish the "
+                    "result as a virtual camera that Zoom, Meet or Teams can pick. The tray menu switches the "
+                    "overlay, placement, camera and detector, pauses, and quits.",
+    )
+    add_camera_arguments(tray)
+    tray.add_argument("--pixel-format", choices=PIXEL_FORMATS, dest="pixel_format",
+                      help="the virtual camera's pixel format (default RGB; try I420 or YUYV if Zoom shows black)")
+    tray.add_argument("--device", dest="virtual_camera", metavar="NAME",
+                      help="the virtual camera device, e.g. /dev/video10 (default: the first one free)")
+
+    web = commands.add_parser(
+        "web", help="show the camera with emojis in the browser (no virtual camera)",
+        description="Serve a page with the live picture, the overlay switch, the emoji placement and each "
+                    "face's emotions, at http://127.0.0.1:8765/ by default. No virtual camera is opened. "
+                    "Ctrl-C stops.",
+    )
+    add_camera_arguments(web)
+    web.add_argument("--port", type=parse_port, default=8765, help="the port to serve on (default 8765)")
+    web.add_argument("--host", default="127.0.0.1",
+                     help="the address to serve on (default 127.0.0.1: this computer only; "
+                          "0.0.0.0 makes the camera visible to the network)")
+
+    doctor = commands.add_parser(
+        "doctor", help="check the camera, the virtual-camera driver and the models, and say how to fix each problem",
+        description="Check the webcam, the virtual-camera driver (v4l2loopback on Linux, OBS on Windows and "
+                    "macOS) and the model files; print what to do for each problem. Exit status 1 if any.",
+    )
+    doctor.add_argument("--source", type=parse_camera, dest="camera", metavar="INDEX|FILE",
+                        help="the webcam index or device path to check (default: the configured one)")
     return parser
+
+
+def add_camera_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", type=parse_camera, dest="camera", metavar="INDEX|FILE",
+                        help="webcam index (0, 1, …), device path, or a video or photo file played as the camera")
+    parser.add_argument("--detector", choices=sorted(DETECTORS),
+                        help="full: faces near and far (default); short: faster, one person facing the camera")
+    parser.add_argument("--placement", choices=PLACEMENTS, help="face (default), badge or corner")
+    parser.add_argument("--size", type=parse_size, metavar="WxH",
+                        help="the published frame size (default 1280x720, what call apps expect)")
+    parser.add_argument("--fps", type=int, help="the published frame rate (default 30)")
+    parser.add_argument("--fit", choices=FITS, help="how other camera shapes fill the frame (default letterbox)")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().replace("×", "x").split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 1280x720") from None
+    return width, height
+
+
+def parse_port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
+    return int(text)
+
+
+def camera_config(args: argparse.Namespace) -> Config:
+    """The settings file with this run's flags over it."""
+    width, height = args.size if args.size else (None, None)
+    return load_config(args.config).replace(camera=args.camera, detector=args.detector, placement=args.placement,
+                                            width=width, height=height, fps=args.fps, fit=args.fit,
+                                            pixel_format=getattr(args, "pixel_format", None),
+                                            virtual_camera=getattr(args, "virtual_camera", None))
+
+
+def settings_file(args: argparse.Namespace) -> Path:
+    return args.config or CONFIG_FILE
+
+
+def run_tray(args: argparse.Namespace) -> int:
+    from vcam.tray import run_tray_app
+
+    return run_tray_app(camera_config(args), settings_file(args))
+
+
+def run_web(args: argparse.Namespace) -> int:
+    from vcam.web import serve
+
+    return serve(camera_config(args), args.host, args.port, settings_file(args))
+
+
+def run_doctor(args: argparse.Namespace) -> int:
+    from vcam.doctor import run_doctor as doctor
+
+    return doctor(load_config(args.config).replace(camera=args.camera))
+
+
+def show_log_lines() -> None:
+    """Engine news (camera lost, virtual camera found) as one line each on stderr."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("vcam: %(message)s"))
+    logger = logging.getLogger("vcam")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def run_annotate(args: argparse.Namespace) -> int:
@@ -55,11 +154,12 @@ def run_annotate(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
+    if args.command is None:  # plain `vcam` starts the tray app, with the settings file only
+        args = parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "tray"])
     try:
-        return {"annotate": run_annotate}[args.command](args)
+        if args.command in ("tray", "web"):
+            show_log_lines()
+        return {"annotate": run_annotate, "tray": run_tray, "web": run_web, "doctor": run_doctor}[args.command](args)
     except VcamError as err:
         print(f"vcam: error: {err}", file=sys.stderr)
         return 2

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +15,8 @@ from platformdirs import user_config_dir
 from vcam.errors import VcamError
 
 CONFIG_FILE = Path(user_config_dir("vcam")) / "config.toml"
+FITS = ("letterbox", "crop", "stretch")
+PIXEL_FORMATS = ("RGB", "BGR", "I420", "NV12", "YUYV", "UYVY")
 
 
 @dataclass(frozen=True)
@@ -32,13 +36,32 @@ class Config:
     smoothing: float = 0.4
     switch_margin: float = 0.15
     threads: int = 2
+    camera: int | str = 0
+    """The webcam: its index (0, 1, …), a device path (/dev/video2) or a video file (played in a loop)."""
+    overlay: bool = True
+    """Draw the emojis (the tray's Overlay switch)."""
+    width: int = 1280
+    height: int = 720
+    fps: int = 30
+    """The virtual camera's size and rate, what meeting apps expect, whatever the webcam delivers."""
+    fit: str = "letterbox"
+    """How a webcam frame of another shape fills the virtual camera: "letterbox" (black bars),
+    "crop" (fill, cutting the edges) or "stretch"."""
+    pixel_format: str = "RGB"
+    """The virtual camera's pixel format; some Zoom setups show black for RGB and want I420 or YUYV."""
+    virtual_camera: str | None = None
+    """The virtual camera device (/dev/video10, "OBS Virtual Camera"); None takes the first one free."""
+    mirror_preview: bool = True
+    """Mirror the preview like a bathroom mirror; the published stream is never mirrored."""
 
     def __post_init__(self) -> None:
         # Imported here: config is read before the heavier modules are needed.
         from vcam.detect import DETECTORS
         from vcam.overlay import PLACEMENTS
 
-        for name, value, allowed in (("detector", self.detector, DETECTORS), ("placement", self.placement, PLACEMENTS)):
+        choices = (("detector", self.detector, DETECTORS), ("placement", self.placement, PLACEMENTS),
+                   ("fit", self.fit, FITS), ("pixel_format", self.pixel_format, PIXEL_FORMATS))
+        for name, value, allowed in choices:
             if value not in allowed:
                 raise VcamError(f"unknown {name} {value!r}; choose one of {', '.join(allowed)}")
         numbers = (("score_threshold", self.score_threshold, 0.0, 1.0), ("smoothing", self.smoothing, 0.0, 1.0),
@@ -46,8 +69,19 @@ class Config:
         for name, value, low, high in numbers:
             if value is not None and not (isinstance(value, int | float) and low <= value <= high):
                 raise VcamError(f"{name} must be a number from {low} to {high}, not {value!r}")
-        if not isinstance(self.threads, int) or isinstance(self.threads, bool) or self.threads < 1:
-            raise VcamError(f"threads must be a whole number of at least 1, not {self.threads!r}")
+        for name, value, low in (("threads", self.threads, 1), ("width", self.width, 16), ("height", self.height, 16),
+                                 ("fps", self.fps, 1)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise VcamError(f"{name} must be a whole number of at least {low}, not {value!r}")
+        if self.width % 2 or self.height % 2:
+            raise VcamError(f"width and height must be even (YUV formats halve them), not {self.width}×{self.height}")
+        for name, value in (("overlay", self.overlay), ("mirror_preview", self.mirror_preview)):
+            if not isinstance(value, bool):
+                raise VcamError(f"{name} must be true or false, not {value!r}")
+        if isinstance(self.camera, bool) or not isinstance(self.camera, int | str) or self.camera == "":
+            raise VcamError(f"camera must be an index (0, 1, …) or a path, not {self.camera!r}")
+        if isinstance(self.camera, int) and self.camera < 0:
+            raise VcamError(f"camera index must be 0 or more, not {self.camera}")
 
     def replace(self, **changes: Any) -> Config:
         """A copy with the given fields changed; None values (flags not given) change nothing."""
@@ -82,3 +116,38 @@ def load_config(path: Path | None = None) -> Config:
         raise VcamError(f"config file {path}: {err}") from None
     except TypeError as err:
         raise VcamError(f"config file {path} has a value of the wrong type ({err}); fix it") from None
+
+
+def parse_camera(text: str) -> int | str:
+    """A --source argument: digits are a webcam index, anything else a device path or video file."""
+    return int(text) if text.strip().isdigit() else text
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    # A TOML basic string: JSON's escaping is a subset that TOML reads the same way.
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def save_settings(changes: dict[str, Any], path: Path | None = None) -> Config:
+    """Write `changes` into the settings file (default: the user's CONFIG_FILE) over what it holds,
+    and return the settings the file now gives. Only what the user changed is written: flags given
+    for one run stay out of the file. The file is replaced atomically, so a crash never leaves it
+    half-written."""
+    path = path or CONFIG_FILE
+    current = load_config(path) if path.exists() else Config()
+    updated = dataclasses.replace(current, **changes)  # validates
+    written = {}
+    if path.exists():
+        with path.open("rb") as handle:
+            written = tomllib.load(handle)
+    written.update(changes)
+    lines = [f"{key} = {_toml_value(value)}" for key, value in written.items() if value is not None]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text("# vcam settings; see `vcam --help`\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(partial, path)
+    return updated

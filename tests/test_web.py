@@ -1,0 +1,472 @@
+"""The web preview, end to end: a real werkzeug server on loopback, the real engine playing the test
+clip as its camera, and the page driven in a real headless Chromium (Debian's chromium and
+chromium-driver, through Selenium)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import requests
+
+from vcam import EMOTIONS
+from vcam.config import Config
+from vcam.engine import Engine
+from vcam.errors import VcamError
+from vcam.mjpeg import JpegBroadcaster
+from vcam.web import PreviewServer, WebServer, create_app, serve, trusted_hosts_for
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = next((path for name in ("chromium", "chromium-browser", "google-chrome") if (path := shutil.which(name))), None)
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+def wait_until(condition, timeout: float = 10.0, message: str = "condition") -> None:
+    """Poll `condition` until it holds: the server and the engine decide when, the test only looks."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+        time.sleep(0.02)
+
+
+def new_threads(before: set[threading.Thread]) -> list[str]:
+    return [thread.name for thread in threading.enumerate() if thread not in before]
+
+
+@dataclass
+class Preview:
+    engine: Engine
+    broadcaster: JpegBroadcaster
+    server: WebServer
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+def start_preview(camera: str) -> Preview:
+    engine = Engine(Config(camera=camera)).start()
+    broadcaster = JpegBroadcaster().start()
+    engine.add_sink(broadcaster)
+    app = create_app(engine, broadcaster, trusted_hosts=trusted_hosts_for("127.0.0.1"))
+    # A short write timeout, so that the test of a client that stops reading need not wait long.
+    server = WebServer(app, "127.0.0.1", port=0, write_timeout=2.0).start()
+    return Preview(engine, broadcaster, server)
+
+
+def stop_preview(preview: Preview) -> None:
+    preview.broadcaster.close()
+    preview.server.stop()
+    preview.engine.stop()
+
+
+@pytest.fixture(scope="module")
+def preview(media: Path):
+    running = start_preview(str(media / "short_hamilton_clip.mp4"))
+    wait_until(lambda: running.engine.state.camera_ok and running.engine.frames_processed > 5,
+               message="the clip to play")
+    yield running
+    stop_preview(running)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert CHROMIUM and CHROMEDRIVER, "needs Chromium and its driver: apt-get install chromium chromium-driver"
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--no-first-run", "--window-size=1280,900"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def page(browser, preview):
+    """The preview page, freshly loaded; left on a blank page afterwards so that its stream ends."""
+    browser.get(preview.url)
+    yield browser
+    browser.get("about:blank")
+    assert preview.broadcaster.wait_for_clients(0), "the page's stream did not end when the page was left"
+
+
+def web_wait(driver, condition, timeout: float = 15.0, message: str = ""):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(condition, message)
+
+
+def element(driver, element_id: str):
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.ID, element_id)
+
+
+FIRST_FACE = """
+const face = document.querySelector("#faces .face");
+if (!face) return null;
+const rows = [...face.querySelectorAll(".bar-row")];
+return {title: face.querySelector(".face-title").textContent,
+        labels: rows.map((row) => row.querySelector("span").textContent),
+        widths: rows.map((row) => row.querySelector(".bar").getBoundingClientRect().width),
+        shown: face.querySelectorAll(".bar-row.shown").length};
+"""
+
+
+# --- the page in a browser -------------------------------------------------------------------------
+
+
+def test_start_shows_the_live_picture(page, preview, tmp_path):
+    assert page.title == "vcam preview"
+    image = element(page, "preview")
+    assert not image.is_displayed() and preview.broadcaster.clients == 0  # nothing streams before Start
+    element(page, "start").click()
+    web_wait(page, lambda d: d.execute_script("const i = arguments[0]; return i.complete && i.naturalWidth > 0;", image),
+             message="the stream to show a frame")
+    assert image.is_displayed()
+    assert page.execute_script("return arguments[0].naturalWidth;", image) == 640  # the clip's frame
+    assert preview.broadcaster.clients == 1
+    frames_seen = preview.broadcaster.encodes
+    wait_until(lambda: preview.broadcaster.encodes > frames_seen + 10, message="the stream to move")
+
+    # The screenshot is the README's picture: wait for a face in the panel, so that it shows one.
+    web_wait(page, lambda d: d.execute_script(FIRST_FACE), message="a face in the panel")
+    screenshot = tmp_path / "web-preview.png"
+    page.save_screenshot(str(screenshot))
+    picture = cv2.imdecode(np.frombuffer(image.screenshot_as_png, np.uint8), cv2.IMREAD_COLOR)
+    assert picture.shape[0] > 100 and picture.shape[1] > 200
+    assert picture.std() > 25, "the picture area is blank"
+    print(f"\nscreenshot of the preview page: {screenshot}")
+    if os.environ.get("VCAM_WRITE_DOCS"):  # VCAM_WRITE_DOCS=1 refreshes the README's picture
+        shutil.copyfile(screenshot, REPO / "docs" / "web-preview.png")
+
+    element(page, "start").click()  # Stop: the browser closes the stream, the server lets it go
+    assert preview.broadcaster.wait_for_clients(0)
+    assert not image.is_displayed()
+
+
+def test_overlay_switch_and_placement_change_the_engine(page, preview):
+    from selenium.webdriver.support.ui import Select
+
+    switch = element(page, "overlay")
+    assert switch.is_selected() and preview.engine.state.overlay
+    switch.click()
+    wait_until(lambda: requests.get(preview.url + "api/state").json()["overlay"] is False,
+               message="GET /api/state to show the overlay off")
+    assert preview.engine.state.overlay is False
+    switch.click()
+    wait_until(lambda: preview.engine.state.overlay, message="the overlay to come back on")
+
+    Select(element(page, "placement")).select_by_value("corner")
+    wait_until(lambda: requests.get(preview.url + "api/state").json()["placement"] == "corner",
+               message="the placement to change")
+    assert preview.engine.state.placement == "corner"
+    Select(element(page, "placement")).select_by_value("face")
+    wait_until(lambda: preview.engine.state.placement == "face", message="the placement to change back")
+    assert element(page, "error").is_displayed() is False
+
+
+def test_faces_panel_names_an_emotion_with_a_bar_chart(page):
+    # Read in one script: the panel is redrawn twice a second, so elements found earlier go stale.
+    face = web_wait(page, lambda d: (f := d.execute_script(FIRST_FACE)) and any(e in f["title"] for e in EMOTIONS) and f,
+                    message="a face with its emotion")
+    assert face["title"].startswith("Face ")
+    assert face["labels"] == list(EMOTIONS)
+    assert max(face["widths"]) > 0 and len(set(face["widths"])) > 1  # bars that differ: a chart, not blanks
+    assert face["shown"] == 1
+
+
+def test_an_unavailable_camera_shows_the_problem_instead_of_a_picture(browser):
+    broken = start_preview("/nonexistent.mp4")
+    try:
+        wait_until(lambda: "does not exist" in broken.engine.state.camera_message, message="the camera to fail")
+        browser.get(broken.url)
+        problem = element(browser, "camera-problem")
+        web_wait(browser, lambda d: problem.is_displayed() and "does not exist" in problem.text,
+                 message="the problem text")
+        assert "/nonexistent.mp4" in problem.text
+        element(browser, "start").click()
+        assert not element(browser, "preview").is_displayed()  # no broken image
+        state = requests.get(broken.url + "api/state").json()
+        assert state["camera_ok"] is False and "does not exist" in state["camera_message"]
+    finally:
+        browser.get("about:blank")
+        stop_preview(broken)
+
+
+# --- the stream over plain HTTP ----------------------------------------------------------------------
+
+
+class StreamClient:
+    """A /video_feed client on a thread of its own that counts the frames it receives."""
+
+    def __init__(self, url: str) -> None:
+        self._address = url.split("//")[1].rstrip("/").rsplit(":", 1)
+        self._stop = threading.Event()
+        self.frames = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> StreamClient:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self.thread.join(5)
+        assert not self.thread.is_alive()
+
+    def _run(self) -> None:
+        host, port = self._address
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        try:
+            connection.request("GET", "/video_feed")
+            response = connection.getresponse()
+            assert response.status == 200
+            tail = b""
+            while not self._stop.is_set():
+                data = tail + response.read1(65536)
+                self.frames += data.count(b"--frame\r\n")
+                tail = data[-10:]
+                if tail.find(b"--frame\r\n") >= 0:  # counted already: do not count it twice
+                    tail = b""
+        finally:
+            connection.close()
+
+
+def pipeline_rate(preview: Preview, seconds: float) -> tuple[float, int, int]:
+    """Frames per second through the pipeline over `seconds`, and the frames published and
+    encoded meanwhile."""
+    engine, broadcaster = preview.engine, preview.broadcaster
+    start = (time.monotonic(), engine.frames_processed, broadcaster.frames_published, broadcaster.encodes)
+    time.sleep(seconds)  # the measurement window itself, not a wait for something to happen
+    end = (time.monotonic(), engine.frames_processed, broadcaster.frames_published, broadcaster.encodes)
+    return (end[1] - start[1]) / (end[0] - start[0]), end[2] - start[2], end[3] - start[3]
+
+
+def test_five_clients_do_not_slow_the_pipeline_and_share_one_encode(preview):
+    with StreamClient(preview.url) as single:
+        assert preview.broadcaster.wait_for_clients(1)
+        wait_until(lambda: single.frames > 5, message="the first client's frames")
+        one_rate, _, _ = pipeline_rate(preview, 5.0)
+    assert preview.broadcaster.wait_for_clients(0)
+
+    clients = [StreamClient(preview.url) for _ in range(5)]
+    for client in clients:
+        client.__enter__()
+    try:
+        assert preview.broadcaster.wait_for_clients(5)
+        wait_until(lambda: all(client.frames > 5 for client in clients), message="every client's frames")
+        received = [client.frames for client in clients]
+        five_rate, published, encodes = pipeline_rate(preview, 10.0)
+        received = [client.frames - before for client, before in zip(clients, received)]
+        engine_fps = preview.engine.fps
+    finally:
+        for client in clients:
+            client.__exit__()
+    print(f"\npipeline: {one_rate:.1f} fps with one client, {five_rate:.1f} fps with five "
+          f"(engine.fps {engine_fps:.1f}); {published} frames published, {encodes} encoded; received {received}")
+    assert one_rate > 20  # the clip plays at 29.97 fps
+    assert five_rate == pytest.approx(one_rate, rel=0.10)
+    assert engine_fps == pytest.approx(one_rate, rel=0.10)
+    assert 0.9 * published <= encodes <= published  # once per frame, not once per client
+    assert min(received) >= 0.8 * encodes  # every client keeps up on loopback
+    assert preview.broadcaster.wait_for_clients(0)
+
+
+def test_a_client_that_stops_reading_is_dropped_and_the_others_keep_receiving(preview):
+    threads_before = set(threading.enumerate())
+    with StreamClient(preview.url) as reader:
+        assert preview.broadcaster.wait_for_clients(1)
+        threads_with_reader = set(threading.enumerate())
+        stalled = socket.socket()
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills after a frame or two
+        host, port = preview.url.split("//")[1].rstrip("/").rsplit(":", 1)
+        stalled.connect((host, int(port)))
+        stalled.sendall(b"GET /video_feed HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")  # and never reads
+        try:
+            assert preview.broadcaster.wait_for_clients(2)
+            frames_before = reader.frames
+            encodes_before = preview.broadcaster.encodes
+            # The server's write to it blocks once the socket buffers are full, times out
+            # (write_timeout 2 s) and the stream is closed: the client count goes back down.
+            assert preview.broadcaster.wait_for_clients(1, timeout=30), "the stalled client was never dropped"
+            encoded = preview.broadcaster.encodes - encodes_before
+            assert encoded > 30
+            assert reader.frames - frames_before >= 0.8 * encoded  # the reader never waited for it
+            wait_until(lambda: new_threads(threads_with_reader) == [],
+                       message="the stalled client's server thread to end")
+        finally:
+            stalled.close()
+    assert preview.broadcaster.wait_for_clients(0)
+    wait_until(lambda: new_threads(threads_before) == [], message="every stream's thread to end")
+
+
+# --- the API -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("{not json", "not valid JSON"),
+    ("[true]", "must be a JSON object"),
+    ("{}", "nothing to change"),
+    ('{"overlay": false, "brightness": 3}', "unknown setting brightness"),
+    ('{"placement": "ceiling"}', "unknown placement 'ceiling'"),
+    ('{"overlay": "off"}', "overlay must be true or false"),
+    ('{"placement": 2}', "placement must be a string"),
+])
+def test_bad_settings_are_refused_with_a_message(preview, body, message):
+    before = preview.engine.state
+    response = requests.post(preview.url + "api/state", data=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+    assert preview.engine.state == before
+
+
+def test_settings_must_come_as_json(preview):
+    response = requests.post(preview.url + "api/state", data="overlay=false",
+                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 400 and "application/json" in response.json()["error"]
+    assert preview.engine.state.overlay is True
+
+
+def test_post_answers_with_the_changed_state(preview):
+    response = requests.post(preview.url + "api/state", json={"overlay": False, "placement": "badge"})
+    try:
+        assert response.status_code == 200
+        assert response.json()["overlay"] is False and response.json()["placement"] == "badge"
+        assert preview.engine.state.overlay is False and preview.engine.state.placement == "badge"
+    finally:
+        requests.post(preview.url + "api/state", json={"overlay": True, "placement": "face"}).raise_for_status()
+
+
+def test_state_faces_and_health_are_json(preview):
+    state = requests.get(preview.url + "api/state").json()
+    assert state["running"] and state["camera_ok"] and state["fps"] > 20
+    assert set(state) >= {"overlay", "placement", "camera_ok", "camera_message", "fps", "placements"}
+    faces = requests.get(preview.url + "api/faces").json()
+    assert faces["emotions"] == list(EMOTIONS) and faces["frame"] > 0
+    for face in faces["faces"]:
+        assert set(face["probabilities"]) == set(EMOTIONS) and len(face["box"]) == 4
+    assert requests.get(preview.url + "healthz").json()["ok"] is True
+
+
+def test_unknown_route_is_a_json_404(preview):
+    response = requests.get(preview.url + "no/such/page")
+    assert response.status_code == 404
+    assert response.json() == {"error": "no such page: /no/such/page"}
+    assert requests.delete(preview.url + "api/state").status_code == 405
+
+
+def test_other_host_names_are_refused(preview):
+    # A web page that rebinds its own name to 127.0.0.1 must not be able to read the camera.
+    response = requests.get(preview.url + "api/state", headers={"Host": "attacker.example"})
+    assert response.status_code == 400
+
+
+def test_the_page_fetches_nothing_from_the_network(preview):
+    html = requests.get(preview.url).text
+    assert "http://" not in html and "https://" not in html and "//" not in html.replace("<!--", "")
+    for asset in ("static/preview.js", "static/preview.css"):
+        response = requests.get(preview.url + asset)
+        assert response.status_code == 200
+        assert "http://" not in response.text and "https://" not in response.text
+
+
+# --- the server's life -------------------------------------------------------------------------------
+
+
+def test_stop_ends_open_streams_and_leaves_no_thread(preview):
+    threads_before = set(threading.enumerate())
+    broadcaster = JpegBroadcaster().start()
+    preview.engine.add_sink(broadcaster)
+    server = WebServer(create_app(preview.engine, broadcaster), port=0).start()
+    host, port = "127.0.0.1", server.port
+    response = requests.get(server.url + "video_feed", stream=True, timeout=10)
+    assert next(response.iter_content(1024)).startswith(b"--frame")
+    server.stop()  # the stream is still open: stop must end it, not wait for the client
+    preview.engine.remove_sink(broadcaster)
+    broadcaster.close()
+    response.close()
+    assert new_threads(threads_before) == []
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((host, port), timeout=2)
+
+
+def test_a_port_in_use_is_a_one_line_error(preview, media):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(VcamError, match=f"port {port} on 127.0.0.1 is already in use.*--port"):
+            WebServer(create_app(preview.engine, preview.broadcaster), port=port).start()
+        with pytest.raises(VcamError, match="already in use"):
+            serve(Config(camera=str(media / "short_hamilton_clip.mp4")), port=port)
+
+
+def test_serving_beyond_loopback_warns_that_the_camera_is_visible(preview, caplog):
+    with WebServer(create_app(preview.engine, preview.broadcaster), host="0.0.0.0", port=0) as server:
+        assert requests.get(server.url + "healthz").status_code == 200
+    assert "anyone on the network" in caplog.text
+    caplog.clear()
+    with WebServer(create_app(preview.engine, preview.broadcaster), port=0):
+        pass
+    assert "anyone on the network" not in caplog.text
+
+
+def test_serve_runs_until_stopped(media, capsys):
+    with socket.socket() as probe:  # a port that is free now
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    stop = threading.Event()
+    outcome: list[int] = []
+    runner = threading.Thread(target=lambda: outcome.append(
+        serve(Config(camera=str(media / "short_hamilton_clip.mp4")), port=port, stop=stop)))
+    runner.start()
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        def camera_ok() -> bool:
+            try:
+                return requests.get(url + "healthz", timeout=2).json()["camera_ok"]
+            except requests.ConnectionError:
+                return False
+
+        wait_until(camera_ok, timeout=20, message="vcam web to serve the clip")
+        response = requests.get(url + "video_feed", stream=True, timeout=10)
+        assert next(response.iter_content(1024)).startswith(b"--frame")
+    finally:
+        stop.set()
+        runner.join(15)
+    response.close()
+    assert not runner.is_alive() and outcome == [0]
+    assert f"preview at {url}" in capsys.readouterr().out
+
+
+def test_preview_server_starts_once_inside_another_process(preview):
+    config = Config(camera="unused.mp4", mirror_preview=False)
+    preview_server = PreviewServer(preview.engine, config, port=0)
+    try:
+        url = preview_server.ensure_started()
+        assert preview_server.ensure_started() == url
+        response = requests.get(url + "video_feed", stream=True, timeout=10)
+        assert next(response.iter_content(1024)).startswith(b"--frame")
+        response.close()
+        assert json.loads(requests.get(url + "api/state").text)["camera_ok"] is True
+    finally:
+        preview_server.stop()
+    assert preview_server.url is None
+    with pytest.raises(requests.ConnectionError):
+        requests.get(url + "healthz", timeout=2)

@@ -1,0 +1,168 @@
+"""Frame sources: where the engine's frames come from — a webcam, a video file, a photo.
+
+A source is the seam between vcam and the camera hardware: `read()` blocks until the next frame
+and returns it (BGR uint8), or None when that frame could not be had (a frame that failed to
+decode, a camera that stopped answering). Tests put a video file where the webcam would be.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from vcam.errors import VcamError
+from vcam.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, read_image
+
+
+class CameraError(VcamError):
+    """A camera that cannot be opened: unplugged, busy, or not a camera at all."""
+
+
+class FrameSource(Protocol):
+    name: str
+
+    def read(self) -> np.ndarray | None: ...
+
+    def close(self) -> None: ...
+
+
+def describe_camera(camera: int | str) -> str:
+    return f"camera {camera}" if isinstance(camera, int) else str(camera)
+
+
+class Pacer:
+    """Hands out frame times at a fixed rate, as a webcam's clock does, for sources that have
+    none of their own (a file can be read far faster than it plays)."""
+
+    def __init__(self, fps: float, stop: threading.Event | None = None) -> None:
+        self.period = 1.0 / fps
+        self._due = time.perf_counter()
+        self._stop = stop or threading.Event()
+
+    def wait(self) -> None:
+        self._due += self.period
+        delay = self._due - time.perf_counter()
+        if delay > 0:
+            self._stop.wait(delay)  # pacing to the frame clock, interrupted at once by close()
+        else:
+            self._due = time.perf_counter()  # fell behind: do not burst to catch up
+
+
+class WebcamSource:
+    """An OpenCV capture device: a webcam index or a device path (/dev/video2)."""
+
+    def __init__(self, camera: int | str, width: int | None = None, height: int | None = None) -> None:
+        self.name = describe_camera(camera)
+        backend = cv2.CAP_DSHOW if sys.platform == "win32" and isinstance(camera, int) else cv2.CAP_ANY
+        self._capture = cv2.VideoCapture(camera, backend)
+        if not self._capture.isOpened():
+            self._capture.release()
+            raise CameraError(f"{self.name} cannot be opened: it is unplugged or another app is using it; "
+                              "close that app, or pick another camera (--source, or the tray's Camera menu)")
+        # Ask for the virtual camera's size so that no scaling is needed; the camera may refuse.
+        if width and height:
+            self._capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+            self._capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+
+    def read(self) -> np.ndarray | None:
+        ok, frame = self._capture.read()
+        return frame if ok and frame is not None and frame.size else None
+
+    def close(self) -> None:
+        self._capture.release()
+
+
+class VideoFileSource:
+    """A video file played in a loop at its own frame rate, standing in for a webcam."""
+
+    def __init__(self, path: Path) -> None:
+        if not path.is_file():
+            raise CameraError(f"{path} does not exist; check the --source path")
+        self.name = path.name
+        self._path = path
+        self._capture = cv2.VideoCapture(str(path))
+        if not self._capture.isOpened():
+            self._capture.release()
+            raise CameraError(f"{path} cannot be opened as a video (corrupt or an unsupported codec); use another file")
+        fps = self._capture.get(cv2.CAP_PROP_FPS)
+        self._stop = threading.Event()
+        self._pacer = Pacer(fps if 1 <= fps <= 240 else 30.0, self._stop)
+        self._failures = 0
+
+    def read(self) -> np.ndarray | None:
+        self._pacer.wait()
+        ok, frame = self._capture.read()
+        if ok and frame is not None:
+            self._failures = 0
+            return frame
+        # The end of the file, or a frame that failed to decode: rewind once per failure run.
+        self._failures += 1
+        if self._failures == 1:
+            self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            ok, frame = self._capture.read()
+            if ok and frame is not None:
+                self._failures = 0
+                return frame
+        return None
+
+    def close(self) -> None:
+        self._stop.set()
+        self._capture.release()
+
+
+class ImageSource:
+    """A photo shown as a still camera at a fixed rate."""
+
+    def __init__(self, path: Path, fps: float = 30.0) -> None:
+        try:
+            self._image = read_image(path)
+        except VcamError as err:
+            raise CameraError(str(err)) from None
+        self.name = path.name
+        self._stop = threading.Event()
+        self._pacer = Pacer(fps, self._stop)
+
+    def read(self) -> np.ndarray | None:
+        self._pacer.wait()
+        return self._image.copy()  # the pipeline draws on its frame in place
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+def open_source(camera: int | str, width: int | None = None, height: int | None = None) -> FrameSource:
+    """The source for a --source value: an index or device path is a webcam, a photo or video
+    file plays as one. CameraError, with the fix, when it cannot be opened."""
+    if isinstance(camera, str):
+        suffix = Path(camera).suffix.lower()
+        if suffix in VIDEO_SUFFIXES:
+            return VideoFileSource(Path(camera).expanduser())
+        if suffix in IMAGE_SUFFIXES:
+            return ImageSource(Path(camera).expanduser())
+    return WebcamSource(camera, width, height)
+
+
+def available_cameras(limit: int = 6) -> list[int]:
+    """The webcam indexes that open now (a probe: opening a camera takes a moment each)."""
+    found = []
+    for index in range(limit):
+        if sys.platform.startswith("linux") and not _is_real_linux_camera(index):
+            continue
+        capture = cv2.VideoCapture(index)
+        if capture.isOpened():
+            found.append(index)
+        capture.release()
+    return found
+
+
+def _is_real_linux_camera(index: int) -> bool:
+    # v4l2loopback devices (vcam's own output among them) live under /sys/devices/virtual:
+    # reading one back as the webcam would feed vcam its own picture.
+    node = Path(f"/sys/class/video4linux/video{index}")
+    return Path(f"/dev/video{index}").exists() and "/virtual/" not in str(node.resolve())

@@ -1,0 +1,404 @@
+"""The tray app: a pystray icon whose menu steers the engine, and whose picture shows its state.
+
+The menu's callbacks only queue changes on the engine (they return at once, on pystray's thread);
+the engine tells the tray about every change through `Engine.subscribe`, and the tray redraws the
+icon, the tooltip and the menu from that state — one source of truth.
+
+On Linux pystray picks the AppIndicator or GTK backend when PyGObject is installed, and its plain
+X11 ("xorg") backend otherwise; that one has no menu, so a click on the icon toggles the overlay.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import webbrowser
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from PIL import Image, ImageDraw, ImageEnhance
+
+from vcam.autostart import Autostart
+from vcam.config import Config
+from vcam.engine import Engine, EngineState
+from vcam.errors import VcamError
+from vcam.resources import emojis_dir
+from vcam.sources import available_cameras, describe_camera
+
+log = logging.getLogger("vcam")
+
+ICON_SIZE = 64
+DETECTOR_LABELS = {"short": "Near — one person at the desk (faster)", "full": "Room — faces near and far"}
+PLACEMENT_LABELS = {"face": "On the face", "badge": "Badge beside the head", "corner": "In the corner"}
+
+
+def import_pystray() -> ModuleType:
+    """pystray, or a VcamError that says why there is no tray (pystray connects to the desktop
+    when it is imported, and fails with a bare Xlib error when there is none)."""
+    try:
+        import pystray
+    except Exception as err:  # noqa: BLE001 - Xlib raises its own error types, not ImportError
+        raise VcamError(f"no system tray: cannot reach the desktop ({type(err).__name__}: {err}); run vcam from "
+                        "a desktop session (DISPLAY set), or use `vcam web` for a browser preview") from None
+    return pystray
+
+
+def tray_image(state: EngineState, size: int = ICON_SIZE) -> Image.Image:
+    """The icon for `state`: the happy emoji; grey when the overlay is off; a red "!" badge when
+    the camera is lost, a pause badge when paused, an orange dot while no virtual camera works."""
+    emoji = Image.open(emojis_dir() / "happy.png").convert("RGBA").resize((size, size), Image.LANCZOS)
+    if not state.overlay:
+        grey = ImageEnhance.Color(emoji).enhance(0.0)
+        emoji = Image.composite(grey, Image.new("RGBA", grey.size), grey.getchannel("A").point(lambda a: a * 0.6))
+    draw = ImageDraw.Draw(emoji)
+    badge = size * 0.42
+    box = (size - badge, size - badge, size - 1, size - 1)
+    if state.paused:
+        draw.ellipse(box, fill=(40, 40, 40, 255))
+        bar = badge / 6
+        for left in (size - badge * 0.68, size - badge * 0.68 + 2 * bar):
+            draw.rectangle((left, size - badge * 0.72, left + bar, size - badge * 0.28), fill=(255, 255, 255, 255))
+    elif not state.camera_ok:
+        draw.ellipse(box, fill=(220, 30, 30, 255))
+        middle = size - badge / 2
+        draw.rectangle((middle - badge / 12, size - badge * 0.8, middle + badge / 12, size - badge * 0.4),
+                       fill=(255, 255, 255, 255))
+        draw.ellipse((middle - badge / 10, size - badge * 0.32, middle + badge / 10, size - badge * 0.14),
+                     fill=(255, 255, 255, 255))
+    if state.running and state.virtual_camera is None:
+        dot = size * 0.26
+        draw.ellipse((size - dot, 0, size - 1, dot), fill=(255, 140, 0, 255))
+    return emoji
+
+
+def tray_title(state: EngineState) -> str:
+    """The tooltip: what to pick in the call app, or what is wrong. Plain ASCII and short: X11
+    window names are Latin-1, and Windows cuts tooltips at 128 characters."""
+    lines = ["vcam - " + ("paused" if state.paused else "overlay on" if state.overlay else "overlay off")]
+    if state.virtual_camera:
+        lines.append(f"pick {state.virtual_camera} in Zoom, Meet or Teams")
+    elif state.virtual_camera_error:
+        lines.append("no virtual camera: run `vcam doctor` for the fix")
+    if not state.camera_ok and not state.paused:
+        message = state.camera_message
+        if isinstance(state.camera, str):  # the file's name says enough; its folder would crowd out the rest
+            message = message.replace(state.camera, Path(state.camera).name)
+        lines.insert(1, f"camera: {message}")
+    return "\n".join(lines).encode("ascii", "replace").decode()[:127]
+
+
+class TrayApp:
+    """The icon and its menu for one engine."""
+
+    def __init__(self, engine: Engine, config: Config, pystray: ModuleType, autostart: Autostart | None = None,
+                 open_preview: Callable[[], str] | None = None, cameras: list[int | str] | None = None) -> None:
+        self.engine = engine
+        self.config = config
+        self._pystray = pystray
+        self.autostart = autostart or Autostart()
+        self._open_preview = open_preview
+        self.cameras = cameras if cameras is not None else self._probe_cameras()
+        self.icon = pystray.Icon("vcam", tray_image(engine.state), tray_title(engine.state), self._menu())
+        self.has_menu = bool(getattr(self.icon, "HAS_MENU", True))
+        if not self.has_menu:
+            _listen_for_clicks(self.icon)
+        # Every change to the icon (show, picture, tooltip, stop) is made by one painter thread:
+        # pystray's X11 backend hands each change to its event loop and waits for it, and changes
+        # from several threads at once, or one arriving as the loop ends, can wedge it.
+        self._painter = threading.Condition()
+        self._pending: EngineState | None = None
+        self._ready = self._quitting = self._loop_ended = False
+        engine.subscribe(self._on_state)
+
+    # --- menu callbacks: each one queues a change on the engine and returns ----------------------
+
+    def on_overlay(self) -> None:
+        self.engine.toggle_overlay()
+
+    def on_placement(self, placement: str) -> None:
+        self.engine.set_placement(placement)
+
+    def on_camera(self, camera: int | str) -> None:
+        self.engine.set_camera(camera)
+
+    def on_detector(self, kind: str) -> None:
+        self.engine.set_detector(kind)
+
+    def on_pause(self) -> None:
+        self.engine.set_paused(not self.engine.state.paused)
+
+    def on_preview(self) -> str | None:
+        if self._open_preview is None:
+            return None
+        url = self._open_preview()
+        webbrowser.open(url)
+        return url
+
+    def on_autostart(self) -> None:
+        try:
+            if self.autostart.is_enabled():
+                self.autostart.disable()
+            else:
+                self.autostart.enable()
+        except VcamError as err:
+            log.warning("%s", err)
+        self._on_state(self.engine.state)  # redraw the menu's check mark
+
+    def on_quit(self) -> None:
+        with self._painter:
+            self._quitting = True
+            self._painter.notify_all()
+
+    # --- the menu, built from the engine's state each time it is shown --------------------------
+
+    def _menu(self) -> Any:
+        pystray = self._pystray
+        item, menu = pystray.MenuItem, pystray.Menu
+        state = lambda: self.engine.state  # noqa: E731 - read afresh whenever the menu is drawn
+
+        def choice(label: str, value: Any, current: Callable[[], Any], action: Callable[[Any], None]) -> Any:
+            return item(label, lambda: action(value), checked=lambda _: current() == value, radio=True)
+
+        return menu(
+            item(lambda _: self._status_line(), None, enabled=False),
+            menu.SEPARATOR,
+            item("Overlay", lambda: self.on_overlay(), checked=lambda _: state().overlay, default=True),
+            item("Placement", menu(*(choice(label, value, lambda: state().placement, self.on_placement)
+                                     for value, label in PLACEMENT_LABELS.items()))),
+            item("Camera", menu(lambda: self._camera_items())),
+            item("Detector", menu(*(choice(label, value, lambda: state().detector, self.on_detector)
+                                    for value, label in DETECTOR_LABELS.items()))),
+            item("Open preview", lambda: self.on_preview(), visible=self._open_preview is not None),
+            item("Pause", lambda: self.on_pause(), checked=lambda _: state().paused),
+            item("Start at login", lambda: self.on_autostart(), checked=lambda _: self.autostart.is_enabled()),
+            menu.SEPARATOR,
+            item("Quit", lambda: self.on_quit()),
+        )
+
+    def _camera_items(self) -> list[Any]:
+        item = self._pystray.MenuItem
+        cameras = list(self.cameras)
+        if self.engine.state.camera not in cameras:
+            cameras.append(self.engine.state.camera)
+
+        def entry(camera: int | str) -> Any:
+            # pystray counts a callback's parameters, so each item gets a closure, not a default argument.
+            label = describe_camera(camera).capitalize() if isinstance(camera, int) else Path(camera).name
+            return item(label, lambda: self.on_camera(camera), checked=lambda _: self.engine.state.camera == camera,
+                        radio=True)
+
+        return [entry(camera) for camera in cameras]
+
+    def _status_line(self) -> str:
+        state = self.engine.state
+        if state.virtual_camera:
+            return f"Publishing as {state.virtual_camera}"
+        return "No virtual camera — run vcam doctor" if state.virtual_camera_error else "Starting…"
+
+    def _probe_cameras(self) -> list[int | str]:
+        try:
+            return list(available_cameras())
+        except Exception as err:  # noqa: BLE001 - a probe that fails leaves the configured camera
+            log.warning("could not list the cameras: %s", err)
+            return []
+
+    def _on_state(self, state: EngineState) -> None:
+        with self._painter:
+            self._pending = state
+            self._painter.notify_all()
+
+    def run(self) -> None:
+        """Show the icon and serve its events until Quit (or Ctrl-C, or SIGTERM)."""
+        if not self.has_menu:
+            log.info("this desktop's tray has no menus: click the icon to switch the overlay on and off "
+                     "(the README says how to get the full menu)")
+        painter = threading.Thread(target=self._paint, name="vcam-tray-painter")
+        painter.start()
+        try:
+            self.icon.run(setup=self._setup)
+        finally:
+            with self._painter:
+                self._loop_ended = self._quitting = True
+                self._painter.notify_all()
+            painter.join(10)
+
+    def _setup(self, icon: Any) -> None:
+        with self._painter:
+            self._ready = True
+            self._painter.notify_all()
+
+    def _paint(self) -> None:
+        with self._painter:
+            # A quit that comes before the event loop runs (an early Ctrl-C) still has to stop it.
+            self._painter.wait_for(lambda: self._ready or self._loop_ended)
+            if self._loop_ended:
+                return
+            state, self._pending = self._pending or self.engine.state, None
+        if not self._quitting:
+            self._change(lambda: self._show_first(state))
+            self._dock_again_if_ignored()
+        while True:
+            with self._painter:
+                self._painter.wait_for(lambda: self._pending is not None or self._quitting)
+                if self._quitting:
+                    break
+                state, self._pending = self._pending, None
+            self._change(lambda: self._show_state(state))
+        self._change(self.icon.stop)
+        with self._painter:
+            for _ in range(20):
+                if self._painter.wait_for(lambda: self._loop_ended, timeout=0.25):
+                    break
+                _wake_x11_loop(self.icon)
+
+    def _change(self, change: Callable[[], None]) -> None:
+        """Make one change to the icon. pystray's X11 backend hands it to its event loop, which
+        now and then sits in its wait for the next X event with the request unread; while the
+        change is pending, an event from a second connection wakes the loop every 0.3 s."""
+        if self.has_menu:
+            change()
+            return
+        done = threading.Event()
+
+        def wake() -> None:
+            while not done.wait(0.3):
+                _wake_x11_loop(self.icon)
+
+        waker = threading.Thread(target=wake, name="vcam-tray-waker")
+        waker.start()
+        try:
+            change()
+        finally:
+            done.set()
+            waker.join()
+
+    def _show_first(self, state: EngineState) -> None:
+        self.icon.icon, self.icon.title = tray_image(state), tray_title(state)
+        self.icon.visible = True
+
+    def _dock_again_if_ignored(self) -> None:
+        """A tray host that is still starting (vcam started at login before the panel) can miss
+        the X11 icon's request to dock; ask again, a few times, until it is taken in."""
+        if self.has_menu:
+            return
+        for _ in range(5):
+            with self._painter:
+                if self._painter.wait_for(lambda: self._quitting, timeout=1.0):
+                    return
+            if _x11_icon_docked(self.icon) is not False:
+                return
+            log.info("the tray has not taken the icon in yet; asking again")
+            self._change(self._dock_again)
+
+    def _dock_again(self) -> None:
+        self.icon.visible = False
+        self.icon.visible = True
+
+    def _show_state(self, state: EngineState) -> None:
+        self.icon.icon = tray_image(state)
+        self.icon.title = tray_title(state)
+        try:
+            self.icon.update_menu()
+        except Exception as err:  # noqa: BLE001 - a backend without menus
+            log.debug("menu update: %s", err)
+
+
+def _listen_for_clicks(icon: Any) -> None:
+    """pystray's X11 backend handles clicks on its icon (the default menu item, here the overlay
+    switch) but creates the icon's window without asking X for button presses, so the click goes
+    to the tray host instead; ask for them here, before the event loop starts."""
+    window, display = getattr(icon, "_window", None), getattr(icon, "_display", None)
+    if window is None or display is None:
+        return
+    from Xlib import X
+
+    window.change_attributes(event_mask=X.ExposureMask | X.StructureNotifyMask | X.ButtonPressMask)
+    display.flush()
+
+
+def _x11_icon_docked(icon: Any) -> bool | None:
+    """Whether the X11 icon's window sits inside a tray (None: cannot tell). Asked over a second
+    connection: the icon's own belongs to its event loop."""
+    window = getattr(icon, "_window", None)
+    if window is None:
+        return None
+    try:
+        from Xlib.display import Display
+
+        connection = Display()
+        try:
+            tree = connection.create_resource_object("window", window.id).query_tree()
+            return tree.parent.id != tree.root.id
+        finally:
+            connection.close()
+    except Exception as err:  # noqa: BLE001 - no answer means no opinion
+        log.debug("asking X where the icon is: %s", err)
+        return None
+
+
+def _wake_x11_loop(icon: Any) -> None:
+    window = getattr(icon, "_window", None)
+    if window is None or not hasattr(icon, "_display"):
+        return
+    try:
+        from Xlib import X
+        from Xlib.display import Display
+        from Xlib.protocol import event
+
+        connection = Display()
+        try:
+            target = connection.create_resource_object("window", window.id)
+            target.send_event(event.Expose(window=target, x=0, y=0, width=1, height=1, count=0), X.ExposureMask)
+            connection.flush()
+        finally:
+            connection.close()
+    except Exception as err:  # noqa: BLE001 - the window is already gone: the loop has ended
+        log.debug("waking the tray loop: %s", err)
+
+
+def run_tray_app(config: Config, settings_file: Path, virtual_camera_backend: str | None = None) -> int:
+    """`vcam tray`: the engine, the virtual camera and the icon, until the user quits."""
+    from vcam.virtual_camera import VirtualCameraSink
+
+    pystray = import_pystray()
+    engine = Engine(config, settings_file=settings_file)
+    sink = VirtualCameraSink.from_config(config, backend=virtual_camera_backend, on_status=engine.report_virtual_camera)
+    preview = _preview_opener(engine, config, settings_file)
+    app = TrayApp(engine, config, pystray, open_preview=preview.ensure_started if preview else None)
+    for signum in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, logout: quit as the menu's Quit does
+        signal.signal(signum, lambda *_: app.on_quit())
+    engine.subscribe(_announce_virtual_camera())
+    try:
+        with sink, engine:
+            engine.add_sink(sink)
+            app.run()
+    finally:
+        if preview is not None:
+            preview.stop()
+    print("vcam: stopped", file=sys.stderr)
+    return 0
+
+
+def _announce_virtual_camera() -> Callable[[EngineState], None]:
+    """Print the device to pick in the call app, once each time it changes."""
+    shown: list[str | None] = [None]
+
+    def announce(state: EngineState) -> None:
+        if state.virtual_camera and state.virtual_camera != shown[0]:
+            print(f"vcam: publishing as {state.virtual_camera} — pick it as the camera in Zoom, Meet or Teams",
+                  file=sys.stderr)
+        shown[0] = state.virtual_camera
+
+    return announce
+
+
+def _preview_opener(engine: Engine, config: Config, settings_file: Path) -> Any:
+    try:
+        from vcam.web import PreviewServer
+    except ImportError:
+        return None
+    return PreviewServer(engine, config, settings_file)

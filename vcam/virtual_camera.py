@@ -1,0 +1,164 @@
+"""The virtual-camera sink: publishes the engine's frames through pyvirtualcam, at the rate and
+size that call apps expect, whatever the webcam delivers.
+
+It runs its own thread, paced by pyvirtualcam's `sleep_until_next_frame`, and sends the newest
+frame it was given — the same one again when nothing newer came, so a paused engine or a lost
+camera still shows a steady stream. A virtual camera that cannot be opened, or that vanishes,
+is reported and tried again; it never stops the engine.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+import pyvirtualcam
+
+from vcam.config import Config
+from vcam.pipeline import FrameResult
+
+log = logging.getLogger("vcam")
+
+_YUV = {"I420": cv2.COLOR_BGR2YUV_I420, "YUYV": cv2.COLOR_BGR2YUV_YUYV, "UYVY": cv2.COLOR_BGR2YUV_UYVY}
+
+
+def fit_frame(frame: np.ndarray, width: int, height: int, fit: str = "letterbox") -> np.ndarray:
+    """`frame` made width×height: "letterbox" scales it whole and adds black bars, "crop" fills
+    the size and cuts what sticks out, "stretch" ignores the aspect ratio."""
+    frame_height, frame_width = frame.shape[:2]
+    if (frame_width, frame_height) == (width, height):
+        return frame
+    if fit == "stretch":
+        return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+    choose = min if fit == "letterbox" else max
+    scale = choose(width / frame_width, height / frame_height)
+    scaled_width, scaled_height = max(1, round(frame_width * scale)), max(1, round(frame_height * scale))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    scaled = cv2.resize(frame, (scaled_width, scaled_height), interpolation=interpolation)
+    if fit == "crop":
+        x, y = (scaled_width - width) // 2, (scaled_height - height) // 2
+        return scaled[y:y + height, x:x + width]
+    canvas = np.zeros((height, width, 3), np.uint8)
+    x, y = (width - scaled_width) // 2, (height - scaled_height) // 2
+    canvas[y:y + scaled_height, x:x + scaled_width] = scaled
+    return canvas
+
+
+def to_pixel_format(frame: np.ndarray, pixel_format: str) -> np.ndarray:
+    """A BGR frame in the layout pyvirtualcam expects for `pixel_format`."""
+    if pixel_format == "BGR":
+        return np.ascontiguousarray(frame)
+    if pixel_format == "RGB":
+        return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    if pixel_format in _YUV:
+        return cv2.cvtColor(frame, _YUV[pixel_format])
+    if pixel_format == "NV12":
+        # OpenCV writes planar I420 (Y, then U, then V); NV12 is Y, then U and V interleaved.
+        height, width = frame.shape[:2]
+        planar = cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).reshape(-1)
+        luma, quarter = width * height, width * height // 4
+        nv12 = np.empty_like(planar)
+        nv12[:luma] = planar[:luma]
+        nv12[luma::2] = planar[luma:luma + quarter]
+        nv12[luma + 1::2] = planar[luma + quarter:]
+        return nv12
+    raise ValueError(f"unknown pixel format {pixel_format!r}")
+
+
+StatusListener = Callable[[str | None, str | None], None]
+
+
+def _no_virtual_camera_message(err: Exception) -> str:
+    from vcam.doctor import virtual_camera_advice
+
+    last_line = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+    return f"{last_line.rstrip('.')}. {virtual_camera_advice()}"
+
+
+class VirtualCameraSink:
+    """`with VirtualCameraSink.from_config(config, on_status=...) as sink: engine.add_sink(sink)`"""
+
+    def __init__(self, width: int = 1280, height: int = 720, fps: int = 30, pixel_format: str = "RGB",
+                 fit: str = "letterbox", device: str | None = None, backend: str | None = None,
+                 on_status: StatusListener | None = None, retry_after: tuple[float, float] = (1.0, 10.0)) -> None:
+        self.width, self.height, self.fps = width, height, fps
+        self.pixel_format, self.fit = pixel_format, fit
+        self._device, self._backend = device, backend
+        self._on_status = on_status or (lambda device, error: None)
+        self._retry_after = retry_after
+        self._newest: np.ndarray | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="vcam-virtual-camera", daemon=True)
+        self.device: str | None = None
+        self.error: str | None = None
+        self.frames_sent = 0
+
+    @classmethod
+    def from_config(cls, config: Config, backend: str | None = None,
+                    on_status: StatusListener | None = None) -> VirtualCameraSink:
+        return cls(config.width, config.height, config.fps, config.pixel_format, config.fit,
+                   config.virtual_camera, backend, on_status)
+
+    def publish(self, result: FrameResult) -> None:
+        self._newest = result.frame  # a plain reference swap: the sending thread picks it up
+
+    def start(self) -> VirtualCameraSink:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5)
+
+    def __enter__(self) -> VirtualCameraSink:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _report(self, device: str | None, error: str | None) -> None:
+        if (device, error) != (self.device, self.error):
+            self.device, self.error = device, error
+            if device:
+                log.info("virtual camera: publishing as %s", device)
+            else:
+                log.warning("virtual camera: %s", error)
+            self._on_status(device, error)
+
+    def _run(self) -> None:
+        delay = self._retry_after[0]
+        while not self._stop.is_set():
+            try:
+                camera = pyvirtualcam.Camera(self.width, self.height, self.fps,
+                                             fmt=pyvirtualcam.PixelFormat[self.pixel_format],
+                                             device=self._device, backend=self._backend)
+            except Exception as err:  # noqa: BLE001 - no driver, a busy device: report, try later
+                self._report(None, _no_virtual_camera_message(err))
+                self._stop.wait(delay)
+                delay = min(delay * 2, self._retry_after[1])
+                continue
+            delay = self._retry_after[0]
+            try:
+                with camera:
+                    self._report(camera.device, None)
+                    self._send_until_stopped(camera)
+            except Exception as err:  # noqa: BLE001 - the device vanished: report, reopen
+                self._report(None, f"the virtual camera stopped taking frames ({err}); reopening it")
+                self._stop.wait(delay)
+
+    def _send_until_stopped(self, camera: pyvirtualcam.Camera) -> None:
+        black = np.zeros((self.height, self.width, 3), np.uint8)
+        source, converted = None, to_pixel_format(black, self.pixel_format)
+        while not self._stop.is_set():
+            newest = self._newest
+            if newest is not None and newest is not source:
+                # Convert each new frame once; a still frame is sent again as it is.
+                source, converted = newest, to_pixel_format(fit_frame(newest, self.width, self.height, self.fit),
+                                                            self.pixel_format)
+            camera.send(converted)
+            self.frames_sent += 1
+            camera.sleep_until_next_frame()
