@@ -10,17 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
+from waiting import wait_until
+
 from vcam.mjpeg import BOUNDARY, JpegBroadcaster, multipart_chunk
 from vcam.pipeline import FrameResult
-
-
-def wait_until(condition, timeout: float = 5.0, message: str = "condition") -> None:
-    """Poll `condition` until it holds (the broadcaster's threads decide when; tests only look)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
-        time.sleep(0.01)
 
 
 def decode_part(chunk: bytes) -> np.ndarray:

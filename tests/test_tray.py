@@ -9,13 +9,13 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import ImageGrab
 from test_engine import Running
+from waiting import wait_until
 
 from vcam.autostart import Autostart
 from vcam.config import Config, load_config
@@ -23,17 +23,6 @@ from vcam.engine import EngineState
 from vcam.tray import TrayApp, import_pystray, tray_image, tray_title
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def wait_until(condition, timeout: float = 20.0, what: str = "condition"):
-    """Poll `condition` (a picture on an X server has no event to wait on) until it holds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +40,7 @@ def desktop():
     trayer = subprocess.Popen(["trayer", "--edge", "top", "--align", "right", "--widthtype", "request",
                                "--height", "32", "--SetDockType", "true", "--transparent", "false",
                                "--tint", "0x202020"], env=env, stderr=subprocess.DEVNULL)
-    wait_until(lambda: tray_host_ready(display), what="trayer to take the system tray selection")
+    wait_until(lambda: tray_host_ready(display), timeout=20, message="trayer to take the system tray selection")
     previous = os.environ.get("DISPLAY")
     os.environ["DISPLAY"] = display  # pystray's X11 backend connects when it is imported
     yield display
@@ -129,7 +118,7 @@ class TrayRun:
         found = wait_until(lambda: subprocess.run(["xdotool", "search", "--onlyvisible", "--name", "^vcam"],
                                                   capture_output=True,
                                                   text=True, env={**os.environ, "DISPLAY": display}).stdout.split(),
-                           what="the icon's window")
+                           message="the icon's window")
         return found[0]
 
 
@@ -140,7 +129,7 @@ def test_the_icon_shows_in_the_tray_and_a_click_toggles_the_overlay_and_the_icon
         engine = run.running.engine
         run.running.wait_state(lambda s: s.camera_ok and s.virtual_camera)
         window = run.window(desktop)
-        shown = wait_until(lambda: yellow_pixels(tray_strip(desktop)) > 100, what="the emoji icon in the tray")
+        shown = wait_until(lambda: yellow_pixels(tray_strip(desktop)) > 100, message="the emoji icon in the tray")
         assert shown
         ImageGrab.grab(xdisplay=desktop).save(tmp_path / "tray-overlay-on.png")
         for expected in (False, True):
@@ -148,7 +137,7 @@ def test_the_icon_shows_in_the_tray_and_a_click_toggles_the_overlay_and_the_icon
                            env={**os.environ, "DISPLAY": desktop})
             run.running.wait_state(lambda s: s.overlay is expected)
             wait_until(lambda: (yellow_pixels(tray_strip(desktop)) > 100) is expected,
-                       what=f"the {'colour' if expected else 'grey'} icon")
+                       message=f"the {'colour' if expected else 'grey'} icon")
             if not expected:
                 ImageGrab.grab(xdisplay=desktop).save(tmp_path / "tray-overlay-off.png")
         assert engine.state.overlay
@@ -159,7 +148,7 @@ def test_a_lost_camera_shows_a_red_badge_in_the_tray(desktop: str, tmp_path: Pat
     with TrayRun(Config(camera=str(tmp_path / "unplugged.mp4")), tmp_path) as run:
         state = run.running.wait_state(lambda s: not s.camera_ok and "does not exist" in s.camera_message)
         run.window(desktop)
-        wait_until(lambda: red_pixels(tray_strip(desktop)) > 20, what="the red badge")
+        wait_until(lambda: red_pixels(tray_strip(desktop)) > 20, message="the red badge")
         assert "camera:" in tray_title(state) and "does not exist" in tray_title(state)
 
 
@@ -218,7 +207,7 @@ def test_without_a_virtual_camera_driver_the_tray_says_so_and_keeps_running(desk
     with run:
         state = run.running.wait_state(lambda s: s.virtual_camera_error is not None and s.camera_ok)
         processed = run.running.engine.frames_processed
-        wait_until(lambda: run.running.engine.frames_processed > processed + 10, what="frames still processed")
+        wait_until(lambda: run.running.engine.frames_processed > processed + 10, message="frames still processed")
         status = find(run.app.icon.menu, "No virtual camera — run vcam doctor")
         assert not status.enabled
     assert "modprobe v4l2loopback" in state.virtual_camera_error
@@ -252,7 +241,7 @@ def test_plain_vcam_starts_the_tray_and_quits_cleanly_on_sigterm(desktop: str, m
     try:
         wait_until(lambda: subprocess.run(["xdotool", "search", "--name", "^vcam"], env=env,
                                           capture_output=True).returncode == 0 or process.poll() is not None,
-                   what="the tray's window")
+                   message="the tray's window")
         assert process.poll() is None, process.communicate()
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=20)

@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from recording_backend import new_recorder
+from recording_backend import Recorder, new_recorder
 
 from vcam.pipeline import FrameResult
 from vcam.virtual_camera import VirtualCameraSink, fit_frame, to_pixel_format
@@ -94,26 +94,28 @@ def test_no_virtual_camera_driver_is_reported_with_the_fix_and_nothing_raises(ph
     assert "\n" not in error
 
 
-def test_the_sink_keeps_trying_until_the_virtual_camera_appears(photo: np.ndarray) -> None:
+def flaky_virtual_camera(photo: np.ndarray, frames: int, **faults: int) -> tuple[str, Recorder, list]:
+    """Publish `photo` until `frames` reach a recorded virtual camera that has `faults` (see
+    Recorder), retrying fast; the device, its recorder and the statuses the sink reported."""
     device, recorder = new_recorder()
-    recorder.fail_opens = 2
-    statuses = []
+    for fault, value in faults.items():
+        setattr(recorder, fault, value)
+    statuses: list = []
     sink = VirtualCameraSink(device=device, backend="recording", retry_after=(0.01, 0.02),
                              on_status=lambda *status: statuses.append(status))
     with publishing(sink, photo):
-        recorder.wait_for(lambda r: len(r.frames) >= 2)
+        recorder.wait_for(lambda r: len(r.frames) >= frames)
+    return device, recorder, statuses
+
+
+def test_the_sink_keeps_trying_until_the_virtual_camera_appears(photo: np.ndarray) -> None:
+    device, recorder, statuses = flaky_virtual_camera(photo, 2, fail_opens=2)
     assert statuses[0][0] is None and "No v4l2 loopback device" in statuses[0][1]
     assert statuses[-1] == (device, None)
 
 
 def test_a_vanished_virtual_camera_is_reopened_and_the_stream_goes_on(photo: np.ndarray) -> None:
-    device, recorder = new_recorder()
-    recorder.vanish_after = 5
-    statuses = []
-    sink = VirtualCameraSink(device=device, backend="recording", retry_after=(0.01, 0.02),
-                             on_status=lambda *status: statuses.append(status))
-    with publishing(sink, photo):
-        recorder.wait_for(lambda r: len(r.frames) >= 10)
+    device, recorder, statuses = flaky_virtual_camera(photo, 10, vanish_after=5)
     assert len(recorder.opened) == 2
     assert [status[0] for status in statuses] == [device, None, device]
     assert "stopped taking frames" in statuses[1][1]

@@ -19,6 +19,8 @@ import numpy as np
 import pytest
 import requests
 
+from waiting import wait_until
+
 from vcam import EMOTIONS
 from vcam.config import Config
 from vcam.engine import Engine
@@ -29,15 +31,6 @@ from vcam.web import PreviewServer, WebServer, create_app, serve, trusted_hosts_
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = next((path for name in ("chromium", "chromium-browser", "google-chrome") if (path := shutil.which(name))), None)
 CHROMEDRIVER = shutil.which("chromedriver")
-
-
-def wait_until(condition, timeout: float = 10.0, message: str = "condition") -> None:
-    """Poll `condition` until it holds: the server and the engine decide when, the test only looks."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
-        time.sleep(0.02)
 
 
 def new_threads(before: set[threading.Thread]) -> list[str]:
