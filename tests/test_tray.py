@@ -191,7 +191,7 @@ def test_each_menu_item_drives_the_engine(desktop: str, media: Path, tmp_path: P
         find(menu, "Open preview")(icon)
         assert run.previews == ["http://127.0.0.1:8765/"]
         find(menu, "Quit")(icon)
-        run._thread.join(10)
+        run._thread.join(30)
         assert not run._thread.is_alive(), "Quit ends the tray's event loop"
     saved = load_config(tmp_path / "config.toml")
     assert (saved.overlay, saved.placement, saved.detector, saved.camera) == (False, "badge", "short", photo)
