@@ -79,3 +79,38 @@ def test_a_flag_overrides_the_file(tmp_path: Path, media: Path) -> None:
     assert xs.max() < 240 and ys.max() < 240  # the file's corner: top-left, clear of the face
     xs, ys = changed_pixels(tmp_path / "from-flag.png", photo, config, "--placement", "face")
     assert xs.min() > 500 and 600 < np.median(xs) < 720  # the flag's: on the face, mid-photo
+
+
+def test_camera_settings_read_from_the_file(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path / "c.toml", 'camera = "1"\nfps = 15\nwidth = 640\nheight = 360\n'
+                               'pixel_format = "I420"\nfit = "crop"\noverlay = false\n'))
+    assert (config.camera, config.fps, config.width, config.height) == (1, 15, 640, 360)
+    assert (config.pixel_format, config.fit, config.overlay) == ("I420", "crop", False)
+    assert load_config(write(tmp_path / "d.toml", 'camera = "~/clip.mp4"\n')).camera == "~/clip.mp4"
+
+
+@pytest.mark.parametrize("text,complaint", [
+    ('pixel_format = "MJPG"', "unknown pixel_format"),
+    ('fit = "zoom"', "unknown fit"),
+    ("width = 641", "must be even"),
+    ("fps = 0", "fps must be a whole number"),
+    ('overlay = "yes"', "overlay must be true or false"),
+    ("camera = -1", "camera index must be 0 or more"),
+    ("camera = 1.5", "camera must be an index"),
+])
+def test_bad_camera_settings_are_one_line_errors(tmp_path: Path, text: str, complaint: str) -> None:
+    with pytest.raises(VcamError, match=complaint) as raised:
+        load_config(write(tmp_path / "c.toml", text + "\n"))
+    assert "\n" not in str(raised.value)
+
+
+def test_saving_settings_keeps_what_the_file_had_and_adds_the_change(tmp_path: Path) -> None:
+    from vcam.config import save_settings
+
+    path = write(tmp_path / "c.toml", 'detector = "short"\n')
+    saved = save_settings({"overlay": False, "camera": str(tmp_path / "a b.mp4")}, path)
+    assert load_config(path) == saved
+    assert (saved.detector, saved.overlay, saved.camera) == ("short", False, str(tmp_path / "a b.mp4"))
+    with pytest.raises(VcamError):
+        save_settings({"placement": "hat"}, path)
+    assert load_config(path) == saved  # a refused change leaves the file as it was

@@ -111,6 +111,8 @@ def load_config(path: Path | None = None) -> Config:
     if unknown:
         raise VcamError(f"config file {path} has unknown settings {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     try:
+        if isinstance(values.get("camera"), str):
+            values["camera"] = parse_camera(values["camera"])  # camera = "1" means webcam 1, as --source 1 does
         return Config(**{key: Path(value).expanduser() if key in _PATH_FIELDS else value for key, value in values.items()})
     except VcamError as err:
         raise VcamError(f"config file {path}: {err}") from None
