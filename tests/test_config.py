@@ -114,3 +114,13 @@ def test_saving_settings_keeps_what_the_file_had_and_adds_the_change(tmp_path: P
     with pytest.raises(VcamError):
         save_settings({"placement": "hat"}, path)
     assert load_config(path) == saved  # a refused change leaves the file as it was
+
+
+def test_settings_of_the_wrong_kind_are_refused(tmp_path: Path) -> None:
+    for text, complaint in (("virtual_camera = 5", "virtual_camera must be a device name"),
+                            ("score_threshold = true", "score_threshold must be a number")):
+        with pytest.raises(VcamError, match=complaint):
+            load_config(write(tmp_path / "c.toml", text + "\n"))
+    (tmp_path / "latin1.toml").write_bytes('placement = "face" # caf\xe9\n'.encode("latin-1"))
+    with pytest.raises(VcamError, match="not valid TOML"):
+        load_config(tmp_path / "latin1.toml")

@@ -74,6 +74,8 @@ class Capture:
             self._thread.join(timeout)
 
     def _report(self, status: CameraStatus) -> None:
+        if self._stop.is_set():
+            return  # a capture that was given up on (a hung driver) must not overwrite its successor's news
         if status != self._status:
             self._status = status
             (log.info if status.ok else log.warning)("camera: %s", status.message)
@@ -113,7 +115,8 @@ class Capture:
             frame = as_bgr(frame) if frame is not None else None
             if frame is not None:
                 last_good = time.monotonic()
-                self._on_frame(frame)
+                if not self._stop.is_set():
+                    self._on_frame(frame)
                 continue
             if time.monotonic() - last_good > self._lost_after:
                 self._report(CameraStatus(False, f"{source.name} stopped sending frames (unplugged or taken by "

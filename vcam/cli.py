@@ -47,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "overlay, placement, camera and detector, pauses, and quits.",
     )
     add_camera_arguments(tray)
+    tray.add_argument("--size", type=parse_size, metavar="WxH",
+                      help="the virtual camera's frame size (default 1280x720, what call apps expect)")
+    tray.add_argument("--fps", type=int, help="the virtual camera's frame rate (default 30)")
+    tray.add_argument("--fit", choices=FITS, help="how other camera shapes fill the frame (default letterbox)")
     tray.add_argument("--pixel-format", choices=PIXEL_FORMATS, dest="pixel_format",
                       help="the virtual camera's pixel format (default RGB; try I420 or YUYV if Zoom shows black)")
     tray.add_argument("--device", dest="virtual_camera", metavar="NAME",
@@ -80,10 +84,6 @@ def add_camera_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detector", choices=sorted(DETECTORS),
                         help="full: faces near and far (default); short: faster, one person facing the camera")
     parser.add_argument("--placement", choices=PLACEMENTS, help="face (default), badge or corner")
-    parser.add_argument("--size", type=parse_size, metavar="WxH",
-                        help="the published frame size (default 1280x720, what call apps expect)")
-    parser.add_argument("--fps", type=int, help="the published frame rate (default 30)")
-    parser.add_argument("--fit", choices=FITS, help="how other camera shapes fill the frame (default letterbox)")
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -102,9 +102,10 @@ def parse_port(text: str) -> int:
 
 def camera_config(args: argparse.Namespace) -> Config:
     """The settings file with this run's flags over it."""
-    width, height = args.size if args.size else (None, None)
+    width, height = getattr(args, "size", None) or (None, None)
     return load_config(args.config).replace(camera=args.camera, detector=args.detector, placement=args.placement,
-                                            width=width, height=height, fps=args.fps, fit=args.fit,
+                                            width=width, height=height, fps=getattr(args, "fps", None),
+                                            fit=getattr(args, "fit", None),
                                             pixel_format=getattr(args, "pixel_format", None),
                                             virtual_camera=getattr(args, "virtual_camera", None))
 

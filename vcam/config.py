@@ -67,7 +67,7 @@ class Config:
         numbers = (("score_threshold", self.score_threshold, 0.0, 1.0), ("smoothing", self.smoothing, 0.0, 1.0),
                    ("switch_margin", self.switch_margin, 0.0, 1.0))
         for name, value, low, high in numbers:
-            if value is not None and not (isinstance(value, int | float) and low <= value <= high):
+            if value is not None and (isinstance(value, bool) or not (isinstance(value, int | float) and low <= value <= high)):
                 raise VcamError(f"{name} must be a number from {low} to {high}, not {value!r}")
         for name, value, low in (("threads", self.threads, 1), ("width", self.width, 16), ("height", self.height, 16),
                                  ("fps", self.fps, 1)):
@@ -78,6 +78,8 @@ class Config:
         for name, value in (("overlay", self.overlay), ("mirror_preview", self.mirror_preview)):
             if not isinstance(value, bool):
                 raise VcamError(f"{name} must be true or false, not {value!r}")
+        if self.virtual_camera is not None and not (isinstance(self.virtual_camera, str) and self.virtual_camera):
+            raise VcamError(f"virtual_camera must be a device name such as \"/dev/video10\", not {self.virtual_camera!r}")
         if isinstance(self.camera, bool) or not isinstance(self.camera, int | str) or self.camera == "":
             raise VcamError(f"camera must be an index (0, 1, …) or a path, not {self.camera!r}")
         if isinstance(self.camera, int) and self.camera < 0:
@@ -104,7 +106,7 @@ def load_config(path: Path | None = None) -> Config:
     try:
         with path.open("rb") as handle:
             values = tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError) as err:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
         raise VcamError(f"config file {path} is not valid TOML ({err}); fix or delete it") from None
     known = {field.name for field in dataclasses.fields(Config)}
     unknown = sorted(set(values) - known)

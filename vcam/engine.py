@@ -127,8 +127,8 @@ class Engine:
             self._thread = threading.Thread(target=self._run, name="vcam-engine", daemon=True)
             self._set_state(running=True)
             self._publish_placeholder("starting")
+            self._start_capture()  # before the thread: a queued camera change then replaces this capture
             self._thread.start()
-            self._start_capture()
         return self
 
     def stop(self) -> None:

@@ -110,7 +110,7 @@ class TrayApp:
         # pystray's X11 backend hands each change to its event loop and waits for it, and changes
         # from several threads at once, or one arriving as the loop ends, can wedge it.
         self._painter = threading.Condition()
-        self._pending: EngineState | None = None
+        self._pending = False
         self._ready = self._quitting = self._loop_ended = False
         engine.subscribe(self._on_state)
 
@@ -134,7 +134,11 @@ class TrayApp:
     def on_preview(self) -> str | None:
         if self._open_preview is None:
             return None
-        url = self._open_preview()
+        try:
+            url = self._open_preview()
+        except VcamError as err:
+            log.warning("cannot open the preview: %s", err)
+            return None
         webbrowser.open(url)
         return url
 
@@ -207,8 +211,10 @@ class TrayApp:
             return []
 
     def _on_state(self, state: EngineState) -> None:
+        # Listeners are called from several threads and may hear of changes out of order; the
+        # painter draws the engine's state as it is when it gets there, never a stale copy.
         with self._painter:
-            self._pending = state
+            self._pending = True
             self._painter.notify_all()
 
     def run(self) -> None:
@@ -216,7 +222,8 @@ class TrayApp:
         if not self.has_menu:
             log.info("this desktop's tray has no menus: click the icon to switch the overlay on and off "
                      "(the README says how to get the full menu)")
-        painter = threading.Thread(target=self._paint, name="vcam-tray-painter")
+        # Daemon threads: should pystray's loop die without answering, they must not keep vcam alive.
+        painter = threading.Thread(target=self._paint, name="vcam-tray-painter", daemon=True)
         painter.start()
         try:
             self.icon.run(setup=self._setup)
@@ -224,7 +231,7 @@ class TrayApp:
             with self._painter:
                 self._loop_ended = self._quitting = True
                 self._painter.notify_all()
-            painter.join(10)
+            painter.join(3)
 
     def _setup(self, icon: Any) -> None:
         with self._painter:
@@ -237,38 +244,52 @@ class TrayApp:
             self._painter.wait_for(lambda: self._ready or self._loop_ended)
             if self._loop_ended:
                 return
-            state, self._pending = self._pending or self.engine.state, None
+            self._pending = False
+            state = self.engine.state
         if not self._quitting:
             self._change(lambda: self._show_first(state))
             self._dock_again_if_ignored()
         while True:
             with self._painter:
-                self._painter.wait_for(lambda: self._pending is not None or self._quitting)
+                self._painter.wait_for(lambda: self._pending or self._quitting)
                 if self._quitting:
                     break
-                state, self._pending = self._pending, None
+                self._pending = False
+            state = self.engine.state
             self._change(lambda: self._show_state(state))
+        if self._loop_ended:
+            return  # the loop ended on its own: nothing would answer a stop
         self._change(self.icon.stop)
         with self._painter:
-            for _ in range(20):
+            for attempt in range(20):
                 if self._painter.wait_for(lambda: self._loop_ended, timeout=0.25):
                     break
-                _wake_x11_loop(self.icon)
+                _wake_x11_loop(self.icon, destroy=attempt >= 8)
 
     def _change(self, change: Callable[[], None]) -> None:
         """Make one change to the icon. pystray's X11 backend hands it to its event loop, which
         now and then sits in its wait for the next X event with the request unread; while the
         change is pending, an event from a second connection wakes the loop every 0.3 s."""
+        try:
+            self._change_now(change)
+        except Exception as err:  # noqa: BLE001 - the desktop went away: the tray ends, the stream goes on
+            log.warning("the tray icon could not be updated: %s", err)
+
+    def _change_now(self, change: Callable[[], None]) -> None:
         if self.has_menu:
             change()
             return
         done = threading.Event()
 
         def wake() -> None:
+            waited = 0
             while not done.wait(0.3):
-                _wake_x11_loop(self.icon)
+                waited += 1
+                # Quitting, and the loop still has not answered after 2 s: end it by destroying
+                # its window, which its loop watches for, from a second connection.
+                _wake_x11_loop(self.icon, destroy=self._quitting and waited > 6)
 
-        waker = threading.Thread(target=wake, name="vcam-tray-waker")
+        waker = threading.Thread(target=wake, name="vcam-tray-waker", daemon=True)
         waker.start()
         try:
             change()
@@ -340,7 +361,7 @@ def _x11_icon_docked(icon: Any) -> bool | None:
         return None
 
 
-def _wake_x11_loop(icon: Any) -> None:
+def _wake_x11_loop(icon: Any, destroy: bool = False) -> None:
     window = getattr(icon, "_window", None)
     if window is None or not hasattr(icon, "_display"):
         return
@@ -352,8 +373,11 @@ def _wake_x11_loop(icon: Any) -> None:
         connection = Display()
         try:
             target = connection.create_resource_object("window", window.id)
-            target.send_event(event.Expose(window=target, x=0, y=0, width=1, height=1, count=0), X.ExposureMask)
-            connection.flush()
+            if destroy:
+                target.destroy()
+            else:
+                target.send_event(event.Expose(window=target, x=0, y=0, width=1, height=1, count=0), X.ExposureMask)
+            connection.sync()
         finally:
             connection.close()
     except Exception as err:  # noqa: BLE001 - the window is already gone: the loop has ended

@@ -311,10 +311,14 @@ class PreviewServer:
                 broadcaster = JpegBroadcaster(mirror=self.config.mirror_preview).start()
                 app = create_app(self.engine, broadcaster, self.settings_file, trusted_hosts_for(self.host))
                 try:
-                    server = WebServer(app, self.host, self.port).start()
-                except VcamError as err:
-                    log.info("%s; using a free port instead", err)
-                    server = WebServer(app, self.host, 0).start()
+                    try:
+                        server = WebServer(app, self.host, self.port).start()
+                    except VcamError as err:
+                        log.info("%s; using a free port instead", err)
+                        server = WebServer(app, self.host, 0).start()
+                except BaseException:
+                    broadcaster.close()
+                    raise
                 self.engine.add_sink(broadcaster)
                 self._broadcaster, self._server = broadcaster, server
             return self._server.url
@@ -340,17 +344,16 @@ def serve(config: Config, host: str = "127.0.0.1", port: int = 8765, settings_fi
     stop = stop or threading.Event()
     check_port_free(host, port)  # before the models load: a taken port fails at once
     engine = Engine(config, settings_file=settings_file)
-    with JpegBroadcaster(mirror=config.mirror_preview) as broadcaster:
+    # The engine runs before the server takes requests, so that every change comes to it as a command.
+    with JpegBroadcaster(mirror=config.mirror_preview) as broadcaster, engine:
+        engine.add_sink(broadcaster)
         app = create_app(engine, broadcaster, settings_file, trusted_hosts_for(host))
         with WebServer(app, host, port) as server:
-            engine.add_sink(broadcaster)
-            with engine:
-                print(f"vcam: preview at {server.url} — open it in a browser and press Start; Ctrl-C stops",
-                      flush=True)
-                try:
-                    stop.wait()
-                except KeyboardInterrupt:
-                    pass
+            print(f"vcam: preview at {server.url} — open it in a browser and press Start; Ctrl-C stops", flush=True)
+            try:
+                stop.wait()
+            except KeyboardInterrupt:
+                pass
             broadcaster.close()  # ends the open streams before the server waits for their threads
     print("vcam: preview stopped")
     return 0
