@@ -115,12 +115,14 @@ def test_closing_the_broadcaster_ends_every_stream_and_the_encoder():
     received: list[int] = []
 
     def watch() -> None:
-        received.extend(len(chunk) for chunk in broadcaster.stream())  # returns when the stream ends
+        for chunk in broadcaster.stream():  # returns when the stream ends
+            received.append(len(chunk))
 
     watchers = [threading.Thread(target=watch) for _ in range(3)]
     for watcher in watchers:
         watcher.start()
     assert broadcaster.wait_for_clients(3)
+    wait_until(lambda: len(received) >= 3, message="each stream's first frame")
     broadcaster.close()
     for watcher in watchers:
         watcher.join(5)
