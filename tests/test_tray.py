@@ -94,7 +94,7 @@ class TrayRun:
         self.running = Running(config, settings_file=tmp / "config.toml", **engine_options)
         self.autostart = Autostart(platform="linux", home=tmp, env={})
         self.previews: list[str] = []
-        self.app = TrayApp(self.running.engine, config, import_pystray(), autostart=self.autostart,
+        self.app = TrayApp(self.running.engine, import_pystray(), autostart=self.autostart,
                            open_preview=self._preview, cameras=[0, 1])
         self._thread = threading.Thread(target=self.app.run, daemon=True)
 

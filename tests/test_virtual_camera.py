@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from recording_backend import Recorder, new_recorder
 
+from vcam.capture import Backoff
 from vcam.pipeline import FrameResult
 from vcam.virtual_camera import VirtualCameraSink, fit_frame, to_pixel_format
 
@@ -101,7 +102,7 @@ def flaky_virtual_camera(photo: np.ndarray, frames: int, **faults: int) -> tuple
     for fault, value in faults.items():
         setattr(recorder, fault, value)
     statuses: list = []
-    sink = VirtualCameraSink(device=device, backend="recording", retry_after=(0.01, 0.02),
+    sink = VirtualCameraSink(device=device, backend="recording", retry=Backoff(0.01, 0.02),
                              on_status=lambda *status: statuses.append(status))
     with publishing(sink, photo):
         recorder.wait_for(lambda r: len(r.frames) >= frames)

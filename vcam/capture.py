@@ -31,8 +31,14 @@ class CameraStatus:
 
 @dataclass(frozen=True)
 class Backoff:
+    """Pauses between tries: `first`, then doubling, up to `longest`."""
+
     first: float = 0.5
     longest: float = 8.0
+
+    def after(self, delay: float) -> float:
+        """The pause after one of `delay` failed too."""
+        return min(delay * 2, self.longest)
 
 
 def as_bgr(frame: np.ndarray) -> np.ndarray | None:
@@ -87,7 +93,7 @@ class Capture:
             source = self._open()
             if source is None:
                 self._stop.wait(delay)  # retry later; stop() ends the wait at once
-                delay = min(delay * 2, self._backoff.longest)
+                delay = self._backoff.after(delay)
                 continue
             delay = self._backoff.first
             try:

@@ -33,9 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     annotate.add_argument("output", type=Path, metavar="OUTPUT", help="where to write the annotated photo or video")
     annotate.add_argument("--json", type=Path, metavar="PATH",
                           help="also write each frame's faces (box, id, probabilities, shown emotion) as JSON")
-    annotate.add_argument("--detector", choices=sorted(DETECTORS),
-                          help="full: faces near and far (default); short: faster, one person facing the camera")
-    annotate.add_argument("--placement", choices=PLACEMENTS, help="face (default), badge or corner")
+    add_look_arguments(annotate)
     annotate.add_argument("--emojis", type=Path, metavar="FOLDER", dest="emoji_dir",
                           help="a folder of your own angry.png … neutral.png")
     annotate.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -81,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
 def add_camera_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", type=parse_camera, dest="camera", metavar="INDEX|FILE",
                         help="webcam index (0, 1, …), device path, or a video or photo file played as the camera")
+    add_look_arguments(parser)
+
+
+def add_look_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags every picture-making command shares: which detector, where the emoji goes."""
     parser.add_argument("--detector", choices=sorted(DETECTORS),
                         help="full: faces near and far (default); short: faster, one person facing the camera")
     parser.add_argument("--placement", choices=PLACEMENTS, help="face (default), badge or corner")

@@ -8,11 +8,12 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 from platformdirs import user_config_dir
 
-from vcam.errors import VcamError
+from vcam.errors import UnknownChoice, VcamError
 
 CONFIG_FILE = Path(user_config_dir("vcam")) / "config.toml"
 FITS = ("letterbox", "crop", "stretch")
@@ -62,8 +63,7 @@ class Config:
         choices = (("detector", self.detector, DETECTORS), ("placement", self.placement, PLACEMENTS),
                    ("fit", self.fit, FITS), ("pixel_format", self.pixel_format, PIXEL_FORMATS))
         for name, value, allowed in choices:
-            if value not in allowed:
-                raise VcamError(f"unknown {name} {value!r}; choose one of {', '.join(allowed)}")
+            require_choice(name, value, allowed)
         numbers = (("score_threshold", self.score_threshold, 0.0, 1.0), ("smoothing", self.smoothing, 0.0, 1.0),
                    ("switch_margin", self.switch_margin, 0.0, 1.0))
         for name, value, low, high in numbers:
@@ -88,6 +88,12 @@ class Config:
     def replace(self, **changes: Any) -> Config:
         """A copy with the given fields changed; None values (flags not given) change nothing."""
         return dataclasses.replace(self, **{key: value for key, value in changes.items() if value is not None})
+
+
+def require_choice(name: str, value: object, allowed: Iterable[str]) -> None:
+    """UnknownChoice, naming the choices, unless `value` is one of `allowed`."""
+    if value not in allowed:
+        raise UnknownChoice(f"unknown {name} {value!r}; choose one of {', '.join(allowed)}")
 
 
 _PATH_FIELDS = {"emoji_dir", "emotion_model", "detector_model"}

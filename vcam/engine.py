@@ -23,7 +23,7 @@ from typing import Protocol
 import numpy as np
 
 from vcam.capture import Backoff, CameraStatus, Capture
-from vcam.config import Config, save_settings
+from vcam.config import Config, require_choice, save_settings
 from vcam.detect import FaceDetector
 from vcam.faces import Face
 from vcam.pipeline import FrameResult, Pipeline
@@ -59,8 +59,7 @@ SourceOpener = Callable[[int | str], FrameSource]
 
 
 class Engine:
-    def __init__(self, config: Config, pipeline: Pipeline | None = None, sinks: list[Sink] | None = None,
-                 opener: SourceOpener | None = None, stall_after: float = 0.5,
+    def __init__(self, config: Config, pipeline: Pipeline | None = None, opener: SourceOpener | None = None, stall_after: float = 0.5,
                  backoff: Backoff = Backoff(), settings_file: Path | None = None) -> None:
         """`opener` turns a camera setting into a frame source (default: `open_source`); tests
         pass their own here — it is the seam where a webcam would be. With `settings_file`, each
@@ -69,7 +68,7 @@ class Engine:
         self.pipeline = pipeline or Pipeline.from_config(config)
         self.pipeline.overlay_enabled = config.overlay
         self.pipeline.overlay.placement = config.placement
-        self._sinks: list[Sink] = list(sinks or [])
+        self._sinks: list[Sink] = []
         self._opener = opener or (lambda camera: open_source(camera, config.width, config.height))
         self._stall_after = stall_after
         self._backoff = backoff
@@ -155,15 +154,13 @@ class Engine:
     def set_placement(self, placement: str) -> None:
         from vcam.overlay import PLACEMENTS
 
-        if placement not in PLACEMENTS:
-            raise ValueError(f"unknown placement {placement!r}; choose one of {', '.join(PLACEMENTS)}")
+        require_choice("placement", placement, PLACEMENTS)
         self._command(lambda: self._apply_placement(placement))
 
     def set_detector(self, kind: str) -> None:
         from vcam.detect import DETECTORS
 
-        if kind not in DETECTORS:
-            raise ValueError(f"unknown detector {kind!r}; choose one of {', '.join(DETECTORS)}")
+        require_choice("detector", kind, DETECTORS)
         self._command(lambda: self._apply_detector(kind))
 
     def set_camera(self, camera: int | str) -> None:
@@ -260,8 +257,7 @@ class Engine:
         if self._last_raw is None or self._showing_placeholder:
             return
         frame = self._last_raw.copy()
-        if self.pipeline.overlay_enabled:
-            self.pipeline.overlay.draw(frame, self._last_faces)
+        self.pipeline.draw(frame, self._last_faces)
         self._publish(FrameResult(frame, self._last_faces))
 
     def _publish_placeholder(self, title: str, detail: str = "") -> None:
@@ -278,22 +274,19 @@ class Engine:
 
     def _apply_overlay(self, enabled: bool) -> None:
         self.pipeline.overlay_enabled = enabled
-        self._set_state(overlay=enabled)
-        self._save(overlay=enabled)
+        self._user_change(overlay=enabled)
         self._redraw()
 
     def _apply_placement(self, placement: str) -> None:
         self.pipeline.overlay.placement = placement
-        self._set_state(placement=placement)
-        self._save(placement=placement)
+        self._user_change(placement=placement)
         self._redraw()
 
     def _apply_detector(self, kind: str) -> None:
         config = self.config
         self.pipeline.detector = FaceDetector(kind, config.score_threshold, model_path=config.detector_model,
                                               num_threads=config.threads)
-        self._set_state(detector=kind)
-        self._save(detector=kind)
+        self._user_change(detector=kind)
 
     def _apply_camera(self, camera: int | str) -> None:
         self._stop_capture()
@@ -327,6 +320,11 @@ class Engine:
             self._capture = None
         with self._lock:
             self._frame = None
+
+    def _user_change(self, **changes: object) -> None:
+        """A setting the user changed: into the state, and into the settings file for next time."""
+        self._set_state(**changes)
+        self._save(**changes)
 
     def _save(self, **changes: object) -> None:
         if self._settings_file is None:

@@ -50,6 +50,10 @@ class Pipeline:
         faces = self.detector.detect(frame)
         faces = self.model.classify(frame, faces)
         faces = self.tracker.update(faces)
+        self.draw(frame, faces)
+        return FrameResult(frame, faces)
+
+    def draw(self, frame: np.ndarray, faces: list[Face]) -> None:
+        """The emojis for `faces` onto `frame`, in place, when the overlay is on."""
         if self.overlay_enabled:
             self.overlay.draw(frame, faces)
-        return FrameResult(frame, faces)

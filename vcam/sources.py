@@ -40,18 +40,22 @@ class Pacer:
     """Hands out frame times at a fixed rate, as a webcam's clock does, for sources that have
     none of their own (a file can be read far faster than it plays)."""
 
-    def __init__(self, fps: float, stop: threading.Event | None = None) -> None:
+    def __init__(self, fps: float) -> None:
         self.period = 1.0 / fps
         self._due = time.perf_counter()
-        self._stop = stop or threading.Event()
+        self._stop = threading.Event()
 
     def wait(self) -> None:
         self._due += self.period
         delay = self._due - time.perf_counter()
         if delay > 0:
-            self._stop.wait(delay)  # pacing to the frame clock, interrupted at once by close()
+            self._stop.wait(delay)  # pacing to the frame clock, interrupted at once by cancel()
         else:
             self._due = time.perf_counter()  # fell behind: do not burst to catch up
+
+    def cancel(self) -> None:
+        """End the current wait and every later one at once (the source is closing)."""
+        self._stop.set()
 
 
 class WebcamSource:
@@ -85,14 +89,12 @@ class VideoFileSource:
         if not path.is_file():
             raise CameraError(f"{path} does not exist; check the --source path")
         self.name = path.name
-        self._path = path
         self._capture = cv2.VideoCapture(str(path))
         if not self._capture.isOpened():
             self._capture.release()
             raise CameraError(f"{path} cannot be opened as a video (corrupt or an unsupported codec); use another file")
         fps = self._capture.get(cv2.CAP_PROP_FPS)
-        self._stop = threading.Event()
-        self._pacer = Pacer(fps if 1 <= fps <= 240 else 30.0, self._stop)
+        self._pacer = Pacer(fps if 1 <= fps <= 240 else 30.0)
         self._failures = 0
 
     def read(self) -> np.ndarray | None:
@@ -112,7 +114,7 @@ class VideoFileSource:
         return None
 
     def close(self) -> None:
-        self._stop.set()
+        self._pacer.cancel()
         self._capture.release()
 
 
@@ -125,15 +127,14 @@ class ImageSource:
         except VcamError as err:
             raise CameraError(str(err)) from None
         self.name = path.name
-        self._stop = threading.Event()
-        self._pacer = Pacer(fps, self._stop)
+        self._pacer = Pacer(fps)
 
     def read(self) -> np.ndarray | None:
         self._pacer.wait()
         return self._image.copy()  # the pipeline draws on its frame in place
 
     def close(self) -> None:
-        self._stop.set()
+        self._pacer.cancel()
 
 
 def open_source(camera: int | str, width: int | None = None, height: int | None = None) -> FrameSource:

@@ -10,6 +10,7 @@ X11 ("xorg") backend otherwise; that one has no menu, so a click on the icon tog
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import sys
@@ -47,10 +48,16 @@ def import_pystray() -> ModuleType:
     return pystray
 
 
+@functools.lru_cache(maxsize=4)
+def _happy_emoji(size: int) -> Image.Image:
+    # Read once: the icon is redrawn at every change of state.
+    return Image.open(emojis_dir() / "happy.png").convert("RGBA").resize((size, size), Image.LANCZOS)
+
+
 def tray_image(state: EngineState, size: int = ICON_SIZE) -> Image.Image:
     """The icon for `state`: the happy emoji; grey when the overlay is off; a red "!" badge when
     the camera is lost, a pause badge when paused, an orange dot while no virtual camera works."""
-    emoji = Image.open(emojis_dir() / "happy.png").convert("RGBA").resize((size, size), Image.LANCZOS)
+    emoji = _happy_emoji(size).copy()
     if not state.overlay:
         grey = ImageEnhance.Color(emoji).enhance(0.0)
         emoji = Image.composite(grey, Image.new("RGBA", grey.size), grey.getchannel("A").point(lambda a: a * 0.6))
@@ -94,10 +101,9 @@ def tray_title(state: EngineState) -> str:
 class TrayApp:
     """The icon and its menu for one engine."""
 
-    def __init__(self, engine: Engine, config: Config, pystray: ModuleType, autostart: Autostart | None = None,
+    def __init__(self, engine: Engine, pystray: ModuleType, autostart: Autostart | None = None,
                  open_preview: Callable[[], str] | None = None, cameras: list[int | str] | None = None) -> None:
         self.engine = engine
-        self.config = config
         self._pystray = pystray
         self.autostart = autostart or Autostart()
         self._open_preview = open_preview
@@ -164,9 +170,7 @@ class TrayApp:
         item, menu = pystray.MenuItem, pystray.Menu
         state = lambda: self.engine.state  # noqa: E731 - read afresh whenever the menu is drawn
 
-        def choice(label: str, value: Any, current: Callable[[], Any], action: Callable[[Any], None]) -> Any:
-            return item(label, lambda: action(value), checked=lambda _: current() == value, radio=True)
-
+        choice = self._choice
         return menu(
             item(lambda _: self._status_line(), None, enabled=False),
             menu.SEPARATOR,
@@ -183,19 +187,18 @@ class TrayApp:
             item("Quit", lambda: self.on_quit()),
         )
 
+    def _choice(self, label: str, value: Any, current: Callable[[], Any], action: Callable[[Any], None]) -> Any:
+        """A radio item that calls `action(value)` and is checked while `current()` is `value`."""
+        # pystray counts a callback's parameters, so each item gets a closure, not a default argument.
+        return self._pystray.MenuItem(label, lambda: action(value), checked=lambda _: current() == value, radio=True)
+
     def _camera_items(self) -> list[Any]:
-        item = self._pystray.MenuItem
         cameras = list(self.cameras)
         if self.engine.state.camera not in cameras:
             cameras.append(self.engine.state.camera)
-
-        def entry(camera: int | str) -> Any:
-            # pystray counts a callback's parameters, so each item gets a closure, not a default argument.
-            label = describe_camera(camera).capitalize() if isinstance(camera, int) else Path(camera).name
-            return item(label, lambda: self.on_camera(camera), checked=lambda _: self.engine.state.camera == camera,
-                        radio=True)
-
-        return [entry(camera) for camera in cameras]
+        return [self._choice(describe_camera(camera).capitalize() if isinstance(camera, int) else Path(camera).name,
+                             camera, lambda: self.engine.state.camera, self.on_camera)
+                for camera in cameras]
 
     def _status_line(self) -> str:
         state = self.engine.state
@@ -298,7 +301,7 @@ class TrayApp:
             waker.join()
 
     def _show_first(self, state: EngineState) -> None:
-        self.icon.icon, self.icon.title = tray_image(state), tray_title(state)
+        self._show_state(state)  # not visible yet: pystray only keeps the picture and the tooltip
         self.icon.visible = True
 
     def _dock_again_if_ignored(self) -> None:
@@ -392,7 +395,7 @@ def run_tray_app(config: Config, settings_file: Path, virtual_camera_backend: st
     engine = Engine(config, settings_file=settings_file)
     sink = VirtualCameraSink.from_config(config, backend=virtual_camera_backend, on_status=engine.report_virtual_camera)
     preview = _preview_opener(engine, config, settings_file)
-    app = TrayApp(engine, config, pystray, open_preview=preview.ensure_started if preview else None)
+    app = TrayApp(engine, pystray, open_preview=preview.ensure_started if preview else None)
     for signum in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, logout: quit as the menu's Quit does
         signal.signal(signum, lambda *_: app.on_quit())
     engine.subscribe(_announce_virtual_camera())

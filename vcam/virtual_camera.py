@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 import pyvirtualcam
 
+from vcam.capture import Backoff
 from vcam.config import Config
 from vcam.pipeline import FrameResult
 
@@ -83,12 +84,12 @@ class VirtualCameraSink:
 
     def __init__(self, width: int = 1280, height: int = 720, fps: int = 30, pixel_format: str = "RGB",
                  fit: str = "letterbox", device: str | None = None, backend: str | None = None,
-                 on_status: StatusListener | None = None, retry_after: tuple[float, float] = (1.0, 10.0)) -> None:
+                 on_status: StatusListener | None = None, retry: Backoff = Backoff(1.0, 10.0)) -> None:
         self.width, self.height, self.fps = width, height, fps
         self.pixel_format, self.fit = pixel_format, fit
         self._device, self._backend = device, backend
         self._on_status = on_status or (lambda device, error: None)
-        self._retry_after = retry_after
+        self._retry = retry
         self._newest: np.ndarray | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="vcam-virtual-camera", daemon=True)
@@ -130,7 +131,7 @@ class VirtualCameraSink:
             self._on_status(device, error)
 
     def _run(self) -> None:
-        delay = self._retry_after[0]
+        delay = self._retry.first
         while not self._stop.is_set():
             try:
                 camera = pyvirtualcam.Camera(self.width, self.height, self.fps,
@@ -139,9 +140,9 @@ class VirtualCameraSink:
             except Exception as err:  # noqa: BLE001 - no driver, a busy device: report, try later
                 self._report(None, _no_virtual_camera_message(err))
                 self._stop.wait(delay)
-                delay = min(delay * 2, self._retry_after[1])
+                delay = self._retry.after(delay)
                 continue
-            delay = self._retry_after[0]
+            delay = self._retry.first
             try:
                 with camera:
                     self._report(camera.device, None)

@@ -26,9 +26,9 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, get_sockaddr, make_server, select_address_family
 
 from vcam import EMOTIONS
-from vcam.config import Config
+from vcam.config import Config, require_choice
 from vcam.engine import Engine, EngineState
-from vcam.errors import VcamError
+from vcam.errors import UnknownChoice, VcamError
 from vcam.mjpeg import MIMETYPE, JpegBroadcaster
 from vcam.overlay import PLACEMENTS
 
@@ -141,8 +141,11 @@ def parse_changes(request: flask.Request) -> dict[str, Any]:
         if key in changes and not isinstance(changes[key], kind):
             raise BadRequest(f"{key} must be {'true or false' if kind is bool else 'a string'}, "
                              f"not {json.dumps(changes[key])}")
-    if "placement" in changes and changes["placement"] not in PLACEMENTS:
-        raise BadRequest(f"unknown placement {changes['placement']!r}; choose one of {', '.join(PLACEMENTS)}")
+    if "placement" in changes:
+        try:
+            require_choice("placement", changes["placement"], PLACEMENTS)
+        except UnknownChoice as err:
+            raise BadRequest(str(err)) from None
     return changes
 
 
