@@ -4,6 +4,7 @@ click toggles the overlay and changes the icon, and every menu item drives the e
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import ImageGrab
+from PIL import Image
 from test_engine import Running
 from waiting import wait_until
 
@@ -23,6 +24,7 @@ from vcam.engine import EngineState
 from vcam.tray import TrayApp, import_pystray, tray_image, tray_title
 
 REPO = Path(__file__).resolve().parents[1]
+SCREEN = (800, 600)
 
 
 @pytest.fixture(scope="module")
@@ -31,11 +33,15 @@ def desktop():
     for tool in ("Xvfb", "trayer", "xdotool"):
         assert shutil.which(tool), f"{tool} is missing: apt-get install xvfb trayer xdotool (.ci/run does)"
     read, write = os.pipe()
-    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "800x600x24", "-nolisten", "tcp"],
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp"],
                             pass_fds=(write,), stderr=subprocess.DEVNULL)
     os.close(write)
     with os.fdopen(read) as ready:
-        display = ":" + ready.readline().strip()  # Xvfb writes its number once it accepts clients
+        # Xvfb writes its number once it accepts clients (and closes the pipe if it fails).
+        assert select.select([ready], [], [], 60)[0], "Xvfb did not start within 60 s"
+        number = ready.readline().strip()
+    assert number, f"Xvfb failed to start (exit status {xvfb.wait(10)})"
+    display = ":" + number
     env = {**os.environ, "DISPLAY": display}
     trayer = subprocess.Popen(["trayer", "--edge", "top", "--align", "right", "--widthtype", "request",
                                "--height", "32", "--SetDockType", "true", "--transparent", "false",
@@ -67,13 +73,27 @@ def tray_host_ready(display: str) -> bool:
     finally:
         connection.close()
     panel = subprocess.run(["xdotool", "search", "--onlyvisible", "--class", "trayer"], capture_output=True,
-                           env={**os.environ, "DISPLAY": display})
+                           env={**os.environ, "DISPLAY": display}, timeout=10)
     return panel.returncode == 0
+
+
+def screenshot(display: str) -> np.ndarray:
+    """The whole screen (RGB), taken by another process. Pillow's grab holds this process's GIL
+    while it waits for the X server, and pystray's icon thread holds the server (XGrabServer)
+    while it docks: taken in here, the two wait on each other for good."""
+    grab = subprocess.run([sys.executable, "-c", "import sys; from PIL import ImageGrab; "
+                           "sys.stdout.buffer.write(ImageGrab.grab(xdisplay=sys.argv[1]).convert('RGB').tobytes())",
+                           display], capture_output=True, timeout=60, check=True)
+    return np.frombuffer(grab.stdout, np.uint8).reshape(SCREEN[1], SCREEN[0], 3)
+
+
+def save_screenshot(display: str, path: Path) -> None:
+    Image.fromarray(screenshot(display)).save(path)
 
 
 def tray_strip(display: str) -> np.ndarray:
     """The top right corner of the screen, where trayer docks the icons (RGB)."""
-    return np.asarray(ImageGrab.grab(xdisplay=display).convert("RGB"))[:32, -160:]
+    return screenshot(display)[:32, -160:]
 
 
 def yellow_pixels(picture: np.ndarray) -> int:
@@ -94,8 +114,9 @@ class TrayRun:
         self.running = Running(config, settings_file=tmp / "config.toml", **engine_options)
         self.autostart = Autostart(platform="linux", home=tmp, env={})
         self.previews: list[str] = []
+        self.browsed: list[str] = []  # the user's browser is not started in tests
         self.app = TrayApp(self.running.engine, import_pystray(), autostart=self.autostart,
-                           open_preview=self._preview, cameras=[0, 1])
+                           open_preview=self._preview, cameras=[0, 1], browse=self.browsed.append)
         self._thread = threading.Thread(target=self.app.run, daemon=True)
 
     def _preview(self) -> str:
@@ -113,11 +134,10 @@ class TrayRun:
         self.running.__exit__()
 
     def window(self, display: str) -> str:
-        """The icon's window, once the tray host has docked and shown it (a screenshot taken while
-        pystray docks, holding the X server, can stall both)."""
+        """The icon's window, once the tray host has docked and shown it."""
         found = wait_until(lambda: subprocess.run(["xdotool", "search", "--onlyvisible", "--name", "^vcam"],
-                                                  capture_output=True,
-                                                  text=True, env={**os.environ, "DISPLAY": display}).stdout.split(),
+                                                  capture_output=True, text=True, timeout=10,
+                                                  env={**os.environ, "DISPLAY": display}).stdout.split(),
                            message="the icon's window")
         return found[0]
 
@@ -131,21 +151,21 @@ def test_the_icon_shows_in_the_tray_a_click_toggles_the_overlay_and_a_lost_camer
         window = run.window(desktop)
         shown = wait_until(lambda: yellow_pixels(tray_strip(desktop)) > 100, message="the emoji icon in the tray")
         assert shown
-        ImageGrab.grab(xdisplay=desktop).save(tmp_path / "tray-overlay-on.png")
+        save_screenshot(desktop, tmp_path / "tray-overlay-on.png")
         for expected in (False, True):
             subprocess.run(["xdotool", "mousemove", "--window", window, "8", "8", "click", "1"], check=True,
-                           env={**os.environ, "DISPLAY": desktop})
+                           env={**os.environ, "DISPLAY": desktop}, timeout=10)
             run.running.wait_state(lambda s: s.overlay is expected)
             wait_until(lambda: (yellow_pixels(tray_strip(desktop)) > 100) is expected,
                        message=f"the {'colour' if expected else 'grey'} icon")
             if not expected:
-                ImageGrab.grab(xdisplay=desktop).save(tmp_path / "tray-overlay-off.png")
+                save_screenshot(desktop, tmp_path / "tray-overlay-off.png")
         assert engine.state.overlay
         # The camera unplugged: a red badge on the icon, the problem in its tooltip.
         engine.set_camera(str(tmp_path / "unplugged.mp4"))
         state = run.running.wait_state(lambda s: not s.camera_ok and "does not exist" in s.camera_message)
         wait_until(lambda: red_pixels(tray_strip(desktop)) > 20, message="the red badge")
-        ImageGrab.grab(xdisplay=desktop).save(tmp_path / "tray-camera-lost.png")
+        save_screenshot(desktop, tmp_path / "tray-camera-lost.png")
         assert "camera: unplugged.mp4 does not exist" in tray_title(state)
     print(f"tray screenshots: {tmp_path}")
 
@@ -187,7 +207,7 @@ def test_each_menu_item_drives_the_engine(desktop: str, media: Path, tmp_path: P
         find(menu, "Start at login")(icon)
         assert not run.autostart.is_enabled()
         find(menu, "Open preview")(icon)
-        assert run.previews == ["http://127.0.0.1:8765/"]
+        assert run.previews == run.browsed == ["http://127.0.0.1:8765/"]
         find(menu, "Quit")(icon)
         run._thread.join(30)
         assert not run._thread.is_alive(), "Quit ends the tray's event loop"
@@ -237,8 +257,8 @@ def test_plain_vcam_starts_the_tray_and_quits_cleanly_on_sigterm(desktop: str, m
     env = {**os.environ, "DISPLAY": desktop}
     process = run_vcam(env=env, config=config)
     try:
-        wait_until(lambda: subprocess.run(["xdotool", "search", "--name", "^vcam"], env=env,
-                                          capture_output=True).returncode == 0 or process.poll() is not None,
+        wait_until(lambda: subprocess.run(["xdotool", "search", "--name", "^vcam"], env=env, capture_output=True,
+                                          timeout=10).returncode == 0 or process.poll() is not None,
                    message="the tray's window")
         assert process.poll() is None, process.communicate()
         process.send_signal(signal.SIGTERM)

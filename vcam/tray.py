@@ -29,6 +29,7 @@ from vcam.engine import Engine, EngineState
 from vcam.errors import VcamError
 from vcam.resources import emojis_dir
 from vcam.sources import available_cameras, describe_camera
+from vcam.x11_icon import is_x11_backend, single_thread_x11_icon
 
 log = logging.getLogger("vcam")
 
@@ -102,19 +103,21 @@ class TrayApp:
     """The icon and its menu for one engine."""
 
     def __init__(self, engine: Engine, pystray: ModuleType, autostart: Autostart | None = None,
-                 open_preview: Callable[[], str] | None = None, cameras: list[int | str] | None = None) -> None:
+                 open_preview: Callable[[], str] | None = None, cameras: list[int | str] | None = None,
+                 browse: Callable[[str], Any] = webbrowser.open) -> None:
         self.engine = engine
+        self._browse = browse
         self._pystray = pystray
         self.autostart = autostart or Autostart()
         self._open_preview = open_preview
         self.cameras = cameras if cameras is not None else self._probe_cameras()
-        self.icon = pystray.Icon("vcam", tray_image(engine.state), tray_title(engine.state), self._menu())
+        icon_class = pystray.Icon
+        if is_x11_backend(icon_class):
+            icon_class = single_thread_x11_icon(icon_class)  # vcam/x11_icon.py says why
+        self.icon = icon_class("vcam", tray_image(engine.state), tray_title(engine.state), self._menu())
         self.has_menu = bool(getattr(self.icon, "HAS_MENU", True))
-        if not self.has_menu:
-            _listen_for_clicks(self.icon)
-        # Every change to the icon (show, picture, tooltip, stop) is made by one painter thread:
-        # pystray's X11 backend hands each change to its event loop and waits for it, and changes
-        # from several threads at once, or one arriving as the loop ends, can wedge it.
+        # Every change to the icon (show, picture, tooltip, stop) is made by one painter thread,
+        # in the order the engine's state changed.
         self._painter = threading.Condition()
         self._pending = False
         self._ready = self._quitting = self._loop_ended = False
@@ -145,7 +148,7 @@ class TrayApp:
         except VcamError as err:
             log.warning("cannot open the preview: %s", err)
             return None
-        webbrowser.open(url)
+        self._browse(url)
         return url
 
     def on_autostart(self) -> None:
@@ -260,45 +263,15 @@ class TrayApp:
                 self._pending = False
             state = self.engine.state
             self._change(lambda: self._show_state(state))
-        if self._loop_ended:
-            return  # the loop ended on its own: nothing would answer a stop
-        self._change(self.icon.stop)
-        with self._painter:
-            for attempt in range(20):
-                if self._painter.wait_for(lambda: self._loop_ended, timeout=0.25):
-                    break
-                _wake_x11_loop(self.icon, destroy=attempt >= 8)
+        if not self._loop_ended:
+            self._change(self.icon.stop)
 
     def _change(self, change: Callable[[], None]) -> None:
-        """Make one change to the icon. pystray's X11 backend hands it to its event loop, which
-        now and then sits in its wait for the next X event with the request unread; while the
-        change is pending, an event from a second connection wakes the loop every 0.3 s."""
+        """Make one change to the icon (on the X11 backend it is queued for the icon's loop)."""
         try:
-            self._change_now(change)
+            change()
         except Exception as err:  # noqa: BLE001 - the desktop went away: the tray ends, the stream goes on
             log.warning("the tray icon could not be updated: %s", err)
-
-    def _change_now(self, change: Callable[[], None]) -> None:
-        if self.has_menu:
-            change()
-            return
-        done = threading.Event()
-
-        def wake() -> None:
-            waited = 0
-            while not done.wait(0.3):
-                waited += 1
-                # Quitting, and the loop still has not answered after 2 s: end it by destroying
-                # its window, which its loop watches for, from a second connection.
-                _wake_x11_loop(self.icon, destroy=self._quitting and waited > 6)
-
-        waker = threading.Thread(target=wake, name="vcam-tray-waker", daemon=True)
-        waker.start()
-        try:
-            change()
-        finally:
-            done.set()
-            waker.join()
 
     def _show_first(self, state: EngineState) -> None:
         self._show_state(state)  # not visible yet: pystray only keeps the picture and the tooltip
@@ -331,19 +304,6 @@ class TrayApp:
             log.debug("menu update: %s", err)
 
 
-def _listen_for_clicks(icon: Any) -> None:
-    """pystray's X11 backend handles clicks on its icon (the default menu item, here the overlay
-    switch) but creates the icon's window without asking X for button presses, so the click goes
-    to the tray host instead; ask for them here, before the event loop starts."""
-    window, display = getattr(icon, "_window", None), getattr(icon, "_display", None)
-    if window is None or display is None:
-        return
-    from Xlib import X
-
-    window.change_attributes(event_mask=X.ExposureMask | X.StructureNotifyMask | X.ButtonPressMask)
-    display.flush()
-
-
 def _x11_icon_docked(icon: Any) -> bool | None:
     """Whether the X11 icon's window sits inside a tray (None: cannot tell). Asked over a second
     connection: the icon's own belongs to its event loop."""
@@ -362,29 +322,6 @@ def _x11_icon_docked(icon: Any) -> bool | None:
     except Exception as err:  # noqa: BLE001 - no answer means no opinion
         log.debug("asking X where the icon is: %s", err)
         return None
-
-
-def _wake_x11_loop(icon: Any, destroy: bool = False) -> None:
-    window = getattr(icon, "_window", None)
-    if window is None or not hasattr(icon, "_display"):
-        return
-    try:
-        from Xlib import X
-        from Xlib.display import Display
-        from Xlib.protocol import event
-
-        connection = Display()
-        try:
-            target = connection.create_resource_object("window", window.id)
-            if destroy:
-                target.destroy()
-            else:
-                target.send_event(event.Expose(window=target, x=0, y=0, width=1, height=1, count=0), X.ExposureMask)
-            connection.sync()
-        finally:
-            connection.close()
-    except Exception as err:  # noqa: BLE001 - the window is already gone: the loop has ended
-        log.debug("waking the tray loop: %s", err)
 
 
 def run_tray_app(config: Config, settings_file: Path, virtual_camera_backend: str | None = None) -> int:
