@@ -13,6 +13,8 @@ import numpy as np
 import pyvirtualcam
 from pyvirtualcam.util import decode_fourcc
 
+from vcam.soak import DiscardBackend
+
 
 @dataclass
 class SentFrame:
@@ -52,7 +54,7 @@ _recorders: dict[str, Recorder] = {}
 _names = itertools.count()
 
 
-class RecordingBackend:
+class RecordingBackend(DiscardBackend):
     """A pyvirtualcam backend (see `pyvirtualcam.camera.Backend`): one Recorder per device name."""
 
     def __init__(self, *, width: int, height: int, fps: float, fourcc: int, device: str | None, **kw) -> None:
@@ -76,15 +78,6 @@ class RecordingBackend:
             raise RuntimeError("error writing frame: No such device")
         self._sent += 1
         recorder.record(frame.reshape(self._shape))
-
-    def close(self) -> None:
-        pass
-
-    def device(self) -> str:
-        return self._device
-
-    def native_fourcc(self) -> int:
-        return self._fourcc
 
 
 pyvirtualcam.register_backend("recording", RecordingBackend)

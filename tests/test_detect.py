@@ -189,3 +189,15 @@ def test_a_missing_detector_model_is_a_model_file_error(tmp_path: Path) -> None:
 def test_unknown_detector_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="medium"):
         FaceDetector("medium")
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1920, 1080), (640, 360), (333, 187)])
+def test_shrink_matches_area_averaging(photos, size) -> None:
+    from vcam.detect import shrink
+
+    frame = cv2.resize(photos["two_people.jpg"], size)
+    width, height = 192, round(size[1] * 192 / size[0])
+    fast = shrink(frame, width, height).astype(int)
+    exact = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA).astype(int)
+    assert fast.shape == exact.shape
+    assert np.abs(fast - exact).mean() < 2.5

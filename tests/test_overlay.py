@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import cv2
@@ -158,3 +159,30 @@ def test_blend_mixes_by_alpha() -> None:
     blend(frame, patch, 0, 0)
     assert np.abs(frame[:, :5].astype(int) - 150).max() <= 1
     assert (frame[:, 5:] == 100).all()
+
+
+def test_a_sticker_blends_as_floating_point_alpha_does() -> None:
+    """The premultiplied uint8 blend equals the plain float formula within one grey level, over
+    every alpha and colour, and skips the fully transparent border."""
+    from vcam.overlay import Sticker
+
+    rng = np.random.default_rng(7)
+    image = rng.integers(0, 256, (40, 50, 4), dtype=np.uint8)
+    image[:5], image[:, :3, 3] = 0, 0  # transparent top rows and left columns
+    frame = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    expected = frame.astype(np.float64)
+    alpha = image[..., 3:4] / 255.0
+    expected[10:50, 20:70] = image[..., :3] * alpha + expected[10:50, 20:70] * (1 - alpha)
+    sticker = Sticker.from_bgra(image)
+    assert (sticker.left, sticker.top, sticker.width, sticker.height) == (3, 5, 50, 40)
+    sticker.paste(frame, 20, 10)
+    assert np.abs(frame - expected).max() <= 1.01
+
+
+def test_a_face_that_holds_still_reuses_its_sticker(shipped) -> None:
+    overlay = EmojiOverlay(shipped, "face")
+    first = overlay._sized("happy", 200.0, 10.2)
+    assert overlay._sized("happy", 200.4, 9.8) is first  # the same 2 % step, the same whole degree
+    assert overlay._sized("happy", 210.0, 10.0) is not first
+    assert overlay._sized("happy", 200.0, 12.0) is not first
+    assert max(first.width, first.height) == round(1.02 ** round(math.log(200) / math.log(1.02)) * 1.42)

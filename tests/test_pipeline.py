@@ -36,3 +36,31 @@ def test_ids_persist_from_frame_to_frame_and_overlay_can_be_switched_off(photo) 
     second = pipeline.process(frame).faces
     np.testing.assert_array_equal(frame, photo)
     assert sorted(face.track_id for face in second) == sorted(face.track_id for face in first)
+
+
+class CountingDetector:
+    """The real detector, counting its calls."""
+
+    def __init__(self, detector) -> None:
+        self.detector, self.calls = detector, 0
+
+    def detect(self, frame):
+        self.calls += 1
+        return self.detector.detect(frame)
+
+
+def test_detecting_every_second_frame_keeps_the_faces_between(photo) -> None:
+    pipeline = Pipeline.from_config(Config(detect_every=2))
+    counting = pipeline.detector = CountingDetector(pipeline.detector)
+    boxes = [[face.box for face in pipeline.process(frame).faces] for frame in (photo.copy(), np.flipud(photo).copy(),
+                                                                                  photo.copy())]
+    assert counting.calls == 2  # frames 0 and 2; frame 1 kept frame 0's faces
+    assert boxes[1] == boxes[0] and len(boxes[0]) == 2
+
+
+def test_detect_every_must_be_a_positive_whole_number() -> None:
+    from vcam.errors import VcamError
+
+    for bad in (0, 1.5, True):
+        with pytest.raises(VcamError, match="detect_every"):
+            Config(detect_every=bad)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -67,6 +69,7 @@ class EmojiOverlay:
         self.placement = placement
         self.face_scale = face_scale
         self.badge_scale = badge_scale
+        self._stickers: dict[tuple[str, int, int], Sticker] = {}
 
     def draw(self, frame: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
         shown = [face for face in faces if face.emotion is not None]
@@ -82,8 +85,8 @@ class EmojiOverlay:
                 cx, cy = face.center
             else:  # badge: above the head's right side, clear of the face
                 emoji = self._sized(face.emotion, side * self.badge_scale)
-                cx, cy = x + w + emoji.shape[1] * 0.35, y - emoji.shape[0] * 0.15
-            blend(frame, emoji, round(cx - emoji.shape[1] / 2), round(cy - emoji.shape[0] / 2))
+                cx, cy = x + w + emoji.width * 0.35, y - emoji.height * 0.15
+            emoji.paste(frame, round(cx - emoji.width / 2), round(cy - emoji.height / 2))
         return frame
 
     def _draw_corner(self, frame: np.ndarray, faces: Sequence[Face]) -> None:
@@ -91,32 +94,85 @@ class EmojiOverlay:
         margin = size // 8
         ordered = sorted(faces, key=lambda face: face.box[0])  # left-to-right, as the faces stand
         for slot, face in enumerate(ordered):
-            blend(frame, self._sized(face.emotion, size), margin, margin + slot * (size + margin))
+            self._sized(face.emotion, size).paste(frame, margin, margin + slot * (size + margin))
 
-    def _sized(self, emotion: str, side: float, angle: float = 0.0) -> np.ndarray:
+    def _sized(self, emotion: str, side: float, angle: float = 0.0) -> Sticker:
         """The emoji scaled so that its larger side is `side` pixels, turned by `angle` degrees
-        (clockwise on screen, as the eye line is measured)."""
-        emoji = self.emojis[emotion]
-        scale = max(side, 1.0) / max(emoji.shape[:2])
-        if abs(angle) < 1.0:
-            size = (max(1, round(emoji.shape[1] * scale)), max(1, round(emoji.shape[0] * scale)))
-            interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-            return cv2.resize(emoji, size, interpolation=interpolation)
-        out = max(1, round(max(emoji.shape[:2]) * scale * 1.42))  # room for the corners when turned
-        matrix = cv2.getRotationMatrix2D((emoji.shape[1] / 2, emoji.shape[0] / 2), -angle, scale)
-        matrix[0, 2] += out / 2 - emoji.shape[1] / 2
-        matrix[1, 2] += out / 2 - emoji.shape[0] / 2
-        return cv2.warpAffine(emoji, matrix, (out, out), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
+        (clockwise on screen, as the eye line is measured), ready to blend. Sizes are rounded to
+        steps of STICKER_STEP and angles to whole degrees, so that a face that holds still reuses
+        the same sticker frame after frame instead of scaling and turning the emoji again."""
+        step = round(math.log(max(side, 1.0)) / math.log(STICKER_STEP))
+        key = (emotion, step, 0 if abs(angle) < 1.0 else round(angle))
+        sticker = self._stickers.get(key)
+        if sticker is None:
+            if len(self._stickers) >= STICKER_CACHE:
+                self._stickers.pop(next(iter(self._stickers)))  # the oldest
+            sticker = self._stickers[key] = Sticker.from_bgra(
+                _scaled_emoji(self.emojis[emotion], STICKER_STEP ** step, key[2]))
+        return sticker
+
+
+STICKER_STEP = 1.02
+"""Emoji sizes go in steps of 2 %: too small a change to see, and a face that breathes stays on one."""
+STICKER_CACHE = 32
+
+
+def _scaled_emoji(emoji: np.ndarray, side: float, angle: float) -> np.ndarray:
+    scale = max(side, 1.0) / max(emoji.shape[:2])
+    if angle == 0:
+        size = (max(1, round(emoji.shape[1] * scale)), max(1, round(emoji.shape[0] * scale)))
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        return cv2.resize(emoji, size, interpolation=interpolation)
+    out = max(1, round(max(emoji.shape[:2]) * scale * 1.42))  # room for the corners when turned
+    matrix = cv2.getRotationMatrix2D((emoji.shape[1] / 2, emoji.shape[0] / 2), -angle, scale)
+    matrix[0, 2] += out / 2 - emoji.shape[1] / 2
+    matrix[1, 2] += out / 2 - emoji.shape[0] / 2
+    return cv2.warpAffine(emoji, matrix, (out, out), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
+
+
+@dataclass(frozen=True)
+class Sticker:
+    """A BGRA image prepared for blending: its colour already multiplied by its alpha, and
+    255 − alpha, both cut to the part that is not fully transparent. Blending is then one
+    multiply and one add of uint8 arrays in OpenCV, instead of float arithmetic over the square."""
+
+    premultiplied: np.ndarray
+    transparency: np.ndarray
+    width: int
+    height: int
+    """Size of the whole image; the arrays start at (left, top) inside it."""
+    left: int = 0
+    top: int = 0
+
+    @classmethod
+    def from_bgra(cls, image: np.ndarray) -> Sticker:
+        alpha = image[:, :, 3]
+        rows, columns = np.flatnonzero(alpha.any(axis=1)), np.flatnonzero(alpha.any(axis=0))
+        height, width = image.shape[:2]
+        if rows.size == 0:
+            empty = np.zeros((0, 0, 3), np.uint8)
+            return cls(empty, empty, width, height)
+        top, bottom, left, right = rows[0], rows[-1] + 1, columns[0], columns[-1] + 1
+        alpha3 = cv2.cvtColor(alpha[top:bottom, left:right], cv2.COLOR_GRAY2BGR)
+        colour = np.ascontiguousarray(image[top:bottom, left:right, :3])
+        return cls(cv2.multiply(colour, alpha3, scale=1 / 255), 255 - alpha3,
+                   width, height, int(left), int(top))
+
+    def paste(self, frame: np.ndarray, x: int, y: int) -> None:
+        """Blend onto a BGR frame with the image's top-left at (x, y), clipped to the frame."""
+        x, y = x + self.left, y + self.top
+        height, width = frame.shape[:2]
+        patch_height, patch_width = self.premultiplied.shape[:2]
+        x0, y0 = max(x, 0), max(y, 0)
+        x1, y1 = min(x + patch_width, width), min(y + patch_height, height)
+        if x0 >= x1 or y0 >= y1:
+            return
+        inside = (slice(y0 - y, y1 - y), slice(x0 - x, x1 - x))
+        region = frame[y0:y1, x0:x1]
+        cv2.add(self.premultiplied[inside], cv2.multiply(region, self.transparency[inside], scale=1 / 255), dst=region)
 
 
 def blend(frame: np.ndarray, image: np.ndarray, x: int, y: int) -> None:
     """Alpha-blend a BGRA image onto a BGR frame with its top-left at (x, y), clipped to the frame."""
-    height, width = frame.shape[:2]
-    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + image.shape[1], width), min(y + image.shape[0], height)
-    if x0 >= x1 or y0 >= y1:
-        return
-    patch = image[y0 - y:y1 - y, x0 - x:x1 - x]
-    alpha = patch[:, :, 3:4].astype(np.float32) * (1.0 / 255.0)
-    region = frame[y0:y1, x0:x1]
-    region[:] = (patch[:, :, :3] * alpha + region * (1.0 - alpha) + 0.5).astype(np.uint8)
+    Sticker.from_bgra(image).paste(frame, x, y)

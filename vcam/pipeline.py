@@ -28,12 +28,15 @@ class Pipeline:
     """Turns frames into frames with an emoji on every face."""
 
     def __init__(self, detector: FaceDetector, model: EmotionModel, tracker: Tracker, overlay: EmojiOverlay,
-                 overlay_enabled: bool = True) -> None:
+                 overlay_enabled: bool = True, detect_every: int = 1) -> None:
         self.detector = detector
         self.model = model
         self.tracker = tracker
         self.overlay = overlay
         self.overlay_enabled = overlay_enabled
+        self.detect_every = detect_every
+        self._detected: list[Face] = []
+        self._frames_since_detection = 0
 
     @classmethod
     def from_config(cls, config: Config) -> Pipeline:
@@ -43,15 +46,24 @@ class Pipeline:
             EmotionModel(config.emotion_model, num_threads=config.threads),
             Tracker(TrackerSettings(smoothing=config.smoothing, switch_margin=config.switch_margin)),
             EmojiOverlay(load_emojis(config.emoji_dir), config.placement),
+            detect_every=config.detect_every,
         )
 
     def process(self, frame: np.ndarray) -> FrameResult:
         """Annotate `frame` in place and return it with its faces."""
-        faces = self.detector.detect(frame)
+        faces = self.detect(frame)
         faces = self.model.classify(frame, faces)
         faces = self.tracker.update(faces)
         self.draw(frame, faces)
         return FrameResult(frame, faces)
+
+    def detect(self, frame: np.ndarray) -> list[Face]:
+        """The detector's faces: fresh on every `detect_every`-th frame, the last ones between."""
+        if self._frames_since_detection % self.detect_every == 0:
+            self._detected = self.detector.detect(frame)
+            self._frames_since_detection = 0
+        self._frames_since_detection += 1
+        return self._detected
 
     def draw(self, frame: np.ndarray, faces: list[Face]) -> None:
         """The emojis for `faces` onto `frame`, in place, when the overlay is on."""

@@ -1,0 +1,112 @@
+"""vcam bench: its frames, its figures and their JSON, the peer's protocol, and a 30-second soak
+of the engine with the virtual camera and the web preview attached. Speed itself is measured by
+`vcam bench`, not asserted here: a slow machine must not fail the tests."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from vcam.bench import STAGES, BenchInputs, box_iou, case_frames
+from vcam.bench_frames import face_layout
+from vcam.bench_peer import run_peer
+from vcam.cli import main
+from vcam.config import Config
+from vcam.soak import soak
+
+
+@pytest.mark.parametrize("width, height", [(640, 360), (1280, 720), (1920, 1080)])
+@pytest.mark.parametrize("count", [1, 4, 8])
+def test_faces_are_laid_out_inside_the_frame_without_overlapping(width: int, height: int, count: int) -> None:
+    cells = face_layout(width, height, count)
+    assert len(cells) == count
+    for i, (x, y, side) in enumerate(cells):
+        assert 0 <= x and x + side <= width and 0 <= y and y + side <= height
+        for other in cells[i + 1:]:
+            assert box_iou((x, y, side, side), tuple(map(float, (other[0], other[1], other[2], other[2])))) == 0
+
+
+def test_the_frames_are_the_same_every_time_and_show_their_faces(media: Path, fer_npz: Path) -> None:
+    inputs = BenchInputs(media, fer_npz)
+    first, second = case_frames(inputs), case_frames(inputs)
+    assert [faces for faces, _ in first] == [1, 4, 8] * 3
+    assert [frame.shape[:2] for _, frame in first][::3] == [(360, 640), (720, 1280), (1080, 1920)]
+    for (_, a), (_, b) in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+    # The pasted FER2013 faces are grey on a coloured, blurred photo.
+    frame = first[4][1]  # 1280×720, 4 faces
+    x, y, side = face_layout(1280, 720, 4)[0]
+    face = frame[y:y + side, x:x + side].astype(int)
+    assert (face[..., 0] == face[..., 2]).all() and face.std() > 20
+
+
+def test_bench_prints_the_table_and_writes_the_json(media: Path, fer_npz: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--media", str(media), "--data", str(fer_npz), "--frames", "3", "--no-peer",
+                 "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "1280×720" in printed and "vcam annotate on short_hamilton_clip.mp4" in printed
+    result = json.loads(out.read_text())
+    assert [(c["width"], c["height"], c["faces"]) for c in result["cases"]] == [
+        (w, h, n) for w, h in [(640, 360), (1280, 720), (1920, 1080)] for n in (1, 4, 8)]
+    for case in result["cases"] + result["one_core"]:
+        assert case["fps"] > 0 and case["p95_ms"] > 0 and case["cpu_ms"] > 0
+        assert set(case["stages"]) == set(STAGES)
+        assert all(stage["p95_ms"] >= stage["median_ms"] > 0 for stage in case["stages"].values())
+        assert 1 <= case["faces_found"] <= case["faces"]
+    assert {c["cores"] for c in result["one_core"]} == {1}
+    assert result["clip"]["frames"] == 275 and result["clip"]["fps"] > 0
+    every = {row["every"]: row for row in result["detect_every"]}
+    assert every[1]["missed"] == 0 and every[1]["faces"] > 200
+    assert every[2]["detect_ms_per_frame"] < every[1]["detect_ms_per_frame"]
+    assert result["peer"] is None
+
+
+def test_the_peer_script_times_fer_on_the_frames(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The script the bench runs in fer's environment, here against a stand-in `fer` package that
+    reports one face per frame (installing the real one takes minutes and the network)."""
+    package = tmp_path / "fer"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "fer.py").write_text("class FER:\n    def detect_emotions(self, frame):\n"
+                                    "        assert frame.shape == (36, 64, 3)\n        return [{'box': [0, 0, 9, 9]}]\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    frames = [np.full((36, 64, 3), value, np.uint8) for value in (0, 128)]
+    result = run_peer(frames, repeats=3, python=Path(sys.executable))
+    assert result["name"] == "fer" and result["frames"] == 6 and result["fps"] > 0
+    assert result["faces_found"] == [1, 1]
+
+
+def test_bench_without_its_media_says_so_in_one_line(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "vcam", "bench", "--media", str(tmp_path), "--no-peer"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "short_hamilton_clip.mp4 is missing; pass --media" in done.stderr
+
+
+def test_a_30_second_soak_keeps_memory_threads_and_rates_steady(media: Path) -> None:
+    config = Config(camera=str(media / "short_hamilton_clip.mp4"))
+    report = soak(config, 30, interval=10, say=lambda line: None)
+    assert len(report.samples) == 3
+    assert report.thread_growth == 0, report.samples
+    assert report.rss_growth < 0.05, report.samples
+    for sample in report.samples:
+        # The clip plays at 30 fps; the virtual camera publishes at 30 fps whatever comes in.
+        assert sample.processed_fps > 15 and sample.sent_fps > 25 and sample.received_fps > 10, sample
+    assert min(s.processed_fps for s in report.samples) > 0.8 * max(s.processed_fps for s in report.samples)
+    assert json.loads(json.dumps(report.to_json()))["samples"][0]["threads"] == report.samples[0].threads
+
+
+def test_bench_frames_decode_like_a_webcam_jpeg(media: Path, fer_npz: Path) -> None:
+    """The decode stage reads the frame back from a JPEG, as a webcam's MJPEG arrives."""
+    _, frame = case_frames(BenchInputs(media, fer_npz))[0]
+    ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    decoded = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
+    assert ok and decoded.shape == frame.shape and np.abs(decoded.astype(int) - frame).mean() < 3

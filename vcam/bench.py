@@ -1,0 +1,287 @@
+"""`vcam bench`: where the time of one frame goes, and how many frames a second that makes.
+
+For each frame size and number of faces, one frame goes round `frames` times through every stage
+a live frame goes through: the webcam's JPEG decoded (webcams send 720p and 1080p as MJPEG), faces
+detected, classified and tracked, emojis drawn, the frame fitted and converted for the virtual
+camera, and JPEG-encoded for the web preview. Each stage is timed on its own; a frame's total is
+the latency the pipeline adds. Runs on one core and on two are made in child processes pinned to
+those cores, so that the thread pools of OpenCV and LiteRT see only them.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import tempfile
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vcam.bench_frames import build_frame, findable_faces
+from vcam.config import Config
+from vcam.detect import FaceDetector
+from vcam.errors import MediaError
+from vcam.pipeline import Pipeline
+from vcam.virtual_camera import fit_frame, to_pixel_format
+
+SIZES = ((640, 360), (1280, 720), (1920, 1080))
+FACE_COUNTS = (1, 4, 8)
+STAGES = ("decode", "detect", "classify", "track", "overlay", "convert", "jpeg")
+PHOTO = "two_people.jpg"
+CLIP = "short_hamilton_clip.mp4"
+TARGET = {"width": 1280, "height": 720, "faces": 4, "fps": 60.0, "p95_ms": 33.0, "peer_ratio": 5.0}
+
+
+@dataclass
+class CaseResult:
+    width: int
+    height: int
+    faces: int
+    faces_found: int
+    cores: int
+    fps: float
+    """Frames per second through every stage, one frame after the other."""
+    p95_ms: float
+    """95th percentile of one frame's time through every stage: the latency vcam adds."""
+    cpu_ms: float
+    """Process CPU time per frame, all threads."""
+    stages: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Per stage: median_ms and p95_ms."""
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+class StageClock:
+    """Times the stages of one frame: `with clock("detect"): ...`."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, list[float]] = {stage: [] for stage in STAGES}
+        self.totals: list[float] = []
+        self._frame = 0.0
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        began = time.perf_counter()
+        yield
+        spent = time.perf_counter() - began
+        self.times[stage].append(spent)
+        self._frame += spent
+
+    def end_frame(self) -> None:
+        self.totals.append(self._frame)
+        self._frame = 0.0
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        return {stage: {"median_ms": 1000 * statistics.median(times), "p95_ms": 1000 * percentile(times, 95)}
+                for stage, times in self.times.items() if times}
+
+
+def one_frame(pipeline: Pipeline, jpeg: np.ndarray, config: Config, clock: StageClock) -> int:
+    """One live frame through every stage; returns the faces found."""
+    with clock("decode"):
+        frame = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
+    with clock("detect"):
+        faces = pipeline.detect(frame)
+    with clock("classify"):
+        faces = pipeline.model.classify(frame, faces)
+    with clock("track"):
+        faces = pipeline.tracker.update(faces)
+    with clock("overlay"):
+        pipeline.draw(frame, faces)
+    with clock("convert"):
+        to_pixel_format(fit_frame(frame, config.width, config.height, config.fit), config.pixel_format)
+    with clock("jpeg"):
+        cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    clock.end_frame()
+    return len(faces)
+
+
+def measure_case(pipeline: Pipeline, frame: np.ndarray, faces: int, config: Config, frames: int,
+                 cores: int, warmup: int = 10) -> CaseResult:
+    ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])  # as a webcam's MJPEG arrives
+    if not ok:
+        raise MediaError(f"the {frame.shape[1]}×{frame.shape[0]} benchmark frame could not be encoded as JPEG")
+    pipeline.tracker.reset()
+    for _ in range(warmup):
+        one_frame(pipeline, jpeg, config, StageClock())
+    clock = StageClock()
+    cpu = time.process_time()
+    found = [one_frame(pipeline, jpeg, config, clock) for _ in range(frames)]
+    cpu = time.process_time() - cpu
+    height, width = frame.shape[:2]
+    return CaseResult(width, height, faces, int(statistics.median(found)), cores,
+                      fps=len(clock.totals) / sum(clock.totals), p95_ms=1000 * percentile(clock.totals, 95),
+                      cpu_ms=1000 * cpu / frames, stages=clock.summary())
+
+
+@dataclass(frozen=True)
+class BenchInputs:
+    media: Path
+    data: Path
+    frames: int = 100
+    config: Config = field(default_factory=Config)
+
+
+def case_frames(inputs: BenchInputs) -> list[tuple[int, np.ndarray]]:
+    """(faces, frame) for every size × face count, in the order of the table."""
+    photo = cv2.imread(str(inputs.media / PHOTO))
+    if photo is None:
+        raise MediaError(f"{inputs.media / PHOTO}: missing or unreadable; pass --media ../shared/media")
+    detector = FaceDetector("full", num_threads=inputs.config.threads)
+    faces = findable_faces(inputs.data, photo, detector, max(FACE_COUNTS))
+    return [(count, build_frame(photo, faces[:count], width, height))
+            for width, height in SIZES for count in FACE_COUNTS]
+
+
+def run_cases(inputs: BenchInputs, cores: int) -> list[CaseResult]:
+    """Every case, in this process, on its first `cores` CPUs."""
+    available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if available:
+        os.sched_setaffinity(0, available[:cores])
+    cv2.setNumThreads(cores)
+    config = inputs.config.replace(threads=cores)
+    pipeline = Pipeline.from_config(config)
+    return [measure_case(pipeline, frame, faces, config, inputs.frames, cores) for faces, frame in case_frames(inputs)]
+
+
+def run_cases_pinned(inputs: BenchInputs, cores: int) -> list[CaseResult]:
+    """`run_cases` in a fresh child process, so that no thread pool started before the pinning."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:
+        return child.submit(run_cases, inputs, cores).result()
+
+
+def core_counts() -> list[int]:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return [1, 2] if cpus >= 2 else [1]
+
+
+def measure_clip(inputs: BenchInputs, target: Path) -> dict[str, float]:
+    """`vcam annotate` on the clip, as a user runs it: decode, pipeline, encode, write."""
+    from vcam.annotate import annotate
+
+    summary = annotate(Pipeline.from_config(inputs.config), inputs.media / CLIP, target, progress=False)
+    return {"frames": summary.frames, "faces": summary.faces, "seconds": summary.seconds, "fps": summary.fps}
+
+
+def box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    inter = max(0.0, min(ax + aw, bx + bw) - max(ax, bx)) * max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    return inter / max(aw * ah + bw * bh - inter, 1e-9)
+
+
+def detect_every_cost(inputs: BenchInputs, every: tuple[int, ...] = (1, 2, 3)) -> list[dict[str, float]]:
+    """What detecting on every n-th frame of the clip saves and costs: the detector's time per
+    frame, and the faces of a fresh detection that the kept faces miss (IoU under 0.5)."""
+    from vcam.media import VideoReader
+
+    detector = FaceDetector(inputs.config.detector, num_threads=inputs.config.threads)
+    boxes, seconds = [], []
+    with VideoReader(inputs.media / CLIP) as video:
+        for frame in video:
+            if frame is None:
+                continue
+            began = time.perf_counter()
+            boxes.append([face.box for face in detector.detect(frame)])
+            seconds.append(time.perf_counter() - began)
+    results = []
+    for n in every:
+        faces = missed = 0
+        for i, fresh in enumerate(boxes):
+            kept = boxes[i - i % n]
+            faces += len(fresh)
+            missed += sum(1 for box in fresh if max((box_iou(box, k) for k in kept), default=0.0) < 0.5)
+        results.append({"every": n, "detect_ms_per_frame": 1000 * sum(seconds[::n]) / len(boxes),
+                        "faces": faces, "missed": missed, "missed_share": missed / max(faces, 1)})
+    return results
+
+
+def table(cases: list[CaseResult]) -> str:
+    lines = [f"{'frame':>10} {'faces':>5} {'found':>5} {'cores':>5} {'fps':>7} {'p95 ms':>7} {'cpu ms':>7}  "
+             + "  ".join(f"{stage:>8}" for stage in STAGES) + "   (stage medians, ms)"]
+    for case in cases:
+        lines.append(f"{case.width:>5}×{case.height:<4} {case.faces:>5} {case.faces_found:>5} {case.cores:>5} "
+                     f"{case.fps:>7.1f} {case.p95_ms:>7.2f} {case.cpu_ms:>7.2f}  "
+                     + "  ".join(f"{case.stages[stage]['median_ms']:>8.2f}" for stage in STAGES))
+    return "\n".join(lines)
+
+
+def verdict(cases: list[CaseResult], peer: dict | None) -> list[str]:
+    """The issue's targets, each with the figure that meets or misses it."""
+    lines = []
+    for case in cases:
+        if (case.width, case.height, case.faces, case.cores) == (TARGET["width"], TARGET["height"], TARGET["faces"], 2):
+            lines.append(f"1280×720, 4 faces: {case.fps:.1f} fps (target ≥ {TARGET['fps']:.0f}) "
+                         f"{'met' if case.fps >= TARGET['fps'] else 'MISSED'}; p95 {case.p95_ms:.1f} ms "
+                         f"(target ≤ {TARGET['p95_ms']:.0f}) {'met' if case.p95_ms <= TARGET['p95_ms'] else 'MISSED'}")
+    if peer and peer.get("ratio"):
+        lines.append(f"vs fer: {peer['ours_fps']:.1f} fps against {peer['fps']:.1f} fps = {peer['ratio']:.1f}× "
+                     f"(target ≥ {TARGET['peer_ratio']:.0f}×) {'met' if peer['ratio'] >= TARGET['peer_ratio'] else 'MISSED'}")
+    return lines
+
+
+def report(cases: list[CaseResult], peer: dict | None, clip: dict | None,
+           say: Callable[[str], None] = print) -> dict:
+    result = {"cases": [asdict(case) for case in cases if case.cores == max(c.cores for c in cases)],
+              "one_core": [asdict(case) for case in cases if case.cores == 1],
+              "peer": peer, "clip": clip,
+              "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "opencv": cv2.__version__}}
+    say(table(cases))
+    if clip:
+        say(f"vcam annotate on {CLIP}: {clip['frames']} frames at {clip['fps']:.1f} fps")
+    for line in verdict(cases, peer):
+        say(line)
+    return result
+
+
+def ours_on(frames: list[np.ndarray], config: Config, repeats: int) -> float:
+    """vcam's frames per second over `frames` through the whole pipeline, as fer sees them."""
+    pipeline = Pipeline.from_config(config)
+    for frame in frames:
+        pipeline.process(frame.copy())
+    copies = [frame.copy() for frame in frames for _ in range(repeats)]
+    began = time.perf_counter()
+    for frame in copies:
+        pipeline.process(frame)
+    return len(copies) / (time.perf_counter() - began)
+
+
+def run_bench(inputs: BenchInputs, json_path: Path | None = None, peer: bool = True, peer_repeats: int = 3,
+              say: Callable[[str], None] = print) -> dict:
+    """The whole benchmark: every case on one core and on two, the clip, detect-every, the peer."""
+    cases: list[CaseResult] = []
+    for cores in core_counts():
+        say(f"measuring {len(SIZES) * len(FACE_COUNTS)} cases × {inputs.frames} frames on {cores} core{'s' * (cores > 1)}")
+        cases += run_cases_pinned(inputs, cores)
+    with tempfile.TemporaryDirectory(prefix="vcam-bench-") as folder:
+        clip = measure_clip(inputs, Path(folder) / "annotated.mp4")
+    every = detect_every_cost(inputs)
+    for row in every:
+        say(f"detect every {row['every']} frame{'s' * (row['every'] > 1)}: detector {row['detect_ms_per_frame']:.2f} ms"
+            f" a frame, {row['missed']} of {row['faces']} clip faces missed ({100 * row['missed_share']:.1f} %)")
+    peer_result = None
+    if peer:
+        from vcam.bench_peer import peer_python, run_peer
+
+        frames = [frame for _, frame in case_frames(inputs)]
+        say(f"the peer (fer) on the same {len(frames)} frames, {peer_repeats} times each")
+        peer_result = run_peer(frames, peer_repeats, peer_python(say=say))
+        peer_result["ours_fps"] = ours_on(frames, inputs.config, peer_repeats * 3)
+        peer_result["ratio"] = peer_result["ours_fps"] / peer_result["fps"]
+    result = report(cases, peer_result, clip, say)
+    result["detect_every"] = every
+    if json_path is not None:
+        json_path.write_text(json.dumps(result, indent=1))
+        say(f"written {json_path}")
+    return result
