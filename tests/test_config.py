@@ -25,7 +25,8 @@ def test_defaults() -> None:
     assert (config.detector, config.placement, config.score_threshold) == ("full", "face", None)
     assert (config.emoji_dir, config.emotion_model, config.detector_model) == (None, None, None)
     settings = TrackerSettings()
-    assert (config.smoothing, config.switch_margin) == (settings.smoothing, settings.switch_margin)
+    assert (config.smoothing, config.switch_margin, config.unsure_below) == (
+        settings.smoothing, settings.switch_margin, settings.unsure_below)
 
 
 def test_no_config_file_of_ones_own_means_the_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

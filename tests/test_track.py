@@ -112,3 +112,16 @@ def test_faces_keep_their_probabilities_and_a_face_without_them_shows_nothing_ye
     assert tracked.probabilities == face.probabilities and tracked.box == face.box
     assert tracked.emotion == "surprise"
     assert tracker.update([face_at(400, 10)])[0].emotion is None
+
+
+def test_a_face_with_no_clear_emotion_is_unsure_and_shows_neutral() -> None:
+    flat = {"angry": 0.3, "sad": 0.25, "fear": 0.25, "happy": 0.2}
+    tracker = Tracker()
+    unsure = tracker.update([face_at(0, 0, probabilities=flat)])[0]
+    assert unsure.unsure and unsure.emotion == "neutral" and unsure.top_emotion == "angry"
+    clear = tracker.update([face_at(0, 0, probabilities={"happy": 0.9, "neutral": 0.1})])[0]
+    # Smoothed: happy 0.4 × 0.9 + 0.6 × 0.2 = 0.48, past the threshold and the switch margin.
+    assert not clear.unsure and clear.emotion == "happy"
+    assert clear.to_json()["unsure"] is False and unsure.to_json()["unsure"] is True
+    never = Tracker(TrackerSettings(unsure_below=0.0)).update([face_at(0, 0, probabilities=flat)])[0]
+    assert not never.unsure and never.emotion == "angry"

@@ -112,6 +112,39 @@ def test_augmenter_changes_faces_but_keeps_shape_and_range(small_faces) -> None:
     assert np.abs(augmented - inputs).mean() > 0.01
 
 
+def test_erasing_blanks_part_of_each_face(small_faces) -> None:
+    from training.augment import build_augmenter
+
+    inputs = prepare_faces(small_faces[0][:16])
+    plain = np.asarray(build_augmenter(seed=3)(inputs, training=True))
+    erased = np.asarray(build_augmenter(seed=3, erasing=1.0)(inputs, training=True))
+    assert erased.shape == inputs.shape and 0.0 <= erased.min() and erased.max() <= 1.0
+    assert not np.allclose(plain, erased)
+
+
+def test_ferplus_votes_become_soft_targets(fer_npz: Path) -> None:
+    faces = load_faces(fer_npz, "PublicTest")
+    assert faces.votes.shape == (len(faces), 7)
+    # FER+'s majority agrees with FER2013's label on about 63 % of faces (the data's README).
+    voted = faces.votes.sum(axis=1) > 0
+    assert 0.6 < (faces.votes[voted].argmax(axis=1) == faces.labels[voted]).mean() < 0.7
+    hard, soft, votes_only = faces.targets(0.0), faces.targets(0.5), faces.targets(1.0)
+    np.testing.assert_array_equal(hard.argmax(axis=1), faces.labels)
+    for targets in (hard, soft, votes_only):
+        np.testing.assert_allclose(targets.sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(soft, (hard + votes_only) / 2, atol=1e-6)
+    np.testing.assert_allclose(votes_only[voted], faces.votes[voted] / faces.votes[voted].sum(axis=1, keepdims=True),
+                               atol=1e-6)
+    assert faces.subset(np.arange(5)).votes.shape == (5, 7)
+
+
+def test_soft_targets_need_votes(tmp_path: Path, small_faces) -> None:
+    path = tmp_path / "plain.npz"
+    np.savez(path, images=small_faces[0][:10], labels=small_faces[1][:10])
+    with pytest.raises(DataError, match="FER\\+ votes"):
+        load_faces(path).targets(0.5)
+
+
 def test_cosine_schedule_warms_up_then_decays() -> None:
     rates = [train.cosine_lr(epoch, 10, 1e-3) for epoch in range(10)]
     assert rates[0] < rates[1] == pytest.approx(1e-3)
@@ -121,7 +154,7 @@ def test_cosine_schedule_warms_up_then_decays() -> None:
 def test_smoke_run_resumes_exports_and_evaluates(tmp_path: Path, fer_npz: Path, small_faces) -> None:
     run = tmp_path / "run"
     common = ["--data", str(fer_npz), "--model", "vcam_net", "--limit", "300", "--val-limit", "100",
-              "--batch-size", "64", "--run-dir", str(run)]
+              "--batch-size", "64", "--run-dir", str(run), "--ferplus-weight", "0.5", "--erasing", "0.5"]
     assert train.main([*common, "--epochs", "1"]) == 0
     assert train.main([*common, "--epochs", "2"]) == 0  # resumes: one more epoch, not two
     with (run / "log.csv").open() as handle:

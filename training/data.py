@@ -27,12 +27,19 @@ class DataError(Exception):
     """A data file that cannot be read; the message says which and why."""
 
 
+FERPLUS_TO_EMOTIONS = {"anger": "angry", "disgust": "disgust", "fear": "fear", "happiness": "happy",
+                       "sadness": "sad", "surprise": "surprise", "neutral": "neutral"}
+"""FER+ vote columns that are FER2013 classes; contempt, unknown and not-a-face are left out."""
+
+
 @dataclass(frozen=True)
 class FaceSet:
-    """Faces as FER2013 stores them: uint8 (N, 48, 48) and labels 0..6 in EMOTIONS order."""
+    """Faces as FER2013 stores them: uint8 (N, 48, 48) and labels 0..6 in EMOTIONS order, and,
+    where the file has them, the FER+ votes for the seven classes, float (N, 7) in EMOTIONS order."""
 
     images: np.ndarray
     labels: np.ndarray
+    votes: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -42,7 +49,21 @@ class FaceSet:
         return prepare_faces(self.images)
 
     def subset(self, index: np.ndarray) -> FaceSet:
-        return FaceSet(self.images[index], self.labels[index])
+        return FaceSet(self.images[index], self.labels[index], None if self.votes is None else self.votes[index])
+
+    def targets(self, ferplus_weight: float = 0.0) -> np.ndarray:
+        """Training targets (N, 7): FER2013's one-hot label, mixed with weight `ferplus_weight`
+        with the FER+ vote distribution over the seven classes. A face with no vote for any of
+        the seven (all contempt, unknown or not-a-face) keeps its one-hot label."""
+        onehot = np.eye(len(EMOTIONS), dtype=np.float32)[self.labels]
+        if ferplus_weight == 0:
+            return onehot
+        if self.votes is None:
+            raise DataError("these faces have no FER+ votes (only the .npz of ../shared/data has them); "
+                            "drop --ferplus-weight")
+        counts = self.votes.sum(axis=1, keepdims=True)
+        distribution = np.where(counts > 0, self.votes / np.maximum(counts, 1), onehot)
+        return ((1 - ferplus_weight) * onehot + ferplus_weight * distribution).astype(np.float32)
 
     def sample(self, n: int, seed: int = 0) -> FaceSet:
         """A fixed random sample of n faces (all of them when n >= len)."""
@@ -74,6 +95,7 @@ def _load_npz(path: Path, split: str | None) -> FaceSet:
         with np.load(path, allow_pickle=False) as data:
             images, labels = data["images"], data["labels"]
             usage = data["usage"] if "usage" in data else None
+            votes = _ferplus_votes(data) if "ferplus_votes" in data else None
     except (OSError, ValueError, KeyError) as err:
         raise DataError(f"{path}: not a FER2013 .npz with 'images' and 'labels' arrays ({err})") from None
     if images.shape[1:] != (FACE_SIZE, FACE_SIZE):
@@ -83,7 +105,19 @@ def _load_npz(path: Path, split: str | None) -> FaceSet:
             raise DataError(f"{path}: has no 'usage' array to pick split {split!r} from; drop --split")
         keep = usage == split
         images, labels = images[keep], labels[keep]
-    return FaceSet(images.astype(np.uint8), labels.astype(np.int64))
+        votes = None if votes is None else votes[keep]
+    return FaceSet(images.astype(np.uint8), labels.astype(np.int64), votes)
+
+
+def _ferplus_votes(data: np.lib.npyio.NpzFile) -> np.ndarray:
+    """The FER+ votes of the seven FER2013 classes, in EMOTIONS order."""
+    columns = [str(name) for name in data["ferplus_columns"]]
+    order = {emotion: name for name, emotion in FERPLUS_TO_EMOTIONS.items()}
+    try:
+        picks = [columns.index(order[emotion]) for emotion in EMOTIONS]
+    except ValueError:
+        raise DataError(f"ferplus_columns {columns} lack one of {sorted(FERPLUS_TO_EMOTIONS)}") from None
+    return data["ferplus_votes"][:, picks].astype(np.float32)
 
 
 def _load_csv(path: Path, split: str | None) -> FaceSet:

@@ -74,6 +74,13 @@ def predict(model_path: Path, inputs: np.ndarray, batch_size: int = 256) -> np.n
     return np.concatenate(chunks)
 
 
+def model_and_faces(model: Path, data: Path, split: str | None) -> FaceSet:
+    """The faces to score `model` on; DataError, with the fix, when either cannot be used."""
+    if not model.is_file() or model.suffix not in (".keras", ".tflite"):
+        raise DataError(f"{model} is not a .keras or .tflite file; pass a model that training saved")
+    return load_faces(data, split)
+
+
 def score(model_path: Path, faces: FaceSet) -> Scores:
     predicted = predict(model_path, faces.inputs()).argmax(axis=1)
     confusion = np.zeros((len(EMOTIONS), len(EMOTIONS)), np.int64)
@@ -98,11 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the scores as JSON")
     parser.add_argument("--confusion", type=Path, metavar="PNG", help="confusion-matrix image (default: beside --json, else MODEL-DATA-confusion.png here)")
     args = parser.parse_args(argv)
-    if not args.model.is_file() or args.model.suffix not in (".keras", ".tflite"):
-        print(f"error: {args.model} is not a .keras or .tflite file; pass a model that training saved", file=sys.stderr)
-        return 2
     try:
-        faces = load_faces(args.data, args.split)
+        faces = model_and_faces(args.model, args.data, args.split)
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import math
 import sys
 import time
@@ -35,6 +36,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate of the cosine schedule")
     parser.add_argument("--label-smoothing", type=float, default=0.1)
+    parser.add_argument("--ferplus-weight", type=float, default=0.0,
+                        help="mix the FER+ vote distribution into the targets with this weight (0: FER2013 labels "
+                             "only, 1: FER+ votes only; needs the .npz with ferplus_votes)")
+    parser.add_argument("--erasing", type=float, default=0.0,
+                        help="also erase a random rectangle (2-33 %% of the face) in this share of the batches")
     parser.add_argument("--no-augment", action="store_true", help="train on the faces as they are")
     parser.add_argument("--limit", type=int, help="train on a fixed sample of this many faces (smoke runs)")
     parser.add_argument("--val-limit", type=int, help="validate on a fixed sample of this many faces")
@@ -99,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from training.augment import build_augmenter
     from training.data import DataError, load_faces
-    from training.models import MODELS, NUM_CLASSES
+    from training.models import MODELS
     from training.plots import plot_curves
 
     try:
@@ -141,10 +147,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.run_dir}: all {args.epochs} epochs done already (pass a larger --epochs or --fresh)")
         return 0
 
-    augmenter = None if args.no_augment else build_augmenter(args.seed)
+    augmenter = None if args.no_augment else build_augmenter(args.seed, erasing=args.erasing)
+    try:
+        train_targets = train.targets(args.ferplus_weight)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    (args.run_dir / "recipe.json").write_text(json.dumps(
+        {key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()}, indent=1))
 
-    def dataset(inputs: np.ndarray, labels: np.ndarray, training: bool) -> tf.data.Dataset:
-        targets = keras.utils.to_categorical(labels, NUM_CLASSES).astype("float32")
+    def dataset(inputs: np.ndarray, targets: np.ndarray, training: bool) -> tf.data.Dataset:
         data = tf.data.Dataset.from_tensor_slices((inputs, targets))
         if training:
             data = data.shuffle(len(inputs), seed=args.seed, reshuffle_each_iteration=True)
@@ -163,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         keras.callbacks.CSVLogger(log_csv, append=True),
     ]
     began = time.perf_counter()
-    model.fit(dataset(train_inputs, train.labels, True), validation_data=dataset(val.inputs(), val.labels, False),
+    model.fit(dataset(train_inputs, train_targets, True), validation_data=dataset(val.inputs(), val.targets(), False),
               epochs=args.epochs,
               initial_epoch=start, callbacks=callbacks, shuffle=False, verbose=2)  # tf.data shuffles
     plot_curves(log_csv, args.run_dir / "curves.png")

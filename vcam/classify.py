@@ -12,7 +12,8 @@ from vcam import EMOTIONS
 from vcam.errors import ModelFileError
 from vcam.faces import Face
 from vcam.litert import open_interpreter
-from vcam.preprocess import FACE_SIZE, crop_face, prepare_faces
+from vcam.calibration import read_temperature
+from vcam.preprocess import FACE_SIZE, crop_face, prepare_faces, with_temperature
 from vcam.resources import weights_dir
 
 DEFAULT_MODEL = "emotion.tflite"
@@ -36,9 +37,10 @@ class EmotionModel:
             )
         self._input, self._output = input_details["index"], output_details["index"]
         self._batch = int(input_details["shape"][0])
+        self.temperature = read_temperature(self.path)
 
     def predict(self, inputs: np.ndarray) -> np.ndarray:
-        """Probabilities (N, 7) for a batch made by `prepare_faces`."""
+        """Calibrated probabilities (N, 7) for a batch made by `prepare_faces`."""
         if len(inputs) == 0:
             return np.zeros((0, len(EMOTIONS)), np.float32)
         if len(inputs) != self._batch:
@@ -48,7 +50,7 @@ class EmotionModel:
             self._batch = len(inputs)
         self._interpreter.set_tensor(self._input, np.ascontiguousarray(inputs, dtype=np.float32))
         self._interpreter.invoke()
-        return self._interpreter.get_tensor(self._output).copy()
+        return with_temperature(self._interpreter.get_tensor(self._output).copy(), self.temperature)
 
     def classify(self, frame: np.ndarray, faces: Sequence[Face]) -> list[Face]:
         if not faces:

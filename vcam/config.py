@@ -36,6 +36,8 @@ class Config:
     detector_model: Path | None = None
     smoothing: float = 0.4
     switch_margin: float = 0.15
+    unsure_below: float = 0.4
+    """Show the neutral emoji while no emotion's smoothed probability reaches this (0: never)."""
     threads: int = 2
     detect_every: int = 1
     """Run the face detector on every n-th frame and keep its faces for the frames between. On
@@ -69,7 +71,7 @@ class Config:
         for name, value, allowed in choices:
             require_choice(name, value, allowed)
         numbers = (("score_threshold", self.score_threshold, 0.0, 1.0), ("smoothing", self.smoothing, 0.0, 1.0),
-                   ("switch_margin", self.switch_margin, 0.0, 1.0))
+                   ("switch_margin", self.switch_margin, 0.0, 1.0), ("unsure_below", self.unsure_below, 0.0, 1.0))
         for name, value, low, high in numbers:
             if value is not None and (isinstance(value, bool) or not (isinstance(value, int | float) and low <= value <= high)):
                 raise VcamError(f"{name} must be a number from {low} to {high}, not {value!r}")

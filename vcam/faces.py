@@ -18,7 +18,7 @@ KEYPOINTS: tuple[str, ...] = ("right_eye", "left_eye", "nose", "mouth", "right_e
 @dataclass(frozen=True)
 class Face:
     """One face in one frame. The detector fills box, keypoints and score; the classifier adds
-    probabilities; the tracker adds track_id and the shown (smoothed) emotion."""
+    probabilities; the tracker adds track_id, the shown (smoothed) emotion and whether it is unsure."""
 
     box: Box
     keypoints: tuple[Point, ...]
@@ -26,6 +26,8 @@ class Face:
     probabilities: tuple[float, ...] | None = None
     track_id: int | None = None
     emotion: str | None = None
+    unsure: bool = False
+    """No emotion clearly ahead (the tracker then shows neutral)."""
 
     @property
     def eyes(self) -> tuple[Point, Point]:
@@ -58,6 +60,7 @@ class Face:
             if self.probabilities is None
             else {name: round(p, 4) for name, p in zip(EMOTIONS, self.probabilities)},
             "emotion": self.emotion,
+            "unsure": self.unsure,
         }
 
 

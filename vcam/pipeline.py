@@ -44,7 +44,8 @@ class Pipeline:
             FaceDetector(config.detector, config.score_threshold, model_path=config.detector_model,
                          num_threads=config.threads),
             EmotionModel(config.emotion_model, num_threads=config.threads),
-            Tracker(TrackerSettings(smoothing=config.smoothing, switch_margin=config.switch_margin)),
+            Tracker(TrackerSettings(smoothing=config.smoothing, switch_margin=config.switch_margin,
+                                    unsure_below=config.unsure_below)),
             EmojiOverlay(load_emojis(config.emoji_dir), config.placement),
             detect_every=config.detect_every,
         )

@@ -86,3 +86,14 @@ def crop_face(
     if factor > 1:
         crop = cv2.resize(crop, (FACE_SIZE, FACE_SIZE), interpolation=cv2.INTER_AREA)
     return crop
+
+
+def with_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """Probabilities (N, 7) rescaled by temperature: softmax(log p / T). The same ranking, more
+    confident for T < 1, less for T > 1. Training fits T (training/calibrate.py) and the app
+    applies it (vcam/classify.py): both read the model's outputs through this one function."""
+    if temperature == 1.0:
+        return probabilities
+    logits = np.log(np.clip(probabilities, 1e-12, 1.0)) / temperature
+    scaled = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return (scaled / scaled.sum(axis=1, keepdims=True)).astype(probabilities.dtype)
