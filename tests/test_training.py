@@ -215,3 +215,22 @@ def test_batchnorm_recalibration_sets_statistics_to_the_data(public_test_sample)
     assert np.abs(np.asarray(norm.moving_mean) - target).max() < 0.1 * np.abs(target).max()
     assert np.abs(before - target).max() > 0.5 * np.abs(target).max()
     assert norm.momentum == 0.99  # the training momentum is restored
+
+
+def test_quantized_export_of_the_shipped_model_agrees_and_is_smaller(tmp_path: Path, fer_npz: Path) -> None:
+    out = tmp_path / "emotion.tflite"
+    keras_model = REPO / "weights" / "emotion.keras"
+    assert export.main(["--model", str(keras_model), "--out", str(out), "--data", str(fer_npz),
+                        "--quantize", "dynamic"]) == 0
+    inputs = load_faces(fer_npz, "PublicTest").sample(300).inputs()
+    assert export.agreement(keras_model, out, inputs) >= export.AGREEMENT
+    assert out.stat().st_size < 0.3 * (REPO / "weights" / "emotion.keras").stat().st_size
+
+
+def test_tta_averages_each_face_with_its_mirror(public_test_sample) -> None:
+    model = REPO / "weights" / "emotion.tflite"
+    inputs = prepare_faces(public_test_sample[0][:20])
+    mirrored = np.ascontiguousarray(inputs[:, :, ::-1])
+    both = evaluate.predict_tta(model, inputs)
+    np.testing.assert_allclose(both, (evaluate.predict(model, inputs) + evaluate.predict(model, mirrored)) / 2, atol=1e-6)
+    np.testing.assert_allclose(both, evaluate.predict_tta(model, mirrored), atol=1e-6)  # a mirror's mirror

@@ -81,8 +81,14 @@ def model_and_faces(model: Path, data: Path, split: str | None) -> FaceSet:
     return load_faces(data, split)
 
 
-def score(model_path: Path, faces: FaceSet) -> Scores:
-    predicted = predict(model_path, faces.inputs()).argmax(axis=1)
+def predict_tta(model_path: Path, inputs: np.ndarray) -> np.ndarray:
+    """Test-time augmentation: the mean of the probabilities for each face and its mirror image.
+    Costs a second pass (a batch twice as large in the app)."""
+    return (predict(model_path, inputs) + predict(model_path, np.ascontiguousarray(inputs[:, :, ::-1]))) / 2
+
+
+def score(model_path: Path, faces: FaceSet, tta: bool = False) -> Scores:
+    predicted = (predict_tta if tta else predict)(model_path, faces.inputs()).argmax(axis=1)
     confusion = np.zeros((len(EMOTIONS), len(EMOTIONS)), np.int64)
     np.add.at(confusion, (faces.labels, predicted), 1)
     return Scores(confusion)
@@ -102,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True, help="a .npz, a Kaggle fer2013.csv or a class-folder tree")
     parser.add_argument("--split", help="Training, PublicTest or PrivateTest (default: every row)")
     parser.add_argument("--limit", type=int, help="score a fixed random sample of this many faces")
+    parser.add_argument("--tta", action="store_true", help="average each face with its mirror image (test-time augmentation)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the scores as JSON")
     parser.add_argument("--confusion", type=Path, metavar="PNG", help="confusion-matrix image (default: beside --json, else MODEL-DATA-confusion.png here)")
     args = parser.parse_args(argv)
@@ -113,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.limit:
         faces = faces.sample(args.limit)
     try:
-        scores = score(args.model, faces)
+        scores = score(args.model, faces, args.tta)
     except (ValueError, RuntimeError, OSError) as err:
         print(f"error: {args.model} could not be run ({str(err).splitlines()[0] if str(err) else type(err).__name__});"
               " re-export it with python -m training.export", file=sys.stderr)

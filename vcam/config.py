@@ -41,7 +41,7 @@ class Config:
     threads: int = 2
     detect_every: int = 1
     """Run the face detector on every n-th frame and keep its faces for the frames between. On
-    the test clip, 2 saves half the detector's time (about 1.5 ms a 720p frame) and misses 4.6 %
+    the test clip, 2 saves half the detector's time (about 2 ms a 720p frame) and misses 4.6 %
     of the faces (IoU under 0.5 with a fresh detection): `vcam bench` measures both. 1 = every frame."""
     camera: int | str = 0
     """The webcam: its index (0, 1, …), a device path (/dev/video2) or a video file (played in a loop)."""
