@@ -186,3 +186,19 @@ def test_a_face_that_holds_still_reuses_its_sticker(shipped) -> None:
     assert overlay._sized("happy", 210.0, 10.0) is not first
     assert overlay._sized("happy", 200.0, 12.0) is not first
     assert max(first.width, first.height) == round(1.02 ** round(math.log(200) / math.log(1.02)) * 1.42)
+
+
+def test_a_sticker_blends_into_any_view_of_a_frame(shipped) -> None:
+    """A mirrored view and the BGR part of a BGRA frame are painted as a plain frame is."""
+    from vcam.overlay import Sticker
+
+    sticker = Sticker.from_bgra(cv2.resize(shipped["happy"], (40, 40)))
+    plain = np.full((60, 80, 3), 90, np.uint8)
+    sticker.paste(plain, 10, 5)
+    mirrored = np.full((60, 80, 3), 90, np.uint8)
+    sticker.paste(mirrored[:, ::-1], 10, 5)
+    np.testing.assert_array_equal(mirrored[:, ::-1], plain)
+    bgra = np.full((60, 80, 4), 90, np.uint8)
+    sticker.paste(bgra[:, :, :3], 10, 5)
+    np.testing.assert_array_equal(bgra[:, :, :3], plain)
+    assert (bgra[:, :, 3] == 90).all()

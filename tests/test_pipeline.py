@@ -64,3 +64,11 @@ def test_detect_every_must_be_a_positive_whole_number() -> None:
     for bad in (0, 1.5, True):
         with pytest.raises(VcamError, match="detect_every"):
             Config(detect_every=bad)
+
+
+def test_reset_forgets_the_kept_faces(photo) -> None:
+    pipeline = Pipeline.from_config(Config(detect_every=5))
+    counting = pipeline.detector = CountingDetector(pipeline.detector)
+    pipeline.process(photo.copy())
+    pipeline.reset()  # a new camera: its first frame is detected afresh
+    assert pipeline.process(np.zeros_like(photo)).faces == [] and counting.calls == 2

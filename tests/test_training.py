@@ -234,3 +234,10 @@ def test_tta_averages_each_face_with_its_mirror(public_test_sample) -> None:
     both = evaluate.predict_tta(model, inputs)
     np.testing.assert_allclose(both, (evaluate.predict(model, inputs) + evaluate.predict(model, mirrored)) / 2, atol=1e-6)
     np.testing.assert_allclose(both, evaluate.predict_tta(model, mirrored), atol=1e-6)  # a mirror's mirror
+
+
+@pytest.mark.parametrize("flag", ["--ferplus-weight", "--erasing"])
+def test_train_refuses_shares_outside_0_to_1(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_status:
+        train.parse_args([flag, "1.5"])
+    assert exit_status.value.code == 2 and "must be from 0 to 1" in capsys.readouterr().err

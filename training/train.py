@@ -40,7 +40,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="mix the FER+ vote distribution into the targets with this weight (0: FER2013 labels "
                              "only, 1: FER+ votes only; needs the .npz with ferplus_votes)")
     parser.add_argument("--erasing", type=float, default=0.0,
-                        help="also erase a random rectangle (2-33 %% of the face) in this share of the batches")
+                        help="also erase a random rectangle (2-33 %% of the face); Keras draws each face's chance "
+                             "from 0 to this factor, so about half of it is the share of faces erased")
     parser.add_argument("--no-augment", action="store_true", help="train on the faces as they are")
     parser.add_argument("--limit", type=int, help="train on a fixed sample of this many faces (smoke runs)")
     parser.add_argument("--val-limit", type=int, help="validate on a fixed sample of this many faces")
@@ -48,6 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--run-dir", type=Path, help="checkpoint folder (default: ~/.cache/vcam-runs/MODEL)")
     parser.add_argument("--fresh", action="store_true", help="start over instead of resuming the run folder")
     args = parser.parse_args(argv)
+    for name in ("ferplus_weight", "erasing"):
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            parser.error(f"--{name.replace('_', '-')} must be from 0 to 1, not {getattr(args, name)}")
     args.run_dir = (args.run_dir or Path.home() / ".cache" / "vcam-runs" / args.model).expanduser()
     return args
 

@@ -156,7 +156,8 @@ def run_cases(inputs: BenchInputs, cores: int) -> list[CaseResult]:
 
 
 def run_cases_pinned(inputs: BenchInputs, cores: int) -> list[CaseResult]:
-    """`run_cases` in a fresh child process, so that no thread pool started before the pinning."""
+    """`run_cases` in a fresh child process, so that OpenCV's and LiteRT's thread pools start
+    after the pinning and inherit it (numpy's BLAS threads start before it, but no stage uses BLAS)."""
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:
         return child.submit(run_cases, inputs, cores).result()
 
@@ -188,6 +189,7 @@ def detect_every_cost(inputs: BenchInputs, every: tuple[int, ...] = (1, 2, 3)) -
 
     detector = FaceDetector(inputs.config.detector, num_threads=inputs.config.threads)
     boxes, seconds = [], []
+    detector.detect(np.zeros((720, 1280, 3), np.uint8))  # warm-up: the first call sets up LiteRT's kernels
     with VideoReader(inputs.media / CLIP) as video:
         for frame in video:
             if frame is None:
@@ -231,11 +233,13 @@ def verdict(cases: list[CaseResult], peer: dict | None) -> list[str]:
     return lines
 
 
-def report(cases: list[CaseResult], peer: dict | None, clip: dict | None,
+def report(cases: list[CaseResult], peer: dict | None, clip: dict | None, cases_config: Config,
            say: Callable[[str], None] = print) -> dict:
     result = {"cases": [asdict(case) for case in cases if case.cores == max(c.cores for c in cases)],
               "one_core": [asdict(case) for case in cases if case.cores == 1],
               "peer": peer, "clip": clip,
+              "config": {"detector": cases_config.detector, "detect_every": cases_config.detect_every,
+                         "placement": cases_config.placement, "pixel_format": cases_config.pixel_format},
               "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "opencv": cv2.__version__}}
     say(table(cases))
     if clip:
@@ -279,7 +283,7 @@ def run_bench(inputs: BenchInputs, json_path: Path | None = None, peer: bool = T
         peer_result = run_peer(frames, peer_repeats, peer_python(say=say))
         peer_result["ours_fps"] = ours_on(frames, inputs.config, peer_repeats * 3)
         peer_result["ratio"] = peer_result["ours_fps"] / peer_result["fps"]
-    result = report(cases, peer_result, clip, say)
+    result = report(cases, peer_result, clip, inputs.config, say)
     result["detect_every"] = every
     if json_path is not None:
         json_path.write_text(json.dumps(result, indent=1))

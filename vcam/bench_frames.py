@@ -61,11 +61,12 @@ def findable_faces(data: Path, photo: np.ndarray, detector: FaceDetector, count:
     try:
         with np.load(data) as arrays:
             images, usage, votes = arrays["images"], arrays["usage"], arrays["ferplus_votes"]
+            not_a_face = [str(name) for name in arrays["ferplus_columns"]].index("NF")
     except (OSError, KeyError, ValueError) as err:
         raise MediaError(f"{data}: not a FER2013 .npz with images, usage and ferplus_votes ({err});"
                          " pass --data ../shared/data/fer2013-train-publictest.npz") from None
     chosen: list[np.ndarray] = []
-    for index in np.flatnonzero((usage == "PublicTest") & (votes[:, 9] == 0)):
+    for index in np.flatnonzero((usage == "PublicTest") & (votes[:, not_a_face] == 0)):
         if len(detector.detect(build_frame(photo, [images[index]], width, height))) == 1:
             chosen.append(images[index])
             if len(chosen) == count:

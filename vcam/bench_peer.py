@@ -59,7 +59,11 @@ def peer_python(folder: Path | None = None, say=print) -> Path:
     if python.exists() and (folder / ".complete").exists():
         return python
     say(f"installing the peer (fer {FER_VERSION}, TensorFlow, OpenCV 4) into {folder}; a few minutes, once")
-    venv.EnvBuilder(with_pip=True, clear=True).create(folder)
+    try:
+        venv.EnvBuilder(with_pip=True, clear=True).create(folder)
+    except (OSError, subprocess.CalledProcessError) as err:
+        raise VcamError(f"could not make the peer's environment in {folder} ({err}); install python3-venv, "
+                        "or run with --no-peer") from None
     for args in ([f"fer=={FER_VERSION}", "--no-deps"], PEER_REQUIREMENTS):
         done = subprocess.run([str(python), "-m", "pip", "install", "-q", *args], capture_output=True, text=True)
         if done.returncode != 0:
@@ -78,6 +82,10 @@ def run_peer(frames: list[np.ndarray], repeats: int, python: Path) -> dict:
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
         raise VcamError(f"the peer failed: {last}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    try:
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        raise VcamError(f"the peer printed no result ({done.stdout.strip()[-200:]!r}); "
+                        f"delete {peer_environment()} to reinstall it, or run with --no-peer") from None
     return {"name": "fer", "version": FER_VERSION, "frames": result["frames"],
             "fps": result["frames"] / result["seconds"], "faces_found": result["faces"]}

@@ -181,6 +181,10 @@ def run_bench(args: argparse.Namespace) -> int:
     config = load_config(args.config).replace(detector=args.detector, placement=args.placement)
     if args.frames < 1:
         raise VcamError(f"--frames must be at least 1, not {args.frames}")
+    if args.soak is not None and not (args.soak > 0 and args.interval > 0):
+        raise VcamError(f"--soak and --interval must be more than 0 seconds, not {args.soak} and {args.interval}")
+    if args.json is not None and not args.json.parent.is_dir():
+        raise VcamError(f"folder {args.json.parent} does not exist; create it or pick another --json path")
     if not (args.media / CLIP).is_file():
         raise VcamError(f"{args.media / CLIP} is missing; pass --media with the folder of the shared test media")
     if args.soak is not None:
@@ -188,7 +192,7 @@ def run_bench(args: argparse.Namespace) -> int:
 
         from vcam.soak import soak
 
-        report = soak(config.replace(camera=str(args.media / CLIP)), args.soak, args.interval)
+        report = soak(config.replace(camera=str(args.media / CLIP)), args.soak, min(args.interval, args.soak))
         print(report.summary())
         if args.json:
             args.json.write_text(json.dumps(report.to_json(), indent=1))

@@ -286,11 +286,12 @@ class Engine:
         config = self.config
         self.pipeline.detector = FaceDetector(kind, config.score_threshold, model_path=config.detector_model,
                                               num_threads=config.threads)
+        self.pipeline.reset()  # the next frame is detected afresh by the new model
         self._user_change(detector=kind)
 
     def _apply_camera(self, camera: int | str) -> None:
         self._stop_capture()
-        self.pipeline.tracker.reset()
+        self.pipeline.reset()
         self._set_state(camera=camera, camera_ok=False, camera_message=f"opening {describe_camera(camera)}")
         self._save(camera=camera)
         self._last_raw = None

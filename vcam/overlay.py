@@ -170,7 +170,8 @@ class Sticker:
             return
         inside = (slice(y0 - y, y1 - y), slice(x0 - x, x1 - x))
         region = frame[y0:y1, x0:x1]
-        cv2.add(self.premultiplied[inside], cv2.multiply(region, self.transparency[inside], scale=1 / 255), dst=region)
+        # Assigned through numpy, not OpenCV's dst=: the frame may be any view (mirrored, a BGRA frame's BGR).
+        region[:] = cv2.add(self.premultiplied[inside], cv2.multiply(region, self.transparency[inside], scale=1 / 255))
 
 
 def blend(frame: np.ndarray, image: np.ndarray, x: int, y: int) -> None:

@@ -66,6 +66,11 @@ class Pipeline:
         self._frames_since_detection += 1
         return self._detected
 
+    def reset(self) -> None:
+        """Forget the faces of earlier frames (a new camera or detector): tracks and kept detections."""
+        self.tracker.reset()
+        self._detected, self._frames_since_detection = [], 0
+
     def draw(self, frame: np.ndarray, faces: list[Face]) -> None:
         """The emojis for `faces` onto `frame`, in place, when the overlay is on."""
         if self.overlay_enabled:

@@ -166,7 +166,8 @@ def soak(config: Config, seconds: float, interval: float = 60.0, backend: str | 
         try:
             began = last_time = time.monotonic()
             last = (engine.frames_processed, sink.frames_sent, reader.frames)
-            while not stop.wait(max(0.0, began + interval * (len(report.samples) + 1) - time.monotonic())):
+            while not stop.wait(max(0.0, min(began + interval * (len(report.samples) + 1), began + seconds)
+                                    - time.monotonic())):
                 now = time.monotonic()
                 counts = (engine.frames_processed, sink.frames_sent, reader.frames)
                 rates = [(b - a) / (now - last_time) for a, b in zip(last, counts)]

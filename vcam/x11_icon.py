@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
-import select
+import selectors
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -70,7 +70,7 @@ def single_thread_x11_icon(base: type) -> type:
                 log.debug("closing the tray window: %s", err)
 
         def _run_posted(self) -> None:
-            while True:
+            while not self._stopping:  # after stop, the window is gone: later changes have nothing to change
                 try:
                     method = self._posted.get_nowait()
                 except queue.Empty:
@@ -90,7 +90,11 @@ def single_thread_x11_icon(base: type) -> type:
                     if display.pending_events():
                         yield display.next_event()
                         continue
-                    select.select([display.fileno(), self._wake_read], [], [], 1.0)
+                    display.flush()  # requests of the changes just made, before waiting
+                    with selectors.DefaultSelector() as waiting:
+                        waiting.register(display.fileno(), selectors.EVENT_READ)
+                        waiting.register(self._wake_read, selectors.EVENT_READ)
+                        waiting.select(1.0)
                     try:
                         while os.read(self._wake_read, 512):
                             pass
