@@ -241,3 +241,24 @@ def test_train_refuses_shares_outside_0_to_1(flag: str, capsys: pytest.CaptureFi
     with pytest.raises(SystemExit) as exit_status:
         train.parse_args([flag, "1.5"])
     assert exit_status.value.code == 2 and "must be from 0 to 1" in capsys.readouterr().err
+
+
+def test_compare_trains_each_net_with_one_recipe_and_tabulates_them(tmp_path: Path, fer_npz: Path) -> None:
+    from training import compare
+
+    out = tmp_path / "comparison.md"
+    argv = ["--data", str(fer_npz), "--models", "seed_cnn", "vcam_net", "--runs", str(tmp_path / "runs"),
+            "--out", str(out), "--epochs", "1", "--limit", "200", "--val-limit", "100", "--batch-size", "50",
+            "--ferplus-weight", "0.5", "--latency-repeats", "5", "--score-limit", "300"]
+    assert compare.main(argv) == 0
+    rows = json.loads(out.with_suffix(".json").read_text())["rows"]
+    assert [row["model"] for row in rows] == ["seed_cnn", "vcam_net"]
+    assert rows[0]["parameters"] == 2_345_607 and rows[1]["parameters"] == 1_167_015
+    for row in rows:
+        assert 0 <= row["accuracy"] <= 1 and set(row["recall"]) == set(EMOTIONS)
+        assert row["ms_4_faces"] > 0 and row["train_seconds"] > 0
+    text = out.read_text()
+    assert "| seed_cnn |" in text and "--ferplus-weight 0.5" in text
+    first = rows[1]["train_seconds"]
+    assert compare.main(argv) == 0  # a rerun resumes: nothing left to train, the time is kept
+    assert json.loads(out.with_suffix(".json").read_text())["rows"][1]["train_seconds"] >= first
