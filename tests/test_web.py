@@ -354,6 +354,7 @@ def test_state_faces_and_health_are_json(preview):
     assert faces["emotions"] == list(EMOTIONS) and faces["frame"] > 0
     for face in faces["faces"]:
         assert set(face["probabilities"]) == set(EMOTIONS) and len(face["box"]) == 4
+        assert isinstance(face["unsure"], bool) and (face["emotion"] == "neutral" or not face["unsure"])
     assert requests.get(preview.url + "healthz").json()["ok"] is True
 
 

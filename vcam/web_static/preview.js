@@ -92,7 +92,8 @@ function showFaces(faces) {
     box.className = "face";
     const title = document.createElement("div");
     title.className = "face-title";
-    title.textContent = `Face ${face.id ?? "?"}: ${face.emotion ?? "…"}`;
+    // An unsure face shows the neutral emoji: no emotion is clearly ahead (weights/README.md).
+    title.textContent = `Face ${face.id ?? "?"}: ${face.emotion ?? "…"}${face.unsure ? " (unsure)" : ""}`;
     box.append(title);
     if (face.probabilities) {
       for (const emotion of VCAM_EMOTIONS) box.append(bar(emotion, face.probabilities[emotion], emotion === face.emotion));
