@@ -16,7 +16,7 @@ from vcam.capture import Backoff
 from vcam.config import Config, load_config
 from vcam.engine import Engine, EngineState
 from vcam.placeholder import BACKGROUND
-from vcam.sources import CameraError, FrameSource, VideoFileSource, open_source
+from vcam.sources import CameraError, VideoFileSource, open_source
 from vcam.virtual_camera import VirtualCameraSink, fit_frame, to_pixel_format
 
 FAST_RETRY = Backoff(0.02, 0.1)
