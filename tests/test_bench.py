@@ -13,11 +13,12 @@ import cv2
 import numpy as np
 import pytest
 
-from vcam.bench import STAGES, BenchInputs, box_iou, case_frames
+from vcam.bench import STAGES, BenchInputs, case_frames
 from vcam.bench_frames import face_layout
 from vcam.bench_peer import run_peer
 from vcam.cli import main
 from vcam.config import Config
+from vcam.faces import iou
 from vcam.soak import soak
 
 
@@ -29,7 +30,7 @@ def test_faces_are_laid_out_inside_the_frame_without_overlapping(width: int, hei
     for i, (x, y, side) in enumerate(cells):
         assert 0 <= x and x + side <= width and 0 <= y and y + side <= height
         for other in cells[i + 1:]:
-            assert box_iou((x, y, side, side), tuple(map(float, (other[0], other[1], other[2], other[2])))) == 0
+            assert iou((x, y, side, side), (other[0], other[1], other[2], other[2])) == 0
 
 
 def test_the_frames_are_the_same_every_time_and_show_their_faces(media: Path, fer_npz: Path) -> None:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import tempfile
 import os
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -30,6 +30,7 @@ from vcam.bench_frames import build_frame, findable_faces
 from vcam.config import Config
 from vcam.detect import FaceDetector
 from vcam.errors import MediaError
+from vcam.faces import iou
 from vcam.pipeline import Pipeline
 from vcam.virtual_camera import fit_frame, to_pixel_format
 
@@ -144,22 +145,22 @@ def case_frames(inputs: BenchInputs) -> list[tuple[int, np.ndarray]]:
             for width, height in SIZES for count in FACE_COUNTS]
 
 
-def run_cases(inputs: BenchInputs, cores: int) -> list[CaseResult]:
-    """Every case, in this process, on its first `cores` CPUs."""
+def run_cases(inputs: BenchInputs, frames: list[tuple[int, np.ndarray]], cores: int) -> list[CaseResult]:
+    """Every case of `frames` (from `case_frames`), in this process, on its first `cores` CPUs."""
     available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     if available:
         os.sched_setaffinity(0, available[:cores])
     cv2.setNumThreads(cores)
     config = inputs.config.replace(threads=cores)
     pipeline = Pipeline.from_config(config)
-    return [measure_case(pipeline, frame, faces, config, inputs.frames, cores) for faces, frame in case_frames(inputs)]
+    return [measure_case(pipeline, frame, faces, config, inputs.frames, cores) for faces, frame in frames]
 
 
-def run_cases_pinned(inputs: BenchInputs, cores: int) -> list[CaseResult]:
+def run_cases_pinned(inputs: BenchInputs, frames: list[tuple[int, np.ndarray]], cores: int) -> list[CaseResult]:
     """`run_cases` in a fresh child process, so that OpenCV's and LiteRT's thread pools start
     after the pinning and inherit it (numpy's BLAS threads start before it, but no stage uses BLAS)."""
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:
-        return child.submit(run_cases, inputs, cores).result()
+        return child.submit(run_cases, inputs, frames, cores).result()
 
 
 def core_counts() -> list[int]:
@@ -173,13 +174,6 @@ def measure_clip(inputs: BenchInputs, target: Path) -> dict[str, float]:
 
     summary = annotate(Pipeline.from_config(inputs.config), inputs.media / CLIP, target, progress=False)
     return {"frames": summary.frames, "faces": summary.faces, "seconds": summary.seconds, "fps": summary.fps}
-
-
-def box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    inter = max(0.0, min(ax + aw, bx + bw) - max(ax, bx)) * max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    return inter / max(aw * ah + bw * bh - inter, 1e-9)
 
 
 def detect_every_cost(inputs: BenchInputs, every: tuple[int, ...] = (1, 2, 3)) -> list[dict[str, float]]:
@@ -203,7 +197,7 @@ def detect_every_cost(inputs: BenchInputs, every: tuple[int, ...] = (1, 2, 3)) -
         for i, fresh in enumerate(boxes):
             kept = boxes[i - i % n]
             faces += len(fresh)
-            missed += sum(1 for box in fresh if max((box_iou(box, k) for k in kept), default=0.0) < 0.5)
+            missed += sum(1 for box in fresh if max((iou(box, k) for k in kept), default=0.0) < 0.5)
         results.append({"every": n, "detect_ms_per_frame": 1000 * sum(seconds[::n]) / len(boxes),
                         "faces": faces, "missed": missed, "missed_share": missed / max(faces, 1)})
     return results
@@ -264,10 +258,11 @@ def ours_on(frames: list[np.ndarray], config: Config, repeats: int) -> float:
 def run_bench(inputs: BenchInputs, json_path: Path | None = None, peer: bool = True, peer_repeats: int = 3,
               say: Callable[[str], None] = print) -> dict:
     """The whole benchmark: every case on one core and on two, the clip, detect-every, the peer."""
+    frames = case_frames(inputs)
     cases: list[CaseResult] = []
     for cores in core_counts():
-        say(f"measuring {len(SIZES) * len(FACE_COUNTS)} cases × {inputs.frames} frames on {cores} core{'s' * (cores > 1)}")
-        cases += run_cases_pinned(inputs, cores)
+        say(f"measuring {len(frames)} cases × {inputs.frames} frames on {cores} core{'s' * (cores > 1)}")
+        cases += run_cases_pinned(inputs, frames, cores)
     with tempfile.TemporaryDirectory(prefix="vcam-bench-") as folder:
         clip = measure_clip(inputs, Path(folder) / "annotated.mp4")
     every = detect_every_cost(inputs)
@@ -278,10 +273,10 @@ def run_bench(inputs: BenchInputs, json_path: Path | None = None, peer: bool = T
     if peer:
         from vcam.bench_peer import peer_python, run_peer
 
-        frames = [frame for _, frame in case_frames(inputs)]
-        say(f"the peer (fer) on the same {len(frames)} frames, {peer_repeats} times each")
-        peer_result = run_peer(frames, peer_repeats, peer_python(say=say))
-        peer_result["ours_fps"] = ours_on(frames, inputs.config, peer_repeats * 3)
+        pictures = [frame for _, frame in frames]
+        say(f"the peer (fer) on the same {len(pictures)} frames, {peer_repeats} times each")
+        peer_result = run_peer(pictures, peer_repeats, peer_python(say=say))
+        peer_result["ours_fps"] = ours_on(pictures, inputs.config, peer_repeats * 3)
         peer_result["ratio"] = peer_result["ours_fps"] / peer_result["fps"]
     result = report(cases, peer_result, clip, inputs.config, say)
     result["detect_every"] = every

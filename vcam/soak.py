@@ -159,15 +159,14 @@ def soak(config: Config, seconds: float, interval: float = 60.0, backend: str | 
     sink = VirtualCameraSink.from_config(config, backend=backend, on_status=engine.report_virtual_camera)
     preview = PreviewServer(engine, config, port=0)
     report = SoakReport(seconds)
-    stop = threading.Event()
     with sink, engine:
         engine.add_sink(sink)
         reader = StreamReader(preview.ensure_started()).start()
         try:
             began = last_time = time.monotonic()
             last = (engine.frames_processed, sink.frames_sent, reader.frames)
-            while not stop.wait(max(0.0, min(began + interval * (len(report.samples) + 1), began + seconds)
-                                    - time.monotonic())):
+            while True:
+                time.sleep(max(0.0, min(began + interval * (len(report.samples) + 1), began + seconds) - time.monotonic()))
                 now = time.monotonic()
                 counts = (engine.frames_processed, sink.frames_sent, reader.frames)
                 rates = [(b - a) / (now - last_time) for a, b in zip(last, counts)]
