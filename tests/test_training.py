@@ -243,13 +243,40 @@ def test_train_refuses_shares_outside_0_to_1(flag: str, capsys: pytest.CaptureFi
     assert exit_status.value.code == 2 and "must be from 0 to 1" in capsys.readouterr().err
 
 
+def test_mixed_precision_run_trains_in_bfloat16_and_exports_in_float32(tmp_path: Path, fer_npz: Path,
+                                                                       small_faces) -> None:
+    import keras
+
+    from training import models
+
+    run = tmp_path / "run"
+    assert train.main(["--data", str(fer_npz), "--model", "vcam_net", "--limit", "200", "--val-limit", "100",
+                       "--batch-size", "50", "--epochs", "1", "--run-dir", str(run),
+                       "--precision", "mixed_bfloat16"]) == 0
+    trained = keras.models.load_model(run / "best.keras", compile=False)
+    assert trained.layers[1].dtype_policy.name == "mixed_bfloat16"
+    assert trained.layers[-1].dtype_policy.name == "float32"  # the softmax and the loss stay float32
+    assert keras.mixed_precision.global_policy().name == "float32"  # training put the global policy back
+
+    loaded = models.load(run / "best.keras")
+    assert {layer.dtype_policy.name for layer in loaded.layers} == {"float32"}
+    inputs = prepare_faces(small_faces[0])
+    in_bfloat16, in_float32 = trained.predict(inputs, verbose=0), loaded.predict(inputs, verbose=0)
+    assert 0 < np.abs(in_bfloat16 - in_float32).max() < 0.05  # the same weights, computed in another precision
+
+    out = tmp_path / "emotion.tflite"
+    assert export.main(["--model", str(run / "best.keras"), "--out", str(out), "--data", str(fer_npz)]) == 0
+    assert export.max_difference(run / "best.keras", out, inputs) <= 1e-4
+
+
 def test_compare_trains_each_net_with_one_recipe_and_tabulates_them(tmp_path: Path, fer_npz: Path) -> None:
     from training import compare
 
     out = tmp_path / "comparison.md"
     argv = ["--data", str(fer_npz), "--models", "seed_cnn", "vcam_net", "--runs", str(tmp_path / "runs"),
             "--out", str(out), "--epochs", "1", "--limit", "200", "--val-limit", "100", "--batch-size", "50",
-            "--ferplus-weight", "0.5", "--latency-repeats", "5", "--score-limit", "300"]
+            "--ferplus-weight", "0.5", "--precision", "mixed_bfloat16", "--latency-repeats", "5",
+            "--score-limit", "300"]
     assert compare.main(argv) == 0
     rows = json.loads(out.with_suffix(".json").read_text())["rows"]
     assert [row["model"] for row in rows] == ["seed_cnn", "vcam_net"]
@@ -258,7 +285,7 @@ def test_compare_trains_each_net_with_one_recipe_and_tabulates_them(tmp_path: Pa
         assert 0 <= row["accuracy"] <= 1 and set(row["recall"]) == set(EMOTIONS)
         assert row["ms_4_faces"] > 0 and row["train_seconds"] > 0
     text = out.read_text()
-    assert "| seed_cnn |" in text and "--ferplus-weight 0.5" in text
+    assert "| seed_cnn |" in text and "--ferplus-weight 0.5" in text and "--precision mixed_bfloat16" in text
     first = rows[1]["train_seconds"]
     assert compare.main(argv) == 0  # a rerun resumes: nothing left to train, the time is kept
     assert json.loads(out.with_suffix(".json").read_text())["rows"][1]["train_seconds"] >= first

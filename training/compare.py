@@ -22,7 +22,7 @@ from training.latency import measure
 from vcam.preprocess import EMOTIONS
 
 RECIPE_FLAGS = ("epochs", "batch_size", "lr", "label_smoothing", "ferplus_weight", "erasing", "limit", "val_limit",
-                "seed")
+                "seed", "precision")
 
 
 def train_argv(args: argparse.Namespace, model: str, run_dir: Path) -> list[str]:
@@ -49,9 +49,9 @@ def train_once(args: argparse.Namespace, model: str, run_dir: Path) -> float:
 
 
 def parameters(keras_path: Path) -> int:
-    import keras
+    from training.models import load
 
-    return int(keras.models.load_model(keras_path, compile=False).count_params())
+    return int(load(keras_path).count_params())
 
 
 def compare_one(args: argparse.Namespace, model: str, faces) -> dict[str, object]:
@@ -81,7 +81,7 @@ def table(rows: list[dict], recipe: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from training.models import MODELS
+    from training.models import MODELS, PRECISIONS
 
     parser = argparse.ArgumentParser(prog="python -m training.compare", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -92,9 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-repeats", type=int, default=300)
     parser.add_argument("--score-limit", type=int, help="score on a fixed sample of this many PublicTest faces")
     parser.add_argument("--epochs", type=int, default=30)
-    for flag in RECIPE_FLAGS[1:]:
+    for flag in RECIPE_FLAGS[1:-1]:
         parser.add_argument(f"--{flag.replace('_', '-')}", type=float if flag in ("lr", "label_smoothing",
                                                                                 "ferplus_weight", "erasing") else int)
+    parser.add_argument("--precision", choices=PRECISIONS)
     args = parser.parse_args(argv)
     if not args.out.parent.is_dir():
         print(f"error: folder {args.out.parent} does not exist; pick another --out", file=sys.stderr)

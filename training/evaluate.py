@@ -55,9 +55,9 @@ class Scores:
 def predict(model_path: Path, inputs: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Probabilities (N, 7) from a .keras model (Keras) or a .tflite model (LiteRT)."""
     if model_path.suffix == ".keras":
-        import keras
+        from training.models import load
 
-        return keras.models.load_model(model_path, compile=False).predict(inputs, batch_size=batch_size, verbose=0)
+        return load(model_path).predict(inputs, batch_size=batch_size, verbose=0)
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(model_path), num_threads=2)

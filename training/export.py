@@ -35,9 +35,9 @@ AGREEMENT = 0.97
 def export_tflite(keras_path: Path, out: Path, keras_out: Path, quantize: str = "none") -> int:
     """Convert the model at `keras_path` to `out`, and save it without its optimizer state (a
     third of the size) as `keras_out`; returns out's size."""
-    import keras
+    from training.models import load
 
-    model = keras.models.load_model(keras_path, compile=False)
+    model = load(keras_path)  # a net trained in mixed precision is exported computing in float32
     if quantize == "none":
         model.export(str(out), format="litert", verbose=False)
     else:

@@ -30,7 +30,7 @@ def seed_cnn() -> keras.Model:
             layers.Flatten(),
             layers.Dense(1024, activation="relu"),
             layers.Dropout(0.5),
-            layers.Dense(NUM_CLASSES, activation="softmax"),
+            layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32"),
         ],
         name="seed_cnn",
     )
@@ -48,7 +48,7 @@ def seed_vgg16() -> keras.Model:
     model.add(layers.Dropout(0.5))
     model.add(layers.Dense(4096, activation="relu"))
     model.add(layers.Dropout(0.5))
-    model.add(layers.Dense(NUM_CLASSES, activation="softmax"))
+    model.add(layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32"))
     return model
 
 
@@ -70,8 +70,38 @@ def vcam_net(widths: tuple[int, ...] = (32, 64, 128, 256), dropout: float = 0.4)
             x = layers.MaxPooling2D(2)(x)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="vcam_net")
+
+
+PRECISIONS = ("float32", "mixed_bfloat16")
+"""Training precisions. mixed_bfloat16 computes in bfloat16 and keeps float32 weights; the
+output layer stays float32 in every net, so the softmax and the loss are computed in float32."""
+
+
+def float32_copy(model: keras.Model) -> keras.Model:
+    """`model` itself if it computes in float32, else the same net and weights computing in
+    float32 (a model trained in mixed precision, for export and evaluation)."""
+    if all(layer.dtype_policy.name == "float32" for layer in model.layers):
+        return model
+
+    def float32(node):
+        if isinstance(node, dict):
+            if node.get("class_name") == "DTypePolicy":
+                return {**node, "config": {**node["config"], "name": "float32"}}
+            return {key: float32(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [float32(value) for value in node]
+        return node
+
+    copy = type(model).from_config(float32(model.get_config()))
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def load(path) -> keras.Model:
+    """The .keras model at `path`, without optimizer, computing in float32."""
+    return float32_copy(keras.models.load_model(path, compile=False))
 
 
 MODELS: dict[str, Callable[[], keras.Model]] = {

@@ -23,7 +23,7 @@ DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / 
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from training.models import MODELS
+    from training.models import MODELS, PRECISIONS
 
     parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -42,6 +42,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--erasing", type=float, default=0.0,
                         help="also erase a random rectangle (2-33 %% of the face); Keras draws each face's chance "
                              "from 0 to this factor, so about half of it is the share of faces erased")
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32",
+                        help="mixed_bfloat16 computes in bfloat16 with float32 weights: 1.46x faster per step for "
+                             "vcam_net on this machine's CPU (AVX-512 BF16); a resumed run keeps the precision "
+                             "it started with")
     parser.add_argument("--no-augment", action="store_true", help="train on the faces as they are")
     parser.add_argument("--limit", type=int, help="train on a fixed sample of this many faces (smoke runs)")
     parser.add_argument("--val-limit", type=int, help="validate on a fixed sample of this many faces")
@@ -141,7 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         start, best_so_far = 0, -math.inf
         log_csv.unlink(missing_ok=True)
-        model = MODELS[args.model]()
+        keras.mixed_precision.set_global_policy(args.precision)
+        try:
+            model = MODELS[args.model]()
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
         model.compile(
             optimizer=keras.optimizers.Adam(args.lr),
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing),
