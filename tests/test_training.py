@@ -154,11 +154,18 @@ def test_cosine_schedule_warms_up_then_decays() -> None:
 def test_smoke_run_resumes_exports_and_evaluates(tmp_path: Path, fer_npz: Path, small_faces) -> None:
     run = tmp_path / "run"
     common = ["--data", str(fer_npz), "--model", "vcam_net", "--limit", "300", "--val-limit", "100",
-              "--batch-size", "64", "--run-dir", str(run), "--ferplus-weight", "0.5", "--erasing", "0.5"]
+              "--batch-size", "64", "--run-dir", str(run), "--ferplus-weight", "0.5", "--erasing", "0.5",
+              "--mixup", "0.2", "--weight-decay", "0.01"]
     assert train.main([*common, "--epochs", "1"]) == 0
     assert train.main([*common, "--epochs", "2"]) == 0  # resumes: one more epoch, not two
     with (run / "log.csv").open() as handle:
         assert [row["epoch"] for row in csv.DictReader(handle)] == ["0", "1"]
+    import keras
+
+    optimizer = keras.models.load_model(run / "last.keras").optimizer
+    assert type(optimizer).__name__ == "AdamW" and optimizer.weight_decay == pytest.approx(0.01)
+    recipe = json.loads((run / "recipe.json").read_text())
+    assert recipe["mixup"] == 0.2 and recipe["weight_decay"] == 0.01
     assert (run / "curves.png").stat().st_size > 0
 
     out = tmp_path / "emotion.tflite"
@@ -267,6 +274,48 @@ def test_mixed_precision_run_trains_in_bfloat16_and_exports_in_float32(tmp_path:
     out = tmp_path / "emotion.tflite"
     assert export.main(["--model", str(run / "best.keras"), "--out", str(out), "--data", str(fer_npz)]) == 0
     assert export.max_difference(run / "best.keras", out, inputs) <= 1e-4
+
+
+def write_log(path: Path, accuracies: list[float]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["epoch", "accuracy", "val_accuracy"])
+        writer.writerows([epoch, 0.5, accuracy] for epoch, accuracy in enumerate(accuracies))
+    return path
+
+
+def test_early_stopping_counts_epochs_since_the_best_across_resumes(tmp_path: Path, fer_npz: Path, capsys) -> None:
+    import keras
+
+    log = write_log(tmp_path / "log.csv", [0.40, 0.52, 0.51, 0.50])
+    assert train.epochs_done(log) == (4, 0.52) and train.epochs_since_best(log) == 2
+    assert train.epochs_since_best(tmp_path / "none.csv") == 0
+
+    # A resumed run goes on counting: 2 epochs without a better one so far, patience 3.
+    stopper = train.early_stopping(patience=3, since_best=2, best=0.52)
+    stopper.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
+    stopper.on_train_begin()
+    stopper.on_epoch_end(4, {"val_accuracy": 0.515})
+    assert stopper.model.stop_training
+    stopper.on_train_begin()
+    stopper.model.stop_training = False
+    stopper.on_epoch_end(4, {"val_accuracy": 0.53})  # better: the count starts again
+    assert not stopper.model.stop_training and stopper.wait == 0
+
+    # A run folder whose best epoch lies `patience` epochs back trains no further.
+    run = tmp_path / "run"
+    run.mkdir()
+    write_log(run / "log.csv", [0.40, 0.52, 0.51, 0.50])
+    assert train.main(["--data", str(fer_npz), "--run-dir", str(run), "--epochs", "10", "--patience", "2"]) == 0
+    assert "stopped early already" in capsys.readouterr().out
+    assert not (run / "last.keras").exists()
+
+
+@pytest.mark.parametrize("flag", ["--mixup", "--weight-decay"])
+def test_train_refuses_mixup_and_decay_outside_0_to_1(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_status:
+        train.parse_args([flag, "-0.1"])
+    assert exit_status.value.code == 2 and "must be from 0 to 1" in capsys.readouterr().err
 
 
 def test_compare_trains_each_net_with_one_recipe_and_tabulates_them(tmp_path: Path, fer_npz: Path) -> None:

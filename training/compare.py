@@ -21,8 +21,8 @@ from training.data import DataError, load_faces
 from training.latency import measure
 from vcam.preprocess import EMOTIONS
 
-RECIPE_FLAGS = ("epochs", "batch_size", "lr", "label_smoothing", "ferplus_weight", "erasing", "limit", "val_limit",
-                "seed", "precision")
+RECIPE_FLAGS = ("epochs", "batch_size", "lr", "label_smoothing", "ferplus_weight", "erasing", "mixup", "weight_decay",
+                "patience", "limit", "val_limit", "seed", "precision")
 
 
 def train_argv(args: argparse.Namespace, model: str, run_dir: Path) -> list[str]:
@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=30)
     for flag in RECIPE_FLAGS[1:-1]:
         parser.add_argument(f"--{flag.replace('_', '-')}", type=float if flag in ("lr", "label_smoothing",
-                                                                                "ferplus_weight", "erasing") else int)
+                                                                                "ferplus_weight", "erasing", "mixup",
+                                                                                "weight_decay") else int)
     parser.add_argument("--precision", choices=PRECISIONS)
     args = parser.parse_args(argv)
     if not args.out.parent.is_dir():

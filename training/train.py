@@ -46,6 +46,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="mixed_bfloat16 computes in bfloat16 with float32 weights: 1.46x faster per step for "
                              "vcam_net on this machine's CPU (AVX-512 BF16); a resumed run keeps the precision "
                              "it started with")
+    parser.add_argument("--mixup", type=float, default=0.0,
+                        help="mixup: blend each batch's faces and targets with a shuffled copy of the batch, with "
+                             "weights drawn from Beta(ALPHA, ALPHA) (Keras' MixUp layer; 0: off, 0.2 is common)")
+    parser.add_argument("--weight-decay", type=float, default=0.0,
+                        help="decoupled weight decay (AdamW) with this coefficient; 0: plain Adam")
+    parser.add_argument("--patience", type=int, default=0,
+                        help="stop early when PublicTest accuracy has not improved for this many epochs (0: never);"
+                             " the best epoch's checkpoint is best.keras either way")
     parser.add_argument("--no-augment", action="store_true", help="train on the faces as they are")
     parser.add_argument("--limit", type=int, help="train on a fixed sample of this many faces (smoke runs)")
     parser.add_argument("--val-limit", type=int, help="validate on a fixed sample of this many faces")
@@ -53,9 +61,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--run-dir", type=Path, help="checkpoint folder (default: ~/.cache/vcam-runs/MODEL)")
     parser.add_argument("--fresh", action="store_true", help="start over instead of resuming the run folder")
     args = parser.parse_args(argv)
-    for name in ("ferplus_weight", "erasing"):
+    for name in ("ferplus_weight", "erasing", "mixup", "weight_decay"):
         if not 0.0 <= getattr(args, name) <= 1.0:
             parser.error(f"--{name.replace('_', '-')} must be from 0 to 1, not {getattr(args, name)}")
+    if args.patience < 0:
+        parser.error(f"--patience must be 0 (never stop early) or more, not {args.patience}")
     args.run_dir = (args.run_dir or Path.home() / ".cache" / "vcam-runs" / args.model).expanduser()
     return args
 
@@ -76,6 +86,28 @@ def epochs_done(log_csv: Path) -> tuple[int, float]:
         rows = list(csv.DictReader(handle))
     best = max((float(row["val_accuracy"]) for row in rows if row.get("val_accuracy")), default=-math.inf)
     return len(rows), best
+
+
+def epochs_since_best(log_csv: Path) -> int:
+    """Epochs logged after the one with the best validation accuracy (0 when it is the last)."""
+    if not log_csv.exists():
+        return 0
+    with log_csv.open(newline="") as handle:
+        accuracies = [float(row["val_accuracy"]) for row in csv.DictReader(handle) if row.get("val_accuracy")]
+    return len(accuracies) - 1 - int(np.argmax(accuracies)) if accuracies else 0
+
+
+def early_stopping(patience: int, since_best: int, best: float):
+    """Keras' EarlyStopping on val_accuracy that carries on a resumed run's count and best."""
+    import keras
+
+    class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+        def on_train_begin(self, logs=None) -> None:
+            super().on_train_begin(logs)
+            if best > -math.inf:
+                self.wait, self.best = since_best, best
+
+    return ResumableEarlyStopping(monitor="val_accuracy", mode="max", patience=patience, verbose=1)
 
 
 def batchnorm_recalibration(inputs, batch_size: int, batches: int = 50, seed: int = 0):
@@ -134,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
         for path in (last, best_path, log_csv):
             path.unlink(missing_ok=True)
     start, best_so_far = epochs_done(log_csv)
+    since_best = epochs_since_best(log_csv)
+    if args.patience and start and since_best >= args.patience:
+        print(f"{args.run_dir}: no better validation accuracy in the {since_best} epochs after the best one; "
+              "it stopped early already (pass --fresh to start over)")
+        return 0
     if last.exists() and start > 0:
         try:
             model = keras.models.load_model(last)
@@ -151,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             keras.mixed_precision.set_global_policy("float32")
         model.compile(
-            optimizer=keras.optimizers.Adam(args.lr),
+            optimizer=(keras.optimizers.AdamW(args.lr, weight_decay=args.weight_decay) if args.weight_decay
+                       else keras.optimizers.Adam(args.lr)),
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing),
             metrics=["accuracy"],
         )
@@ -175,6 +213,14 @@ def main(argv: list[str] | None = None) -> int:
         data = data.batch(args.batch_size)
         if training and augmenter is not None:
             data = data.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+        if training and args.mixup > 0:
+            mix = keras.layers.MixUp(alpha=args.mixup, seed=args.seed + 6)
+
+            def mixed(x, y):
+                out = mix({"images": x, "labels": y}, training=True)
+                return out["images"], out["labels"]
+
+            data = data.map(mixed, num_parallel_calls=tf.data.AUTOTUNE)
         return data.prefetch(tf.data.AUTOTUNE)
 
     train_inputs = train.inputs()
@@ -186,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
                                         initial_value_threshold=best_so_far if best_so_far > -math.inf else None),
         keras.callbacks.CSVLogger(log_csv, append=True),
     ]
+    if args.patience:
+        callbacks.append(early_stopping(args.patience, since_best, best_so_far))
     began = time.perf_counter()
     model.fit(dataset(train_inputs, train_targets, True), validation_data=dataset(val.inputs(), val.targets(), False),
               epochs=args.epochs,
