@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -316,6 +319,52 @@ def test_train_refuses_mixup_and_decay_outside_0_to_1(flag: str, capsys: pytest.
     with pytest.raises(SystemExit) as exit_status:
         train.parse_args([flag, "-0.1"])
     assert exit_status.value.code == 2 and "must be from 0 to 1" in capsys.readouterr().err
+
+
+JAX_TRAINING = """
+import sys
+
+
+class NoTensorFlow:  # as on the GPU machine, where TensorFlow is not installed
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "tensorflow":
+            raise ModuleNotFoundError("No module named 'tensorflow'")
+
+
+sys.meta_path.insert(0, NoTensorFlow())
+import keras, numpy as np
+from training import train
+from training.data import load_faces
+from training.models import load
+assert keras.backend.backend() == "jax"
+run_dir, data = sys.argv[1], sys.argv[2]
+common = ["--data", data, "--model", "vcam_net", "--limit", "200", "--val-limit", "100", "--batch-size", "50",
+          "--run-dir", run_dir, "--precision", "mixed_bfloat16", "--mixup", "0.2", "--erasing", "0.5"]
+assert train.main([*common, "--epochs", "1"]) == 0
+assert train.main([*common, "--epochs", "2"]) == 0
+faces = load_faces(data, "PublicTest").sample(64)
+np.save(run_dir + "/jax-probabilities.npy", load(run_dir + "/best.keras").predict(faces.inputs(), verbose=0))
+assert "tensorflow" not in sys.modules
+"""
+
+
+def test_training_runs_under_jax_without_tensorflow_and_the_model_loads_here(tmp_path: Path, fer_npz: Path) -> None:
+    """The GPU machine has JAX and no TensorFlow: train there, load and export here."""
+    from training import models
+
+    run = tmp_path / "run"
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(REPO), "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run([sys.executable, "-c", JAX_TRAINING, str(run), str(fer_npz)], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with (run / "log.csv").open() as handle:
+        assert [row["epoch"] for row in csv.DictReader(handle)] == ["0", "1"]  # the second call resumed
+
+    faces = load_faces(fer_npz, "PublicTest").sample(64)
+    here = models.load(run / "best.keras").predict(faces.inputs(), verbose=0)
+    assert np.abs(here - np.load(run / "jax-probabilities.npy")).max() < 1e-4
+    out = tmp_path / "emotion.tflite"
+    assert export.main(["--model", str(run / "best.keras"), "--out", str(out), "--data", str(fer_npz)]) == 0
 
 
 def test_compare_trains_each_net_with_one_recipe_and_tabulates_them(tmp_path: Path, fer_npz: Path) -> None:

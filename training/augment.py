@@ -1,4 +1,4 @@
-"""Augmentation: Keras 3 preprocessing layers, applied per batch inside the tf.data pipeline."""
+"""Augmentation: Keras 3 preprocessing layers, applied per batch (training/batches.py)."""
 
 from __future__ import annotations
 

@@ -141,9 +141,9 @@ def batchnorm_recalibration(inputs, batch_size: int, batches: int = 50, seed: in
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import keras
-    import tensorflow as tf
 
     from training.augment import build_augmenter
+    from training.batches import batches
     from training.data import DataError, load_faces
     from training.models import MODELS
     from training.plots import plot_curves
@@ -206,23 +206,6 @@ def main(argv: list[str] | None = None) -> int:
     (args.run_dir / "recipe.json").write_text(json.dumps(
         {key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()}, indent=1))
 
-    def dataset(inputs: np.ndarray, targets: np.ndarray, training: bool) -> tf.data.Dataset:
-        data = tf.data.Dataset.from_tensor_slices((inputs, targets))
-        if training:
-            data = data.shuffle(len(inputs), seed=args.seed, reshuffle_each_iteration=True)
-        data = data.batch(args.batch_size)
-        if training and augmenter is not None:
-            data = data.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
-        if training and args.mixup > 0:
-            mix = keras.layers.MixUp(alpha=args.mixup, seed=args.seed + 6)
-
-            def mixed(x, y):
-                out = mix({"images": x, "labels": y}, training=True)
-                return out["images"], out["labels"]
-
-            data = data.map(mixed, num_parallel_calls=tf.data.AUTOTUNE)
-        return data.prefetch(tf.data.AUTOTUNE)
-
     train_inputs = train.inputs()
     callbacks = [
         batchnorm_recalibration(train_inputs, args.batch_size, seed=args.seed),
@@ -235,9 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.patience:
         callbacks.append(early_stopping(args.patience, since_best, best_so_far))
     began = time.perf_counter()
-    model.fit(dataset(train_inputs, train_targets, True), validation_data=dataset(val.inputs(), val.targets(), False),
-              epochs=args.epochs,
-              initial_epoch=start, callbacks=callbacks, shuffle=False, verbose=2)  # tf.data shuffles
+    model.fit(batches(train_inputs, train_targets, args.batch_size, args.seed, training=True, augmenter=augmenter,
+                      mixup=args.mixup),
+              validation_data=batches(val.inputs(), val.targets(), args.batch_size),
+              epochs=args.epochs, initial_epoch=start, callbacks=callbacks, verbose=2)
     plot_curves(log_csv, args.run_dir / "curves.png")
     _, best = epochs_done(log_csv)
     print(f"trained {args.model} epochs {start + 1}-{args.epochs} on {len(train)} faces in "
