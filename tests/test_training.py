@@ -181,7 +181,8 @@ def test_smoke_run_resumes_exports_and_evaluates(tmp_path: Path, fer_npz: Path, 
     for data, split in ((fer_npz, "PublicTest"), (write_csv(tmp_path / "f.csv", images, labels), None),
                         (write_tree(tmp_path / "tree", images, labels), None)):
         report = tmp_path / f"scores-{Path(data).stem}.json"
-        args = ["--model", str(out), "--data", str(data), "--json", str(report), *(["--split", split] if split else [])]
+        args = ["--model", str(out), "--data", str(data), "--json", str(report),
+                *(["--split", split, "--tta", "crops"] if split else [])]
         assert evaluate.main(args) == 0
         scores = json.loads(report.read_text())
         assert scores["n"] == (3589 if split else 70)
@@ -244,6 +245,23 @@ def test_tta_averages_each_face_with_its_mirror(public_test_sample) -> None:
     both = evaluate.predict_tta(model, inputs)
     np.testing.assert_allclose(both, (evaluate.predict(model, inputs) + evaluate.predict(model, mirrored)) / 2, atol=1e-6)
     np.testing.assert_allclose(both, evaluate.predict_tta(model, mirrored), atol=1e-6)  # a mirror's mirror
+
+
+def test_tta_crops_average_ten_views_of_each_face(public_test_sample) -> None:
+    model = REPO / "weights" / "emotion.tflite"
+    inputs = prepare_faces(public_test_sample[0][:20])
+    views = evaluate.tta_views(inputs, "crops")
+    assert len(views) == 10 and all(view.shape == inputs.shape for view in views)
+    np.testing.assert_array_equal(views[0], inputs)
+    np.testing.assert_array_equal(views[3], views[2][:, :, ::-1])  # each crop is followed by its mirror
+    # The first corner crop is the top-left 44×44 pixels, scaled up: its top-left pixel is the face's.
+    np.testing.assert_allclose(views[2][:, 0, 0], inputs[:, 0, 0], atol=1e-6)
+    assert not np.allclose(views[2], inputs)
+    all_ten = evaluate.predict_tta(model, inputs, "crops")
+    np.testing.assert_allclose(all_ten, sum(evaluate.predict(model, view) for view in views) / 10, atol=1e-6)
+    np.testing.assert_allclose(all_ten.sum(axis=1), 1.0, atol=1e-5)
+    with pytest.raises(ValueError, match="unknown test-time augmentation"):
+        evaluate.tta_views(inputs, "rotate")
 
 
 @pytest.mark.parametrize("flag", ["--ferplus-weight", "--erasing"])
@@ -387,3 +405,14 @@ def test_compare_trains_each_net_with_one_recipe_and_tabulates_them(tmp_path: Pa
     first = rows[1]["train_seconds"]
     assert compare.main(argv) == 0  # a rerun resumes: nothing left to train, the time is kept
     assert json.loads(out.with_suffix(".json").read_text())["rows"][1]["train_seconds"] >= first
+
+
+def test_latency_times_the_batches_asked_for(capsys: pytest.CaptureFixture[str]) -> None:
+    from training import latency
+
+    assert latency.main(["--model", str(REPO / "weights" / "emotion.tflite"), "--repeats", "3",
+                         "--batches", "2", "10"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["2 faces", "10 faces"]
+    assert latency.main(["--model", str(REPO / "weights" / "emotion.tflite"), "--batches", "0"]) == 2
+    assert "batch sizes must be 1 or more" in capsys.readouterr().err

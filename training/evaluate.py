@@ -81,14 +81,39 @@ def model_and_faces(model: Path, data: Path, split: str | None) -> FaceSet:
     return load_faces(data, split)
 
 
-def predict_tta(model_path: Path, inputs: np.ndarray) -> np.ndarray:
-    """Test-time augmentation: the mean of the probabilities for each face and its mirror image.
-    Costs a second pass (a batch twice as large in the app)."""
-    return (predict(model_path, inputs) + predict(model_path, np.ascontiguousarray(inputs[:, :, ::-1]))) / 2
+TTA_MODES = ("flip", "crops")
+"""flip: each face and its mirror image (2 views). crops: the face and its four corner crops of
+44×44 pixels scaled back to 48×48 (a 9 % zoom with a shift, inside what training's augmentation
+does), each also mirrored (10 views)."""
+TTA_CROP = 44
 
 
-def score(model_path: Path, faces: FaceSet, tta: bool = False) -> Scores:
-    predicted = (predict_tta if tta else predict)(model_path, faces.inputs()).argmax(axis=1)
+def tta_views(inputs: np.ndarray, mode: str = "flip") -> list[np.ndarray]:
+    """The batches (N, 48, 48, 1) whose probabilities test-time augmentation averages."""
+    import cv2
+
+    if mode not in TTA_MODES:
+        raise ValueError(f"unknown test-time augmentation {mode!r}; pick one of {', '.join(TTA_MODES)}")
+    views = [inputs]
+    if mode == "crops":
+        size, crop = inputs.shape[1], TTA_CROP
+        for top, left in ((0, 0), (0, size - crop), (size - crop, 0), (size - crop, size - crop)):
+            views.append(np.stack([cv2.resize(face[top:top + crop, left:left + crop, 0], (size, size),
+                                              interpolation=cv2.INTER_LINEAR) for face in inputs])[..., None])
+    return [mirrored for view in views for mirrored in (view, np.ascontiguousarray(view[:, :, ::-1]))]
+
+
+def predict_tta(model_path: Path, inputs: np.ndarray, mode: str = "flip") -> np.ndarray:
+    """Test-time augmentation: the mean of the probabilities over `tta_views(inputs, mode)`.
+    Costs one pass per view (in the app: a batch 2 or 10 times as large)."""
+    views = tta_views(inputs, mode)
+    return sum(predict(model_path, view) for view in views) / len(views)
+
+
+def score(model_path: Path, faces: FaceSet, tta: str | None = None) -> Scores:
+    inputs = faces.inputs()
+    probabilities = predict_tta(model_path, inputs, tta) if tta else predict(model_path, inputs)
+    predicted = probabilities.argmax(axis=1)
     confusion = np.zeros((len(EMOTIONS), len(EMOTIONS)), np.int64)
     np.add.at(confusion, (faces.labels, predicted), 1)
     return Scores(confusion)
@@ -108,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True, help="a .npz, a Kaggle fer2013.csv or a class-folder tree")
     parser.add_argument("--split", help="Training, PublicTest or PrivateTest (default: every row)")
     parser.add_argument("--limit", type=int, help="score a fixed random sample of this many faces")
-    parser.add_argument("--tta", action="store_true", help="average each face with its mirror image (test-time augmentation)")
+    parser.add_argument("--tta", nargs="?", const="flip", choices=TTA_MODES,
+                        help="test-time augmentation: average each face with its mirror image (--tta or --tta flip),"
+                             " or over 10 views, 4 corner crops and the face, each mirrored (--tta crops)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the scores as JSON")
     parser.add_argument("--confusion", type=Path, metavar="PNG", help="confusion-matrix image (default: beside --json, else MODEL-DATA-confusion.png here)")
     args = parser.parse_args(argv)
