@@ -357,11 +357,13 @@ from training.models import load
 assert keras.backend.backend() == "jax"
 run_dir, data = sys.argv[1], sys.argv[2]
 common = ["--data", data, "--model", "vcam_net", "--limit", "200", "--val-limit", "100", "--batch-size", "50",
-          "--run-dir", run_dir, "--precision", "mixed_bfloat16", "--mixup", "0.2", "--erasing", "0.5"]
+          "--run-dir", run_dir, "--mixup", "0.2", "--erasing", "0.5"]
 assert train.main([*common, "--epochs", "1"]) == 0
 assert train.main([*common, "--epochs", "2"]) == 0
 faces = load_faces(data, "PublicTest").sample(64)
 np.save(run_dir + "/jax-probabilities.npy", load(run_dir + "/best.keras").predict(faces.inputs(), verbose=0))
+from training import device_kit
+assert device_kit.main(["slim", run_dir + "/best.keras", run_dir + "/slim.keras"]) == 0
 assert "tensorflow" not in sys.modules
 """
 
@@ -379,8 +381,12 @@ def test_training_runs_under_jax_without_tensorflow_and_the_model_loads_here(tmp
         assert [row["epoch"] for row in csv.DictReader(handle)] == ["0", "1"]  # the second call resumed
 
     faces = load_faces(fer_npz, "PublicTest").sample(64)
-    here = models.load(run / "best.keras").predict(faces.inputs(), verbose=0)
-    assert np.abs(here - np.load(run / "jax-probabilities.npy")).max() < 1e-4
+    jax_probabilities = np.load(run / "jax-probabilities.npy")
+    assert np.isfinite(jax_probabilities).all()
+    for saved in ("best.keras", "slim.keras"):
+        here = models.load(run / saved).predict(faces.inputs(), verbose=0)
+        assert np.abs(here - jax_probabilities).max() < 1e-4
+    assert (run / "slim.keras").stat().st_size < 0.5 * (run / "best.keras").stat().st_size
     out = tmp_path / "emotion.tflite"
     assert export.main(["--model", str(run / "best.keras"), "--out", str(out), "--data", str(fer_npz)]) == 0
 
@@ -405,6 +411,54 @@ def test_compare_trains_each_net_with_one_recipe_and_tabulates_them(tmp_path: Pa
     first = rows[1]["train_seconds"]
     assert compare.main(argv) == 0  # a rerun resumes: nothing left to train, the time is kept
     assert json.loads(out.with_suffix(".json").read_text())["rows"][1]["train_seconds"] >= first
+
+    # As on the GPU machine: score the Keras models, time nothing; then time the nets here.
+    device_out, here_out = tmp_path / "device.md", tmp_path / "here.md"
+    assert compare.main([*argv[:argv.index("--out")], "--out", str(device_out), *argv[argv.index("--out") + 2:],
+                         "--no-latency"]) == 0
+    device_rows = json.loads(device_out.with_suffix(".json").read_text())["rows"]
+    assert all(row["ms_1_face"] is None for row in device_rows) and "| — |" in device_out.read_text()
+    assert [row["accuracy"] for row in device_rows] == pytest.approx([row["accuracy"] for row in rows], abs=0.01)
+    assert compare.main(["--rows", str(device_out.with_suffix(".json")), "--out", str(here_out),
+                         "--latency-repeats", "5"]) == 0
+    here_rows = json.loads(here_out.with_suffix(".json").read_text())["rows"]
+    assert all(row["ms_1_face"] > 0 and row["ms_4_faces"] > 0 for row in here_rows)
+    assert [row["accuracy"] for row in here_rows] == [row["accuracy"] for row in device_rows]
+    assert compare.main(["--rows", str(tmp_path / "none.json"), "--out", str(here_out)]) == 2
+
+
+def test_device_kit_packs_the_faces_small_and_unpacks_them_exactly(tmp_path: Path, fer_npz: Path) -> None:
+    from training import device_kit
+
+    with np.load(fer_npz) as data:
+        arrays = {key: data[key][:1234] for key in data.files if key != "ferplus_columns"}
+        arrays["ferplus_columns"] = data["ferplus_columns"]
+    source = tmp_path / "small.npz"
+    np.savez(source, **arrays)
+    kit = tmp_path / "kit"
+    assert device_kit.main(["pack", "--data", str(source), "--out", str(kit), "--no-wheels"]) == 0
+    packed = kit / device_kit.FACES
+    assert packed.stat().st_size < 0.85 * arrays["images"].nbytes  # lossless WebP: about 70 %
+    rebuilt = tmp_path / "rebuilt.npz"
+    assert device_kit.main(["unpack", str(packed), str(rebuilt)]) == 0
+    with np.load(rebuilt) as data:
+        assert sorted(data.files) == sorted(arrays)
+        for key, value in arrays.items():
+            np.testing.assert_array_equal(data[key], value)
+            assert data[key].dtype == value.dtype
+    assert len(load_faces(rebuilt, "Training")) == int((arrays["usage"] == "Training").sum()) > 0
+
+
+def test_device_kit_and_script_say_what_is_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from training import device_kit
+
+    assert device_kit.main(["unpack", str(tmp_path / "none.npz"), str(tmp_path / "out.npz")]) == 2
+    assert "run python -m training.device_kit pack" in capsys.readouterr().err
+    assert device_kit.main(["pack", "--data", str(tmp_path / "none.npz"), "--out", str(tmp_path / "kit")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    done = subprocess.run(["sh", str(REPO / "training" / "device.sh"), "true"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "device_kit pack" in done.stderr
 
 
 def test_latency_times_the_batches_asked_for(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,7 +1,10 @@
 """Train several nets with one recipe and compare them on PublicTest: accuracy, per-class recall,
 parameters, LiteRT latency (1 and 4 faces) and training time, as a Markdown table.
 
-    python -m training.compare --epochs 60 --ferplus-weight 0.5 --out comparison.md
+    python -m training.compare --epochs 60 --precision mixed_bfloat16 --out comparison.md
+
+On a GPU machine without TensorFlow (training/device_kit.py), add --no-latency, and here run
+`python -m training.compare --rows OUT.json --out comparison.md` to time each net with LiteRT.
 
 Each net trains in its own run folder (`~/.cache/vcam-runs/compare/MODEL`, resumable: rerun the
 same command), is exported to float32 LiteRT beside its checkpoint, and is scored there. The
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -54,18 +58,36 @@ def parameters(keras_path: Path) -> int:
     return int(load(keras_path).count_params())
 
 
+def architecture_latency(model: str, repeats: int) -> tuple[float, float]:
+    """LiteRT milliseconds for 1 and 4 faces of the float32 export of a fresh `model` net (the
+    time depends on the layers, not on the weights): for nets trained elsewhere."""
+    from training.models import MODELS
+
+    with tempfile.TemporaryDirectory() as folder:
+        tflite = Path(folder) / f"{model}.tflite"
+        MODELS[model]().export(str(tflite), format="litert", verbose=False)
+        return measure(tflite, 1, repeats, 2)[0], measure(tflite, 4, repeats, 2)[0]
+
+
 def compare_one(args: argparse.Namespace, model: str, faces) -> dict[str, object]:
     run_dir = args.runs / model
     seconds = train_once(args, model, run_dir)
     best, tflite = run_dir / "best.keras", run_dir / "model.tflite"
-    if export.main(["--model", str(best), "--out", str(tflite), "--data", str(args.data)]) != 0:
-        raise DataError(f"exporting {best} failed")
-    scores = evaluate.score(tflite, faces)
-    one = measure(tflite, 1, args.latency_repeats, 2)[0]
-    four = measure(tflite, 4, args.latency_repeats, 2)[0]
+    if args.no_latency:  # a machine without TensorFlow and LiteRT (the GPU one): Keras scores
+        scores, one, four = evaluate.score(best, faces), None, None
+    else:
+        if export.main(["--model", str(best), "--out", str(tflite), "--data", str(args.data)]) != 0:
+            raise DataError(f"exporting {best} failed")
+        scores = evaluate.score(tflite, faces)
+        one = measure(tflite, 1, args.latency_repeats, 2)[0]
+        four = measure(tflite, 4, args.latency_repeats, 2)[0]
     return {"model": model, "accuracy": scores.accuracy,
             "recall": {emotion: row["recall"] for emotion, row in scores.per_class().items()},
             "parameters": parameters(best), "ms_1_face": one, "ms_4_faces": four, "train_seconds": seconds}
+
+
+def milliseconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f} ms"
 
 
 def table(rows: list[dict], recipe: str) -> str:
@@ -75,7 +97,7 @@ def table(rows: list[dict], recipe: str) -> str:
     for row in rows:
         lines.append(f"| {row['model']} | {row['accuracy']:.4f} | "
                      + " | ".join(f"{row['recall'][e]:.3f}" for e in EMOTIONS)
-                     + f" | {row['parameters']:,} | {row['ms_1_face']:.2f} ms | {row['ms_4_faces']:.2f} ms"
+                     + f" | {row['parameters']:,} | {milliseconds(row['ms_1_face'])} | {milliseconds(row['ms_4_faces'])}"
                      f" | {row['train_seconds'] / 60:.0f} min |")
     return "\n".join(lines)
 
@@ -91,6 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("comparison.md"))
     parser.add_argument("--latency-repeats", type=int, default=300)
     parser.add_argument("--score-limit", type=int, help="score on a fixed sample of this many PublicTest faces")
+    parser.add_argument("--no-latency", action="store_true",
+                        help="score the Keras models and time nothing: for a machine without TensorFlow and LiteRT")
+    parser.add_argument("--rows", type=Path, metavar="JSON",
+                        help="train nothing: take the rows of a --no-latency run's OUT.json, time each net's "
+                             "architecture with LiteRT here, and write the table")
     parser.add_argument("--epochs", type=int, default=30)
     for flag in RECIPE_FLAGS[1:-1]:
         parser.add_argument(f"--{flag.replace('_', '-')}", type=float if flag in ("lr", "label_smoothing",
@@ -101,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.out.parent.is_dir():
         print(f"error: folder {args.out.parent} does not exist; pick another --out", file=sys.stderr)
         return 2
+    if args.rows:
+        return fill_latency(args)
     try:
         faces = load_faces(args.data, "PublicTest")
         if args.score_limit:
@@ -110,10 +139,34 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     recipe = "python -m training.train " + " ".join(train_argv(args, "MODEL", args.runs / "MODEL")[2:])
+    write_table(args.out, rows, recipe)
+    return 0
+
+
+def write_table(out: Path, rows: list[dict], recipe: str) -> None:
     text = table(rows, recipe)
-    args.out.write_text(text + "\n")
-    args.out.with_suffix(".json").write_text(json.dumps({"recipe": recipe, "rows": rows}, indent=1))
+    out.write_text(text + "\n")
+    out.with_suffix(".json").write_text(json.dumps({"recipe": recipe, "rows": rows}, indent=1))
     print(text)
+
+
+def fill_latency(args: argparse.Namespace) -> int:
+    from training.models import MODELS
+
+    try:
+        results = json.loads(args.rows.read_text())
+        rows, recipe = results["rows"], results["recipe"]
+        unknown = [row["model"] for row in rows if row["model"] not in MODELS]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        print(f"error: {args.rows} is not a comparison's JSON ({err}); pass the OUT.json a --no-latency run wrote",
+              file=sys.stderr)
+        return 2
+    if unknown:
+        print(f"error: {args.rows} has nets this checkout does not define: {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    for row in rows:
+        row["ms_1_face"], row["ms_4_faces"] = architecture_latency(row["model"], args.latency_repeats)
+    write_table(args.out, rows, recipe)
     return 0
 
 

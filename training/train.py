@@ -221,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     model.fit(batches(train_inputs, train_targets, args.batch_size, args.seed, training=True, augmenter=augmenter,
                       mixup=args.mixup),
               validation_data=batches(val.inputs(), val.targets(), args.batch_size),
-              epochs=args.epochs, initial_epoch=start, callbacks=callbacks, verbose=2)
+              epochs=args.epochs, initial_epoch=start, callbacks=callbacks,
+              shuffle=False, verbose=2)  # the batches shuffle themselves, seeded
     plot_curves(log_csv, args.run_dir / "curves.png")
     _, best = epochs_done(log_csv)
     print(f"trained {args.model} epochs {start + 1}-{args.epochs} on {len(train)} faces in "

@@ -1,0 +1,160 @@
+"""Train on a lent GPU machine, which has JAX and no TensorFlow or Keras, and to which only
+64 MiB of files travel with the repository.
+
+Here, once (writes `.device/`, which git ignores: the faces packed small, and Keras' wheels):
+
+    python -m training.device_kit pack
+
+There, through the device tool, with `carry: [".device"]`; training/device.sh installs the
+wheels, unpacks the faces to /tmp/fer2013.npz and runs its arguments under KERAS_BACKEND=jax.
+One command trains the three nets, scores them with Keras and sends back the table's figures
+and our net's weights without optimizer state (files in $OUT come back; folders below it
+deeper than two do not, so the runs stay in /tmp):
+
+    sh training/device.sh sh -c 'python3 -m training.compare --data /tmp/fer2013.npz --runs /tmp/runs \
+        --no-latency --out $OUT/comparison.md --epochs 60 &&
+        python3 -m training.device_kit slim /tmp/runs/vcam_net/best.keras $OUT/vcam_net.keras'
+
+Then here: `python -m training.compare --rows comparison.json --out comparison.md` times each
+net with LiteRT, and `python -m training.export --model vcam_net.keras --quantize dynamic`
+ships the net. Keep float32 there (TF32 on the GPU): under JAX on this CPU, XLA's jitted
+bfloat16 inference gave NaN (eager was finite), so mixed_bfloat16 is for TensorFlow here.
+
+The faces travel as lossless WebP mosaics (49.5 MiB against the 70.6 MB .npz of ../shared/data,
+which with the repository is over the limit); `unpack` rebuilds an .npz with the same arrays,
+value for value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from training.data import DataError
+from training.train import DEFAULT_DATA
+
+KIT = Path(".device")
+FACES = "faces.kit.npz"
+TILE = (20, 50)
+"""Faces per mosaic: 20 rows of 50, a 960×2400 image."""
+DEVICE_PYTHON = "3.12"
+WHEELS = ("keras", "namex", "optree", "typing_extensions")
+"""What the GPU machine's image lacks of Keras and its dependencies (it has absl-py, h5py,
+ml-dtypes, rich, packaging, NumPy, OpenCV and matplotlib)."""
+
+
+def pack_faces(source: Path, out: Path) -> int:
+    """Write the arrays of the FER2013 .npz at `source` to `out`, the images as lossless WebP
+    mosaics; returns out's size in bytes."""
+    import cv2
+
+    try:
+        data = dict(np.load(source))
+    except (OSError, ValueError) as err:
+        raise DataError(f"cannot read {source} ({err}); pass the FER2013 .npz with --data") from None
+    images = data.pop("images")
+    rows, columns = TILE
+    per_tile = rows * columns
+    chunks, offsets = [], [0]
+    for start in range(0, len(images), per_tile):
+        tile = np.zeros((per_tile, *images.shape[1:]), np.uint8)
+        part = images[start:start + per_tile]
+        tile[:len(part)] = part
+        mosaic = tile.reshape(rows, columns, *images.shape[1:]).transpose(0, 2, 1, 3).reshape(
+            rows * images.shape[1], columns * images.shape[2])
+        ok, encoded = cv2.imencode(".webp", mosaic, [cv2.IMWRITE_WEBP_QUALITY, 101])  # above 100: lossless
+        if not ok:
+            raise DataError("OpenCV could not encode WebP; install an opencv-python wheel with WebP support")
+        chunks.append(encoded.ravel())
+        offsets.append(offsets[-1] + encoded.size)
+    np.savez_compressed(out, webp=np.concatenate(chunks), webp_offsets=np.asarray(offsets, np.int64),
+             image_shape=np.asarray(images.shape, np.int64), **data)
+    return out.stat().st_size
+
+
+def unpack_faces(kit: Path, out: Path) -> None:
+    """Rebuild the original .npz from a `pack_faces` file."""
+    import cv2
+
+    with np.load(kit) as packed:
+        data = {key: packed[key] for key in packed.files}
+    webp, offsets, shape = data.pop("webp"), data.pop("webp_offsets"), tuple(data.pop("image_shape"))
+    rows, columns = TILE
+    tiles = []
+    for start, end in zip(offsets[:-1], offsets[1:], strict=True):
+        mosaic = cv2.imdecode(webp[start:end], cv2.IMREAD_GRAYSCALE)
+        tiles.append(mosaic.reshape(rows, shape[1], columns, shape[2]).transpose(0, 2, 1, 3).reshape(-1, *shape[1:]))
+    images = np.concatenate(tiles)[:shape[0]]
+    np.savez(out, images=images, **data)
+
+
+def download_wheels(folder: Path) -> list[Path]:
+    """Keras and the dependencies the GPU machine lacks, as wheels for its Python, at the
+    versions installed here (so the .keras files it writes load here)."""
+    from importlib.metadata import version
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.whl"):
+        old.unlink()
+    pins = [f"{name}=={version(name)}" for name in WHEELS]
+    platforms = [arg for tag in ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64",
+                                 "manylinux2014_x86_64") for arg in ("--platform", tag)]
+    done = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
+                           "--python-version", DEVICE_PYTHON, "--implementation", "cp", *platforms,
+                           "-d", str(folder), *pins], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines() or ["no output"]
+        raise DataError(f"pip could not download {' '.join(pins)} ({lines[-1]}); check the package index")
+    return sorted(folder.glob("*.whl"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.device_kit", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    pack = commands.add_parser("pack", help="write the kit folder: packed faces and wheels")
+    pack.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    pack.add_argument("--out", type=Path, default=KIT)
+    pack.add_argument("--no-wheels", action="store_true", help="pack the faces only")
+    unpack = commands.add_parser("unpack", help="rebuild the FER2013 .npz from a packed file")
+    unpack.add_argument("kit", type=Path)
+    unpack.add_argument("out", type=Path)
+    slim = commands.add_parser("slim", help="save a checkpoint's model without its optimizer state (a third the size)")
+    slim.add_argument("model", type=Path)
+    slim.add_argument("out", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "slim":
+            import keras
+
+            if not args.model.is_file():
+                raise DataError(f"{args.model} does not exist; pass the best.keras a training run saved")
+            keras.models.load_model(args.model, compile=False).save(args.out)
+            print(f"saved {args.out} ({args.out.stat().st_size:,} bytes) from {args.model}")
+            return 0
+        if args.command == "unpack":
+            if not args.kit.is_file():
+                raise DataError(f"{args.kit} does not exist; run python -m training.device_kit pack and carry it")
+            unpack_faces(args.kit, args.out)
+            print(f"unpacked {args.kit} to {args.out}")
+            return 0
+        if not args.data.is_file():
+            raise DataError(f"{args.data} does not exist; pass the FER2013 .npz with --data")
+        args.out.mkdir(parents=True, exist_ok=True)
+        size = pack_faces(args.data, args.out / FACES)
+        print(f"packed {args.data.name} into {args.out / FACES} ({size / 2**20:.1f} MiB)")
+        if not args.no_wheels:
+            wheels = download_wheels(args.out / "wheels")
+            print(f"wheels for Python {DEVICE_PYTHON}: {', '.join(wheel.name for wheel in wheels)}")
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
