@@ -125,6 +125,32 @@ def test_erasing_blanks_part_of_each_face(small_faces) -> None:
     assert not np.allclose(plain, erased)
 
 
+def test_face_batches_shuffle_each_epoch_and_mix_up(small_faces) -> None:
+    from training.batches import FaceBatches, batch_transform
+
+    inputs = prepare_faces(small_faces[0])
+    targets = np.eye(7, dtype=np.float32)[small_faces[1]]
+    plain = FaceBatches(inputs, targets, batch_size=32)
+    assert len(plain) == 3  # 70 faces: 32 + 32 + 6
+    np.testing.assert_array_equal(np.concatenate([plain[i][0] for i in range(3)]), inputs)  # in order, unchanged
+
+    shuffled = FaceBatches(inputs, np.arange(70), batch_size=32, seed=5, shuffle=True)  # targets: each face's index
+    orders = []
+    for _ in range(2):
+        orders.append(np.concatenate([shuffled[i][1] for i in range(3)]))
+        shuffled.on_epoch_end()
+    assert sorted(orders[0]) == list(range(70)) and sorted(orders[1]) == list(range(70))  # every face, once
+    assert list(orders[0]) != list(orders[1]) != list(range(70))  # a new order each epoch
+
+    mixed = FaceBatches(inputs, targets, batch_size=32, seed=5, shuffle=True,
+                        transform=batch_transform(None, mixup=0.4, seed=5))
+    faces, soft = mixed[0]
+    assert faces.shape == (32, 48, 48, 1) and soft.shape == (32, 7)
+    np.testing.assert_allclose(soft.sum(axis=1), 1.0, atol=1e-5)
+    assert (soft.max(axis=1) < 0.999).any()  # blended targets are no longer one-hot
+    assert batch_transform(None, mixup=0.0, seed=5) is None
+
+
 def test_ferplus_votes_become_soft_targets(fer_npz: Path) -> None:
     faces = load_faces(fer_npz, "PublicTest")
     assert faces.votes.shape == (len(faces), 7)
@@ -154,7 +180,7 @@ def test_cosine_schedule_warms_up_then_decays() -> None:
     assert all(later < earlier for earlier, later in zip(rates[1:], rates[2:]))
 
 
-def test_smoke_run_resumes_exports_and_evaluates(tmp_path: Path, fer_npz: Path, small_faces) -> None:
+def test_smoke_run_resumes_exports_and_evaluates(tmp_path: Path, fer_npz: Path, small_faces, capsys) -> None:
     run = tmp_path / "run"
     common = ["--data", str(fer_npz), "--model", "vcam_net", "--limit", "300", "--val-limit", "100",
               "--batch-size", "64", "--run-dir", str(run), "--ferplus-weight", "0.5", "--erasing", "0.5",
@@ -163,6 +189,9 @@ def test_smoke_run_resumes_exports_and_evaluates(tmp_path: Path, fer_npz: Path, 
     assert train.main([*common, "--epochs", "2"]) == 0  # resumes: one more epoch, not two
     with (run / "log.csv").open() as handle:
         assert [row["epoch"] for row in csv.DictReader(handle)] == ["0", "1"]
+    # A resumed run keeps the recipe it started with.
+    assert train.main([*common, "--epochs", "3", "--mixup", "0.4"]) == 2
+    assert "was started with --mixup 0.2" in capsys.readouterr().err
     import keras
 
     optimizer = keras.models.load_model(run / "last.keras").optimizer
@@ -254,20 +283,23 @@ def test_tta_crops_average_ten_views_of_each_face(public_test_sample) -> None:
     assert len(views) == 10 and all(view.shape == inputs.shape for view in views)
     np.testing.assert_array_equal(views[0], inputs)
     np.testing.assert_array_equal(views[3], views[2][:, :, ::-1])  # each crop is followed by its mirror
-    # The first corner crop is the top-left 44×44 pixels, scaled up: its top-left pixel is the face's.
-    np.testing.assert_allclose(views[2][:, 0, 0], inputs[:, 0, 0], atol=1e-6)
+    # The corner crops are 44×44 pixels scaled up: top-left, top-right, bottom-left, bottom-right;
+    # each keeps its corner's pixel.
+    for view, (row, column) in zip(views[2::2], ((0, 0), (0, -1), (-1, 0), (-1, -1)), strict=True):
+        np.testing.assert_allclose(view[:, row, column], inputs[:, row, column], atol=1e-6)
     assert not np.allclose(views[2], inputs)
     all_ten = evaluate.predict_tta(model, inputs, "crops")
-    np.testing.assert_allclose(all_ten, sum(evaluate.predict(model, view) for view in views) / 10, atol=1e-6)
+    np.testing.assert_allclose(all_ten, sum(evaluate.predict(model, view) for view in views) / 10, atol=1e-5)
     np.testing.assert_allclose(all_ten.sum(axis=1), 1.0, atol=1e-5)
     with pytest.raises(ValueError, match="unknown test-time augmentation"):
         evaluate.tta_views(inputs, "rotate")
 
 
-@pytest.mark.parametrize("flag", ["--ferplus-weight", "--erasing"])
-def test_train_refuses_shares_outside_0_to_1(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("flag, value", [("--ferplus-weight", "1.5"), ("--erasing", "1.5"), ("--mixup", "-0.1"),
+                                         ("--weight-decay", "-0.1")])
+def test_train_refuses_shares_outside_0_to_1(flag: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_status:
-        train.parse_args([flag, "1.5"])
+        train.parse_args([flag, value])
     assert exit_status.value.code == 2 and "must be from 0 to 1" in capsys.readouterr().err
 
 
@@ -309,8 +341,8 @@ def test_early_stopping_counts_epochs_since_the_best_across_resumes(tmp_path: Pa
     import keras
 
     log = write_log(tmp_path / "log.csv", [0.40, 0.52, 0.51, 0.50])
-    assert train.epochs_done(log) == (4, 0.52) and train.epochs_since_best(log) == 2
-    assert train.epochs_since_best(tmp_path / "none.csv") == 0
+    assert train.run_log(log) == (4, 0.52, 2)
+    assert train.run_log(tmp_path / "none.csv") == (0, float("-inf"), 0)
 
     # A resumed run goes on counting: 2 epochs without a better one so far, patience 3.
     stopper = train.early_stopping(patience=3, since_best=2, best=0.52)
@@ -327,16 +359,9 @@ def test_early_stopping_counts_epochs_since_the_best_across_resumes(tmp_path: Pa
     run = tmp_path / "run"
     run.mkdir()
     write_log(run / "log.csv", [0.40, 0.52, 0.51, 0.50])
+    (run / "last.keras").write_bytes(b"a checkpoint it need not open")
     assert train.main(["--data", str(fer_npz), "--run-dir", str(run), "--epochs", "10", "--patience", "2"]) == 0
     assert "stopped early already" in capsys.readouterr().out
-    assert not (run / "last.keras").exists()
-
-
-@pytest.mark.parametrize("flag", ["--mixup", "--weight-decay"])
-def test_train_refuses_mixup_and_decay_outside_0_to_1(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exit_status:
-        train.parse_args([flag, "-0.1"])
-    assert exit_status.value.code == 2 and "must be from 0 to 1" in capsys.readouterr().err
 
 
 JAX_TRAINING = """
@@ -355,11 +380,15 @@ from training import train
 from training.data import load_faces
 from training.models import load
 assert keras.backend.backend() == "jax"
-run_dir, data = sys.argv[1], sys.argv[2]
-common = ["--data", data, "--model", "vcam_net", "--limit", "200", "--val-limit", "100", "--batch-size", "50",
-          "--run-dir", run_dir, "--mixup", "0.2", "--erasing", "0.5"]
-assert train.main([*common, "--epochs", "1"]) == 0
-assert train.main([*common, "--epochs", "2"]) == 0
+from training import compare
+runs, data = sys.argv[1], sys.argv[2]
+run_dir = runs + "/vcam_net"
+recipe = ["--data", data, "--limit", "200", "--val-limit", "100", "--batch-size", "50", "--mixup", "0.2",
+          "--erasing", "0.5"]
+assert train.main([*recipe, "--model", "vcam_net", "--run-dir", run_dir, "--epochs", "1"]) == 0
+# compare, as the GPU machine runs it: resumes the run for its second epoch, scores it with Keras.
+assert compare.main([*recipe, "--runs", runs, "--models", "vcam_net", "--epochs", "2", "--no-latency",
+                     "--score-limit", "100", "--out", runs + "/comparison.md"]) == 0
 faces = load_faces(data, "PublicTest").sample(64)
 np.save(run_dir + "/jax-probabilities.npy", load(run_dir + "/best.keras").predict(faces.inputs(), verbose=0))
 from training import device_kit
@@ -372,13 +401,16 @@ def test_training_runs_under_jax_without_tensorflow_and_the_model_loads_here(tmp
     """The GPU machine has JAX and no TensorFlow: train there, load and export here."""
     from training import models
 
-    run = tmp_path / "run"
+    runs = tmp_path / "runs"
     env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(REPO), "JAX_PLATFORMS": "cpu"}
-    done = subprocess.run([sys.executable, "-c", JAX_TRAINING, str(run), str(fer_npz)], env=env, cwd=REPO,
+    done = subprocess.run([sys.executable, "-c", JAX_TRAINING, str(runs), str(fer_npz)], env=env, cwd=REPO,
                           capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
+    run = runs / "vcam_net"
     with (run / "log.csv").open() as handle:
-        assert [row["epoch"] for row in csv.DictReader(handle)] == ["0", "1"]  # the second call resumed
+        assert [row["epoch"] for row in csv.DictReader(handle)] == ["0", "1"]  # compare resumed the run
+    row = json.loads((runs / "comparison.json").read_text())["rows"][0]
+    assert row["model"] == "vcam_net" and row["ms_1_face"] is None and 0 <= row["accuracy"] <= 1
 
     faces = load_faces(fer_npz, "PublicTest").sample(64)
     jax_probabilities = np.load(run / "jax-probabilities.npy")
@@ -424,7 +456,11 @@ def test_compare_trains_each_net_with_one_recipe_and_tabulates_them(tmp_path: Pa
     here_rows = json.loads(here_out.with_suffix(".json").read_text())["rows"]
     assert all(row["ms_1_face"] > 0 and row["ms_4_faces"] > 0 for row in here_rows)
     assert [row["accuracy"] for row in here_rows] == [row["accuracy"] for row in device_rows]
-    assert compare.main(["--rows", str(tmp_path / "none.json"), "--out", str(here_out)]) == 2
+    for name, content in (("none.json", None), ("rows.json", {"recipe": "r", "rows": [{"model": "vcam_net"}]}),
+                          ("nets.json", {"recipe": "r", "rows": [{**here_rows[0], "model": "resnet9"}]})):
+        if content is not None:
+            (tmp_path / name).write_text(json.dumps(content))
+        assert compare.main(["--rows", str(tmp_path / name), "--out", str(here_out)]) == 2
 
 
 def test_device_kit_packs_the_faces_small_and_unpacks_them_exactly(tmp_path: Path, fer_npz: Path) -> None:
@@ -456,9 +492,32 @@ def test_device_kit_and_script_say_what_is_missing(tmp_path: Path, capsys: pytes
     assert "run python -m training.device_kit pack" in capsys.readouterr().err
     assert device_kit.main(["pack", "--data", str(tmp_path / "none.npz"), "--out", str(tmp_path / "kit")]) == 2
     assert "does not exist" in capsys.readouterr().err
-    done = subprocess.run(["sh", str(REPO / "training" / "device.sh"), "true"], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=60, check=False)
-    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "device_kit pack" in done.stderr
+    no_images = tmp_path / "no-images.npz"
+    np.savez(no_images, labels=np.zeros(3, np.uint8))
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"not a zip file")
+    cases = [
+        (["pack", "--data", str(no_images), "--out", str(tmp_path / "kit")], "has no images array"),
+        (["pack", "--data", str(no_images), "--out", str(garbage)], "is a file; pass a folder"),
+        (["unpack", str(garbage), str(tmp_path / "out.npz")], "is not a packed faces file"),
+        (["unpack", str(no_images), str(tmp_path / "out")], "must end in .npz"),
+        (["slim", str(garbage), str(tmp_path / "out.keras")], "cannot read"),
+        (["slim", str(garbage), str(tmp_path / "none" / "out.keras")], "does not exist; create it"),
+    ]
+    for argv, message in cases:
+        assert device_kit.main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, (argv, err)
+    assert not list(tmp_path.glob(".*partial"))  # nothing half-written is left
+
+    for kit_files, message in (({}, "faces.kit.npz is missing"), ({"faces.kit.npz": b"x"}, "has no wheels")):
+        folder = tmp_path / f"checkout-{len(kit_files)}"
+        (folder / ".device" / "wheels").mkdir(parents=True)
+        for name, content in kit_files.items():
+            (folder / ".device" / name).write_bytes(content)
+        done = subprocess.run(["sh", str(REPO / "training" / "device.sh"), "true"], cwd=folder, capture_output=True,
+                              text=True, timeout=60, check=False)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
 
 
 def test_latency_times_the_batches_asked_for(capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,8 +7,9 @@ On a GPU machine without TensorFlow (training/device_kit.py), add --no-latency, 
 `python -m training.compare --rows OUT.json --out comparison.md` to time each net with LiteRT.
 
 Each net trains in its own run folder (`~/.cache/vcam-runs/compare/MODEL`, resumable: rerun the
-same command), is exported to float32 LiteRT beside its checkpoint, and is scored there. The
-table goes to --out and to standard output; the figures also to OUT with a .json suffix.
+same command), is exported to float32 LiteRT beside its checkpoint, and is scored and timed
+there (with --no-latency: scored as Keras runs it, nothing exported or timed). The table goes
+to --out and to standard output; the figures also to OUT with a .json suffix.
 """
 
 from __future__ import annotations
@@ -25,8 +26,13 @@ from training.data import DataError, load_faces
 from training.latency import measure
 from vcam.preprocess import EMOTIONS
 
-RECIPE_FLAGS = ("epochs", "batch_size", "lr", "label_smoothing", "ferplus_weight", "erasing", "mixup", "weight_decay",
-                "patience", "limit", "val_limit", "seed", "precision")
+RECIPE_FLAGS: dict[str, type] = {
+    "epochs": int, "batch_size": int, "lr": float, "label_smoothing": float, "ferplus_weight": float,
+    "erasing": float, "mixup": float, "weight_decay": float, "patience": int, "limit": int, "val_limit": int,
+    "seed": int, "precision": str,
+}
+"""training.train's flags that compare passes on to each net's run, with their types."""
+ROW_KEYS = ("model", "accuracy", "recall", "parameters", "train_seconds")
 
 
 def train_argv(args: argparse.Namespace, model: str, run_dir: Path) -> list[str]:
@@ -66,7 +72,12 @@ def architecture_latency(model: str, repeats: int) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as folder:
         tflite = Path(folder) / f"{model}.tflite"
         MODELS[model]().export(str(tflite), format="litert", verbose=False)
-        return measure(tflite, 1, repeats, 2)[0], measure(tflite, 4, repeats, 2)[0]
+        return latencies(tflite, repeats)
+
+
+def latencies(tflite: Path, repeats: int) -> tuple[float, float]:
+    """Median LiteRT milliseconds per call for 1 and for 4 faces, on 2 threads as the app runs."""
+    return measure(tflite, 1, repeats, 2)[0], measure(tflite, 4, repeats, 2)[0]
 
 
 def compare_one(args: argparse.Namespace, model: str, faces) -> dict[str, object]:
@@ -79,8 +90,7 @@ def compare_one(args: argparse.Namespace, model: str, faces) -> dict[str, object
         if export.main(["--model", str(best), "--out", str(tflite), "--data", str(args.data)]) != 0:
             raise DataError(f"exporting {best} failed")
         scores = evaluate.score(tflite, faces)
-        one = measure(tflite, 1, args.latency_repeats, 2)[0]
-        four = measure(tflite, 4, args.latency_repeats, 2)[0]
+        one, four = latencies(tflite, args.latency_repeats)
     return {"model": model, "accuracy": scores.accuracy,
             "recall": {emotion: row["recall"] for emotion, row in scores.per_class().items()},
             "parameters": parameters(best), "ms_1_face": one, "ms_4_faces": four, "train_seconds": seconds}
@@ -119,11 +129,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="train nothing: take the rows of a --no-latency run's OUT.json, time each net's "
                              "architecture with LiteRT here, and write the table")
     parser.add_argument("--epochs", type=int, default=30)
-    for flag in RECIPE_FLAGS[1:-1]:
-        parser.add_argument(f"--{flag.replace('_', '-')}", type=float if flag in ("lr", "label_smoothing",
-                                                                                "ferplus_weight", "erasing", "mixup",
-                                                                                "weight_decay") else int)
-    parser.add_argument("--precision", choices=PRECISIONS)
+    for flag, kind in RECIPE_FLAGS.items():
+        if flag != "epochs":
+            parser.add_argument(f"--{flag.replace('_', '-')}", type=kind,
+                                **({"choices": PRECISIONS} if flag == "precision" else {}))
     args = parser.parse_args(argv)
     if not args.out.parent.is_dir():
         print(f"error: folder {args.out.parent} does not exist; pick another --out", file=sys.stderr)
@@ -156,6 +165,9 @@ def fill_latency(args: argparse.Namespace) -> int:
     try:
         results = json.loads(args.rows.read_text())
         rows, recipe = results["rows"], results["recipe"]
+        missing = sorted({key for row in rows for key in ROW_KEYS if key not in row})
+        if missing:
+            raise KeyError(f"rows without {', '.join(missing)}")
         unknown = [row["model"] for row in rows if row["model"] not in MODELS]
     except (OSError, ValueError, KeyError, TypeError) as err:
         print(f"error: {args.rows} is not a comparison's JSON ({err}); pass the OUT.json a --no-latency run wrote",

@@ -28,9 +28,15 @@ value for value.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -56,6 +62,8 @@ def pack_faces(source: Path, out: Path) -> int:
         data = dict(np.load(source))
     except (OSError, ValueError) as err:
         raise DataError(f"cannot read {source} ({err}); pass the FER2013 .npz with --data") from None
+    if "images" not in data or data["images"].ndim != 3:
+        raise DataError(f"{source} has no images array of (N, 48, 48) faces; pass the FER2013 .npz with --data")
     images = data.pop("images")
     rows, columns = TILE
     per_tile = rows * columns
@@ -71,45 +79,80 @@ def pack_faces(source: Path, out: Path) -> int:
             raise DataError("OpenCV could not encode WebP; install an opencv-python wheel with WebP support")
         chunks.append(encoded.ravel())
         offsets.append(offsets[-1] + encoded.size)
-    np.savez_compressed(out, webp=np.concatenate(chunks), webp_offsets=np.asarray(offsets, np.int64),
-             image_shape=np.asarray(images.shape, np.int64), **data)
+    with atomic(out) as partial:
+        np.savez_compressed(partial, webp=np.concatenate(chunks), webp_offsets=np.asarray(offsets, np.int64),
+                            image_shape=np.asarray(images.shape, np.int64), **data)
     return out.stat().st_size
+
+
+@contextlib.contextmanager
+def atomic(out: Path) -> Iterator[BinaryIO]:
+    """A file open for writing that becomes `out` only when the writing ends without error: a
+    pack or unpack cut short leaves no file that looks complete. (A file object, too, keeps
+    NumPy from adding .npz to the name.)"""
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        with partial.open("wb") as handle:
+            yield handle
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def unpack_faces(kit: Path, out: Path) -> None:
     """Rebuild the original .npz from a `pack_faces` file."""
     import cv2
 
-    with np.load(kit) as packed:
-        data = {key: packed[key] for key in packed.files}
-    webp, offsets, shape = data.pop("webp"), data.pop("webp_offsets"), tuple(data.pop("image_shape"))
+    fix = "pack it again with python -m training.device_kit pack"
+    try:
+        with np.load(kit) as packed:
+            data = {key: packed[key] for key in packed.files}
+        webp, offsets, shape = data.pop("webp"), data.pop("webp_offsets"), tuple(data.pop("image_shape"))
+    except (OSError, ValueError, KeyError, EOFError) as err:
+        raise DataError(f"{kit} is not a packed faces file ({err}); {fix}") from None
     rows, columns = TILE
     tiles = []
     for start, end in zip(offsets[:-1], offsets[1:], strict=True):
         mosaic = cv2.imdecode(webp[start:end], cv2.IMREAD_GRAYSCALE)
+        if mosaic is None or mosaic.shape != (rows * shape[1], columns * shape[2]):
+            raise DataError(f"{kit} holds a damaged mosaic at bytes {start}-{end}; {fix}")
         tiles.append(mosaic.reshape(rows, shape[1], columns, shape[2]).transpose(0, 2, 1, 3).reshape(-1, *shape[1:]))
     images = np.concatenate(tiles)[:shape[0]]
-    np.savez(out, images=images, **data)
+    with atomic(out) as partial:
+        np.savez(partial, images=images, **data)
 
 
 def download_wheels(folder: Path) -> list[Path]:
     """Keras and the dependencies the GPU machine lacks, as wheels for its Python, at the
     versions installed here (so the .keras files it writes load here)."""
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.whl"):
-        old.unlink()
-    pins = [f"{name}=={version(name)}" for name in WHEELS]
+    try:
+        pins = [f"{name}=={version(name)}" for name in WHEELS]
+    except PackageNotFoundError as err:
+        raise DataError(f"{err.name} is not installed here; pip install -e '.[train]' first") from None
     platforms = [arg for tag in ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64",
                                  "manylinux2014_x86_64") for arg in ("--platform", tag)]
-    done = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-                           "--python-version", DEVICE_PYTHON, "--implementation", "cp", *platforms,
-                           "-d", str(folder), *pins], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        lines = done.stderr.strip().splitlines() or ["no output"]
-        raise DataError(f"pip could not download {' '.join(pins)} ({lines[-1]}); check the package index")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder.parent) as download:
+        fresh = Path(download) / "wheels"
+        done = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
+                               "--python-version", DEVICE_PYTHON, "--implementation", "cp", *platforms,
+                           "-d", str(fresh), *pins], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            lines = done.stderr.strip().splitlines() or ["no output"]
+            raise DataError(f"pip could not download {' '.join(pins)} ({lines[-1]}); check the package index")
+        if folder.exists():
+            shutil.rmtree(folder)
+        shutil.move(fresh, folder)  # the old wheels stay until the new ones are all here
     return sorted(folder.glob("*.whl"))
+
+
+def require_suffix(out: Path, suffix: str) -> None:
+    if out.suffix != suffix:
+        raise DataError(f"{out} must end in {suffix}; name the output file so")
+    if not out.parent.is_dir():
+        raise DataError(f"folder {out.parent} does not exist; create it or pick another output")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,21 +172,29 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "slim":
-            import keras
+            from training.models import load
 
             if not args.model.is_file():
                 raise DataError(f"{args.model} does not exist; pass the best.keras a training run saved")
-            keras.models.load_model(args.model, compile=False).save(args.out)
+            require_suffix(args.out, ".keras")
+            try:
+                load(args.model).save(args.out)  # computing in float32, as training.export saves it
+            except (OSError, ValueError) as err:
+                raise DataError(f"cannot read {args.model} ({str(err).splitlines()[0]}); pass a .keras file "
+                                "a training run saved") from None
             print(f"saved {args.out} ({args.out.stat().st_size:,} bytes) from {args.model}")
             return 0
         if args.command == "unpack":
             if not args.kit.is_file():
                 raise DataError(f"{args.kit} does not exist; run python -m training.device_kit pack and carry it")
+            require_suffix(args.out, ".npz")
             unpack_faces(args.kit, args.out)
             print(f"unpacked {args.kit} to {args.out}")
             return 0
         if not args.data.is_file():
             raise DataError(f"{args.data} does not exist; pass the FER2013 .npz with --data")
+        if args.out.exists() and not args.out.is_dir():
+            raise DataError(f"{args.out} is a file; pass a folder with --out")
         args.out.mkdir(parents=True, exist_ok=True)
         size = pack_faces(args.data, args.out / FACES)
         print(f"packed {args.data.name} into {args.out / FACES} ({size / 2**20:.1f} MiB)")

@@ -34,7 +34,8 @@ AGREEMENT = 0.97
 
 def export_tflite(keras_path: Path, out: Path, keras_out: Path, quantize: str = "none") -> int:
     """Convert the model at `keras_path` to `out`, and save it without its optimizer state (a
-    third of the size) as `keras_out`; returns out's size."""
+    third of the size), computing in float32 whatever precision it trained in, as `keras_out`;
+    returns out's size."""
     from training.models import load
 
     model = load(keras_path)  # a net trained in mixed precision is exported computing in float32

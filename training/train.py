@@ -44,15 +44,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "from 0 to this factor, so about half of it is the share of faces erased")
     parser.add_argument("--precision", choices=PRECISIONS, default="float32",
                         help="mixed_bfloat16 computes in bfloat16 with float32 weights: 1.46x faster per step for "
-                             "vcam_net on this machine's CPU (AVX-512 BF16); a resumed run keeps the precision "
-                             "it started with")
+                             "vcam_net under TensorFlow on a CPU with AVX-512 BF16 (measured on an AMD EPYC)")
     parser.add_argument("--mixup", type=float, default=0.0,
                         help="mixup: blend each batch's faces and targets with a shuffled copy of the batch, with "
                              "weights drawn from Beta(ALPHA, ALPHA) (Keras' MixUp layer; 0: off, 0.2 is common)")
     parser.add_argument("--weight-decay", type=float, default=0.0,
                         help="decoupled weight decay (AdamW) with this coefficient; 0: plain Adam")
     parser.add_argument("--patience", type=int, default=0,
-                        help="stop early when PublicTest accuracy has not improved for this many epochs (0: never);"
+                        help="stop early when validation accuracy has not improved for this many epochs (0: never);"
                              " the best epoch's checkpoint is best.keras either way")
     parser.add_argument("--no-augment", action="store_true", help="train on the faces as they are")
     parser.add_argument("--limit", type=int, help="train on a fixed sample of this many faces (smoke runs)")
@@ -78,23 +77,38 @@ def cosine_lr(epoch: int, epochs: int, peak: float, warmup: int = 1) -> float:
     return peak * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def epochs_done(log_csv: Path) -> tuple[int, float]:
-    """Epochs already logged in a run folder and the best validation accuracy among them."""
+def run_log(log_csv: Path) -> tuple[int, float, int]:
+    """Epochs already logged in a run folder, the best validation accuracy among them, and the
+    epochs logged after the best one (0 when it is the last)."""
     if not log_csv.exists():
-        return 0, -math.inf
+        return 0, -math.inf, 0
     with log_csv.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    best = max((float(row["val_accuracy"]) for row in rows if row.get("val_accuracy")), default=-math.inf)
-    return len(rows), best
+        accuracies = [float(row["val_accuracy"]) if row.get("val_accuracy") else -math.inf
+                      for row in csv.DictReader(handle)]
+    if not accuracies:
+        return 0, -math.inf, 0
+    best = int(np.argmax(accuracies))
+    return len(accuracies), accuracies[best], len(accuracies) - 1 - best
 
 
-def epochs_since_best(log_csv: Path) -> int:
-    """Epochs logged after the one with the best validation accuracy (0 when it is the last)."""
-    if not log_csv.exists():
-        return 0
-    with log_csv.open(newline="") as handle:
-        accuracies = [float(row["val_accuracy"]) for row in csv.DictReader(handle) if row.get("val_accuracy")]
-    return len(accuracies) - 1 - int(np.argmax(accuracies)) if accuracies else 0
+RECIPE_KEYS = ("model", "train_split", "precision", "lr", "label_smoothing", "weight_decay", "batch_size",
+               "ferplus_weight", "erasing", "mixup", "no_augment", "limit", "seed")
+"""The flags a run keeps from start to end: a resumed run must be given the same ones."""
+
+
+def recipe_change(recipe_json: Path, args: argparse.Namespace) -> str | None:
+    """The first flag in which `args` differs from the recipe a run folder started with, as
+    '--flag VALUE' of the start, or None (no recipe saved: a run from before recipes were kept)."""
+    try:
+        saved = json.loads(recipe_json.read_text())
+    except (OSError, ValueError):
+        return None
+    defaults = parse_args([])
+    for key in RECIPE_KEYS:
+        started = saved.get(key, getattr(defaults, key))
+        if started != getattr(args, key):
+            return f"--{key.replace('_', '-')} {started}"
+    return None
 
 
 def early_stopping(patience: int, since_best: int, best: float):
@@ -165,13 +179,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.fresh:
         for path in (last, best_path, log_csv):
             path.unlink(missing_ok=True)
-    start, best_so_far = epochs_done(log_csv)
-    since_best = epochs_since_best(log_csv)
-    if args.patience and start and since_best >= args.patience:
+    start, best_so_far, since_best = run_log(log_csv)
+    resuming = last.exists() and start > 0
+    if resuming and (change := recipe_change(args.run_dir / "recipe.json", args)):
+        print(f"error: {args.run_dir} was started with {change}; resume it with the same flags, or pass --fresh "
+              "to start over", file=sys.stderr)
+        return 2
+    if resuming and start < args.epochs and args.patience and since_best >= args.patience:
         print(f"{args.run_dir}: no better validation accuracy in the {since_best} epochs after the best one; "
               "it stopped early already (pass --fresh to start over)")
         return 0
-    if last.exists() and start > 0:
+    if resuming:
         try:
             model = keras.models.load_model(last)
         except (OSError, ValueError) as err:
@@ -182,11 +200,15 @@ def main(argv: list[str] | None = None) -> int:
     else:
         start, best_so_far = 0, -math.inf
         log_csv.unlink(missing_ok=True)
+        if args.precision != "float32" and keras.backend.backend() == "jax":
+            print("warning: under JAX on a CPU, XLA's jitted bfloat16 gave NaN here; on a GPU check val_loss, "
+                  "or train in float32", file=sys.stderr)
+        before = keras.mixed_precision.global_policy()
         keras.mixed_precision.set_global_policy(args.precision)
         try:
             model = MODELS[args.model]()
         finally:
-            keras.mixed_precision.set_global_policy("float32")
+            keras.mixed_precision.set_global_policy(before)
         model.compile(
             optimizer=(keras.optimizers.AdamW(args.lr, weight_decay=args.weight_decay) if args.weight_decay
                        else keras.optimizers.Adam(args.lr)),
@@ -197,14 +219,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.run_dir}: all {args.epochs} epochs done already (pass a larger --epochs or --fresh)")
         return 0
 
-    augmenter = None if args.no_augment else build_augmenter(args.seed, erasing=args.erasing)
+    # A resumed run draws other shuffles and augmentations than its first epochs did.
+    stream_seed = args.seed + 1000 * start
+    augmenter = None if args.no_augment else build_augmenter(stream_seed, erasing=args.erasing)
     try:
         train_targets = train.targets(args.ferplus_weight)
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    (args.run_dir / "recipe.json").write_text(json.dumps(
-        {key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()}, indent=1))
+    if start == 0:
+        (args.run_dir / "recipe.json").write_text(json.dumps(
+            {key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()}, indent=1))
 
     train_inputs = train.inputs()
     callbacks = [
@@ -218,13 +243,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.patience:
         callbacks.append(early_stopping(args.patience, since_best, best_so_far))
     began = time.perf_counter()
-    model.fit(batches(train_inputs, train_targets, args.batch_size, args.seed, training=True, augmenter=augmenter,
+    model.fit(batches(train_inputs, train_targets, args.batch_size, stream_seed, training=True, augmenter=augmenter,
                       mixup=args.mixup),
               validation_data=batches(val.inputs(), val.targets(), args.batch_size),
               epochs=args.epochs, initial_epoch=start, callbacks=callbacks,
               shuffle=False, verbose=2)  # the batches shuffle themselves, seeded
     plot_curves(log_csv, args.run_dir / "curves.png")
-    _, best = epochs_done(log_csv)
+    _, best, _ = run_log(log_csv)
     print(f"trained {args.model} epochs {start + 1}-{args.epochs} on {len(train)} faces in "
           f"{time.perf_counter() - began:.0f} s; best val accuracy {best:.4f}; saved {best_path}")
     return 0
