@@ -508,7 +508,7 @@ def test_device_kit_and_script_say_what_is_missing(tmp_path: Path, capsys: pytes
         assert device_kit.main(argv) == 2, argv
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, (argv, err)
-    assert not list(tmp_path.glob(".*partial"))  # nothing half-written is left
+    assert not list(tmp_path.glob(".*.partial*"))  # nothing half-written is left
 
     for kit_files, message in (({}, "faces.kit.npz is missing"), ({"faces.kit.npz": b"x"}, "has no wheels")):
         folder = tmp_path / f"checkout-{len(kit_files)}"

@@ -28,20 +28,18 @@ value for value.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
 from training.data import DataError
 from training.train import DEFAULT_DATA
+from vcam.errors import MediaError
+from vcam.media import atomic_output, require_output_folder
 
 KIT = Path(".device")
 FACES = "faces.kit.npz"
@@ -79,24 +77,10 @@ def pack_faces(source: Path, out: Path) -> int:
             raise DataError("OpenCV could not encode WebP; install an opencv-python wheel with WebP support")
         chunks.append(encoded.ravel())
         offsets.append(offsets[-1] + encoded.size)
-    with atomic(out) as partial:
+    with atomic_output(out) as partial:  # keeps the .npz suffix, so NumPy adds none
         np.savez_compressed(partial, webp=np.concatenate(chunks), webp_offsets=np.asarray(offsets, np.int64),
                             image_shape=np.asarray(images.shape, np.int64), **data)
     return out.stat().st_size
-
-
-@contextlib.contextmanager
-def atomic(out: Path) -> Iterator[BinaryIO]:
-    """A file open for writing that becomes `out` only when the writing ends without error: a
-    pack or unpack cut short leaves no file that looks complete. (A file object, too, keeps
-    NumPy from adding .npz to the name.)"""
-    partial = out.with_name(f".{out.name}.partial")
-    try:
-        with partial.open("wb") as handle:
-            yield handle
-        os.replace(partial, out)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def unpack_faces(kit: Path, out: Path) -> None:
@@ -118,7 +102,7 @@ def unpack_faces(kit: Path, out: Path) -> None:
             raise DataError(f"{kit} holds a damaged mosaic at bytes {start}-{end}; {fix}")
         tiles.append(mosaic.reshape(rows, shape[1], columns, shape[2]).transpose(0, 2, 1, 3).reshape(-1, *shape[1:]))
     images = np.concatenate(tiles)[:shape[0]]
-    with atomic(out) as partial:
+    with atomic_output(out) as partial:  # keeps the .npz suffix, so NumPy adds none
         np.savez(partial, images=images, **data)
 
 
@@ -151,8 +135,7 @@ def download_wheels(folder: Path) -> list[Path]:
 def require_suffix(out: Path, suffix: str) -> None:
     if out.suffix != suffix:
         raise DataError(f"{out} must end in {suffix}; name the output file so")
-    if not out.parent.is_dir():
-        raise DataError(f"folder {out.parent} does not exist; create it or pick another output")
+    require_output_folder(out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_wheels:
             wheels = download_wheels(args.out / "wheels")
             print(f"wheels for Python {DEVICE_PYTHON}: {', '.join(wheel.name for wheel in wheels)}")
-    except DataError as err:
+    except (DataError, MediaError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
