@@ -529,3 +529,73 @@ def test_latency_times_the_batches_asked_for(capsys: pytest.CaptureFixture[str])
     assert [line.split(":")[0] for line in lines] == ["2 faces", "10 faces"]
     assert latency.main(["--model", str(REPO / "weights" / "emotion.tflite"), "--batches", "0"]) == 2
     assert "batch sizes must be 1 or more" in capsys.readouterr().err
+
+
+def test_average_means_the_last_epochs_and_re_estimates_batch_norm(tmp_path: Path, fer_npz: Path, small_faces,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import keras
+
+    from training import average
+    from training.models import load
+
+    run = tmp_path / "run"
+    common = ["--data", str(fer_npz), "--model", "vcam_net", "--limit", "200", "--val-limit", "100",
+              "--batch-size", "50", "--run-dir", str(run), "--keep-epochs"]
+    assert train.main([*common, "--epochs", "3"]) == 0
+    assert sorted(path.name for path in (run / "epochs").iterdir()) == [
+        "epoch_001.keras", "epoch_002.keras", "epoch_003.keras"]
+
+    out = tmp_path / "averaged.keras"
+    assert average.main(["--run-dir", str(run), "--last", "2", "--data", str(fer_npz), "--split", "PublicTest",
+                         "--batch-size", "50", "--out", str(out)]) == 0
+    assert "averaged 2 epochs (epoch_002.keras to epoch_003.keras)" in capsys.readouterr().out
+    averaged = load(out)
+    two, three = load(run / "epochs" / "epoch_002.keras"), load(run / "epochs" / "epoch_003.keras")
+    conv = next(i for i, layer in enumerate(averaged.layers) if isinstance(layer, keras.layers.Conv2D))
+    kernel = np.asarray(averaged.layers[conv].kernel)
+    assert not np.allclose(np.asarray(two.layers[conv].kernel), np.asarray(three.layers[conv].kernel))
+    np.testing.assert_allclose(kernel, (np.asarray(two.layers[conv].kernel) + np.asarray(three.layers[conv].kernel)) / 2,
+                               rtol=1e-5, atol=1e-6)
+    # Batch-norm statistics are measured again on faces, not averaged.
+    norm = next(i for i, layer in enumerate(averaged.layers) if isinstance(layer, keras.layers.BatchNormalization))
+    mean_of_two = (np.asarray(two.layers[norm].moving_mean) + np.asarray(three.layers[norm].moving_mean)) / 2
+    assert not np.allclose(np.asarray(averaged.layers[norm].moving_mean), mean_of_two, atol=1e-4)
+    # The averaged model scores and exports like any checkpoint.
+    assert evaluate.main(["--model", str(out), "--data", str(fer_npz), "--split", "PublicTest", "--limit", "100",
+                          "--confusion", str(tmp_path / "c.png")]) == 0
+    tflite = tmp_path / "emotion.tflite"
+    assert export.main(["--model", str(out), "--out", str(tflite), "--data", str(fer_npz)]) == 0
+    assert export.max_difference(out, tflite, prepare_faces(small_faces[0])) <= 1e-4
+
+    # A fresh start clears the old epochs.
+    assert train.main([*common, "--epochs", "1", "--fresh"]) == 0
+    assert [path.name for path in (run / "epochs").iterdir()] == ["epoch_001.keras"]
+
+
+def test_average_says_what_is_wrong_with_the_checkpoints(tmp_path: Path, fer_npz: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    import keras
+
+    from training import average
+    from training.models import seed_cnn, vcam_net
+
+    def run_average(run: Path, last: int, *more: str) -> str:
+        assert average.main(["--run-dir", str(run), "--last", str(last), "--data", str(fer_npz),
+                             "--split", "PublicTest", *more]) == 2
+        errors = capsys.readouterr().err.strip().splitlines()
+        assert len(errors) == 1 and errors[0].startswith("error: ")
+        return errors[0]
+
+    run = tmp_path / "run"
+    assert "train with --keep-epochs" in run_average(run, 2)
+    (run / "epochs").mkdir(parents=True)
+    vcam_net().save(run / "epochs" / "epoch_001.keras")
+    assert "fewer than --last 2; pass --last 1 or less" in run_average(run, 2)
+    seed_cnn().save(run / "epochs" / "epoch_002.keras")
+    assert "is another net than" in run_average(run, 2)
+    (run / "epochs" / "epoch_002.keras").write_bytes(b"not a zip")
+    error = run_average(run, 2)
+    assert "cannot read" in error and "epoch_002.keras" in error
+    (run / "epochs" / "epoch_002.keras").unlink()
+    assert "pick another --out" in run_average(run, 1, "--out", str(tmp_path / "none" / "a.keras"))
+    assert keras.mixed_precision.global_policy().name == "float32"

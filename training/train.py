@@ -4,7 +4,8 @@
     python -m training.train --model seed_cnn --run-dir ~/.cache/vcam-runs/seed_cnn
 
 The run folder keeps `last.keras` (model and optimizer, written every epoch), `best.keras`
-(best validation accuracy so far), `log.csv` and `curves.png`.
+(best validation accuracy so far), `log.csv` and `curves.png`; with --keep-epochs also
+`epochs/epoch_NNN.keras` for every epoch, which `python -m training.average` averages.
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--run-dir", type=Path, help="checkpoint folder (default: ~/.cache/vcam-runs/MODEL)")
     parser.add_argument("--fresh", action="store_true", help="start over instead of resuming the run folder")
+    parser.add_argument("--keep-epochs", action="store_true",
+                        help="also keep every epoch's checkpoint as epochs/epoch_NNN.keras (14 MB each for vcam_net),"
+                             " for python -m training.average")
     args = parser.parse_args(argv)
     for name in ("ferplus_weight", "erasing", "mixup", "weight_decay"):
         if not 0.0 <= getattr(args, name) <= 1.0:
@@ -124,6 +128,31 @@ def early_stopping(patience: int, since_best: int, best: float):
     return ResumableEarlyStopping(monitor="val_accuracy", mode="max", patience=patience, verbose=1)
 
 
+def recalibrate_batchnorm(model, sample: np.ndarray, batch_size: int) -> None:
+    """Re-estimate `model`'s batch-norm moving statistics on `sample` (clean faces), in
+    batches of `batch_size`; the layers' momentum is restored afterwards."""
+    import keras
+
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    if not norms:
+        return
+    saved = [layer.momentum for layer in norms]
+    for layer in norms:
+        layer.momentum = 0.9  # 50 batches: the old statistics keep a weight of 0.9**50 < 1 %
+    try:
+        for start in range(0, len(sample), batch_size):
+            model(sample[start:start + batch_size], training=True)
+    finally:
+        for layer, momentum in zip(norms, saved):
+            layer.momentum = momentum
+
+
+def recalibration_sample(inputs: np.ndarray, batch_size: int, batches: int = 50, seed: int = 0) -> np.ndarray:
+    """A fixed sample of `batches` batches of `inputs`, in their order, to re-estimate batch norm on."""
+    picks = np.random.default_rng(seed).choice(len(inputs), min(len(inputs), batches * batch_size), replace=False)
+    return inputs[np.sort(picks)]
+
+
 def batchnorm_recalibration(inputs, batch_size: int, batches: int = 50, seed: int = 0):
     """A callback that re-estimates batch-norm statistics on clean training faces before
     each validation, so that checkpoints and val_accuracy reflect the weights of this epoch.
@@ -133,21 +162,11 @@ def batchnorm_recalibration(inputs, batch_size: int, batches: int = 50, seed: in
     """
     import keras
 
-    picks = np.random.default_rng(seed).choice(len(inputs), min(len(inputs), batches * batch_size), replace=False)
-    sample = inputs[np.sort(picks)]
+    sample = recalibration_sample(inputs, batch_size, batches, seed)
 
     class RecalibrateBatchNorm(keras.callbacks.Callback):
         def on_test_begin(self, logs=None) -> None:
-            norms = [layer for layer in self.model.layers if isinstance(layer, keras.layers.BatchNormalization)]
-            if not norms:
-                return
-            saved = [layer.momentum for layer in norms]
-            for layer in norms:
-                layer.momentum = 0.9  # 50 batches: the old statistics keep a weight of 0.9**50 < 1 %
-            for start in range(0, len(sample), batch_size):
-                self.model(sample[start:start + batch_size], training=True)
-            for layer, momentum in zip(norms, saved):
-                layer.momentum = momentum
+            recalibrate_batchnorm(self.model, sample, batch_size)
 
     return RecalibrateBatchNorm()
 
@@ -177,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     args.run_dir.mkdir(parents=True, exist_ok=True)
     last, best_path, log_csv = args.run_dir / "last.keras", args.run_dir / "best.keras", args.run_dir / "log.csv"
     if args.fresh:
-        for path in (last, best_path, log_csv):
+        for path in (last, best_path, log_csv, *args.run_dir.glob("epochs/epoch_*.keras")):
             path.unlink(missing_ok=True)
     start, best_so_far, since_best = run_log(log_csv)
     resuming = last.exists() and start > 0
@@ -238,8 +257,11 @@ def main(argv: list[str] | None = None) -> int:
         keras.callbacks.ModelCheckpoint(last),
         keras.callbacks.ModelCheckpoint(best_path, monitor="val_accuracy", mode="max", save_best_only=True,
                                         initial_value_threshold=best_so_far if best_so_far > -math.inf else None),
-        keras.callbacks.CSVLogger(log_csv, append=True),
     ]
+    if args.keep_epochs:
+        (args.run_dir / "epochs").mkdir(exist_ok=True)
+        callbacks.append(keras.callbacks.ModelCheckpoint(args.run_dir / "epochs" / "epoch_{epoch:03d}.keras"))
+    callbacks.append(keras.callbacks.CSVLogger(log_csv, append=True))  # last: a logged epoch is a saved one
     if args.patience:
         callbacks.append(early_stopping(args.patience, since_best, best_so_far))
     began = time.perf_counter()

@@ -1,0 +1,99 @@
+"""Average the weights of a run's last epochs into one model (stochastic weight averaging).
+
+    python -m training.train --model vcam_net --epochs 90 --keep-epochs
+    python -m training.average --run-dir ~/.cache/vcam-runs/vcam_net --last 10
+
+The epochs of one run late in its schedule lie around one wide minimum; their mean lies nearer
+its middle and often generalises better than any one of them (Izmailov et al. 2018). Averaging
+is done on the trainable weights; batch-norm statistics do not average meaningfully, so they are
+re-estimated on clean training faces afterwards, as training does before every validation.
+Writes `averaged.keras` (float32, no optimizer state) into the run folder, or --out; score it
+with training.evaluate and ship it with training.export like any checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from training.data import DataError, load_faces
+from training.train import DEFAULT_DATA, recalibrate_batchnorm, recalibration_sample
+
+EPOCH_FILE = re.compile(r"epoch_(\d+)\.keras")
+
+
+class AverageError(Exception):
+    """Checkpoints that cannot be averaged; the message says which and what to do."""
+
+
+def epoch_checkpoints(run_dir: Path, last: int) -> list[Path]:
+    """The `last` highest-numbered `epochs/epoch_NNN.keras` of a run folder, oldest first."""
+    found = sorted((int(match.group(1)), path) for path in (run_dir / "epochs").glob("epoch_*.keras")
+                   if (match := EPOCH_FILE.fullmatch(path.name)))
+    if not found:
+        raise AverageError(f"{run_dir / 'epochs'} holds no epoch_NNN.keras checkpoints; train with --keep-epochs")
+    if len(found) < last:
+        raise AverageError(f"{run_dir / 'epochs'} holds {len(found)} epoch checkpoints, fewer than --last {last}; "
+                           f"pass --last {len(found)} or less")
+    return [path for _, path in found[-last:]]
+
+
+def average_weights(paths: list[Path]):
+    """The model of `paths[0]`, computing in float32, with each weight the mean of that weight
+    over all `paths` (batch-norm statistics included; re-estimate them before use)."""
+    from training.models import load
+
+    def opened(path: Path):
+        try:
+            return load(path)
+        except (OSError, ValueError) as err:
+            raise AverageError(f"cannot read {path} ({str(err).splitlines()[0]}); "
+                               "leave it out with a smaller --last or retrain that epoch") from None
+
+    model = opened(paths[0])
+    sums = [np.asarray(weight, np.float64) for weight in model.get_weights()]
+    for path in paths[1:]:
+        weights = opened(path).get_weights()
+        if [w.shape for w in weights] != [s.shape for s in sums]:
+            raise AverageError(f"{path} is another net than {paths[0]}; average checkpoints of one run only")
+        for total, weight in zip(sums, weights):
+            total += weight
+    model.set_weights([(total / len(paths)).astype(np.float32) for total in sums])
+    return model
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.average", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run-dir", type=Path, required=True, help="a run folder trained with --keep-epochs")
+    parser.add_argument("--last", type=int, default=10, help="average this many of the latest epochs (default 10)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="faces to re-estimate batch norm on")
+    parser.add_argument("--split", default="Training", help="split of --data for batch norm (default: Training)")
+    parser.add_argument("--batch-size", type=int, default=128, help="the batch size the run trained with")
+    parser.add_argument("--out", type=Path, help="where to write the model (default: RUN_DIR/averaged.keras)")
+    args = parser.parse_args(argv)
+    if args.last < 1:
+        parser.error(f"--last must be 1 or more, not {args.last}")
+    run_dir = args.run_dir.expanduser()
+    out = args.out or run_dir / "averaged.keras"
+    try:
+        paths = epoch_checkpoints(run_dir, args.last)
+        if not out.parent.is_dir():
+            raise AverageError(f"folder {out.parent} does not exist; create it or pick another --out")
+        faces = load_faces(args.data, args.split)
+        model = average_weights(paths)
+    except (AverageError, DataError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    recalibrate_batchnorm(model, recalibration_sample(faces.inputs(), args.batch_size), args.batch_size)
+    model.save(out)
+    print(f"averaged {len(paths)} epochs ({paths[0].name} to {paths[-1].name}) into {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
