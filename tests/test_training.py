@@ -559,7 +559,12 @@ def test_average_means_the_last_epochs_and_re_estimates_batch_norm(tmp_path: Pat
     # Batch-norm statistics are measured again on faces, not averaged.
     norm = next(i for i, layer in enumerate(averaged.layers) if isinstance(layer, keras.layers.BatchNormalization))
     mean_of_two = (np.asarray(two.layers[norm].moving_mean) + np.asarray(three.layers[norm].moving_mean)) / 2
-    assert not np.allclose(np.asarray(averaged.layers[norm].moving_mean), mean_of_two, atol=1e-4)
+    measured = np.asarray(averaged.layers[norm].moving_mean).copy()
+    assert not np.allclose(measured, mean_of_two, atol=1e-4)
+    sample = train.recalibration_sample(load_faces(fer_npz, "PublicTest").inputs(), 50, seed=7)
+    train.recalibrate_batchnorm(averaged, sample, 50)  # measured again on other faces: about the same
+    again = np.asarray(averaged.layers[norm].moving_mean)
+    assert np.abs(again - measured).max() < 0.1 * np.abs(again).max()
     # The averaged model scores and exports like any checkpoint.
     assert evaluate.main(["--model", str(out), "--data", str(fer_npz), "--split", "PublicTest", "--limit", "100",
                           "--confusion", str(tmp_path / "c.png")]) == 0
@@ -567,8 +572,9 @@ def test_average_means_the_last_epochs_and_re_estimates_batch_norm(tmp_path: Pat
     assert export.main(["--model", str(out), "--out", str(tflite), "--data", str(fer_npz)]) == 0
     assert export.max_difference(out, tflite, prepare_faces(small_faces[0])) <= 1e-4
 
-    # A fresh start clears the old epochs.
-    assert train.main([*common, "--epochs", "1", "--fresh"]) == 0
+    # A run that starts over (here: its last checkpoint is gone) clears the earlier run's epochs.
+    (run / "last.keras").unlink()
+    assert train.main([*common, "--epochs", "1"]) == 0
     assert [path.name for path in (run / "epochs").iterdir()] == ["epoch_001.keras"]
 
 
@@ -597,5 +603,47 @@ def test_average_says_what_is_wrong_with_the_checkpoints(tmp_path: Path, fer_npz
     error = run_average(run, 2)
     assert "cannot read" in error and "epoch_002.keras" in error
     (run / "epochs" / "epoch_002.keras").unlink()
-    assert "pick another --out" in run_average(run, 1, "--out", str(tmp_path / "none" / "a.keras"))
+    assert "does not exist; create it" in run_average(run, 1, "--out", str(tmp_path / "none" / "a.keras"))
+    assert not list((tmp_path / "none").parent.glob("*.partial*"))
     assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_reproduce_trains_averages_chooses_exports_calibrates_and_scores(tmp_path: Path, fer_npz: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from training import reproduce
+
+    run, out = tmp_path / "run", tmp_path / "weights" / "emotion.tflite"
+    out.parent.mkdir()
+    small = ["--epochs", "2", "--limit", "200", "--val-limit", "100", "--batch-size", "50"]
+    assert reproduce.main(["--data", str(fer_npz), "--run-dir", str(run), "--out", str(out), "--last", "2",
+                           *small]) == 0
+    recipe = json.loads((run / "recipe.json").read_text())
+    assert recipe["precision"] == "mixed_bfloat16" and recipe["epochs"] == 2 and recipe["keep_epochs"]
+    choice = json.loads((run / "choice.json").read_text())
+    assert set(choice["scores"]) == {"best.keras", "averaged.keras"}
+    assert choice["scores"][choice["chosen"]] == max(choice["scores"].values())
+    from training.models import load
+
+    inputs = load_faces(fer_npz, "PublicTest").sample(64).inputs()
+    np.testing.assert_allclose(load(out.with_suffix(".keras")).predict(inputs, verbose=0),
+                               load(run / choice["chosen"]).predict(inputs, verbose=0), atol=1e-5)
+    calibration = json.loads(out.with_name("emotion.calibration.json").read_text())
+    from vcam.calibration import file_sha256
+
+    assert calibration["model_sha256"] == file_sha256(out)
+    scores = json.loads((run / "scores.json").read_text())
+    assert scores["n"] == 3589
+    assert f"accuracy {scores['accuracy']:.4f} on 3589 faces" in capsys.readouterr().out
+
+
+def test_reproduce_stops_bad_flags_and_outputs_before_training(tmp_path: Path, fer_npz: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from training import reproduce
+
+    base = ["--data", str(fer_npz), "--run-dir", str(tmp_path / "run"), "--limit", "50", "--epochs", "1"]
+    with pytest.raises(SystemExit) as exit_status:
+        reproduce.main([*base, "--epohcs", "2"])  # a mistyped training flag stops it before training
+    assert exit_status.value.code == 2 and "unrecognized arguments: --epohcs" in capsys.readouterr().err
+    assert reproduce.main([*base, "--out", str(tmp_path / "none" / "emotion.tflite")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

@@ -4,9 +4,11 @@
     python -m training.average --run-dir ~/.cache/vcam-runs/vcam_net --last 10
 
 The epochs of one run late in its schedule lie around one wide minimum; their mean lies nearer
-its middle and often generalises better than any one of them (Izmailov et al. 2018). Averaging
-is done on the trainable weights; batch-norm statistics do not average meaningfully, so they are
-re-estimated on clean training faces afterwards, as training does before every validation.
+its middle and often generalises better than any one of them (Izmailov et al. 2018). Every
+weight is averaged; batch-norm statistics do not average meaningfully, so they are then
+re-estimated on clean training faces, as training does before every validation. With a
+schedule that decays to zero the last epochs move little and the gain is small; training.reproduce
+therefore ships whichever of the average and the best epoch scores higher.
 Writes `averaged.keras` (float32, no optimizer state) into the run folder, or --out; score it
 with training.evaluate and ship it with training.export like any checkpoint.
 """
@@ -22,6 +24,7 @@ import numpy as np
 
 from training.data import DataError, load_faces
 from training.train import DEFAULT_DATA, recalibrate_batchnorm, recalibration_sample
+from vcam.media import MediaError, atomic_output, require_output_folder
 
 EPOCH_FILE = re.compile(r"epoch_(\d+)\.keras")
 
@@ -62,7 +65,7 @@ def average_weights(paths: list[Path]):
             raise AverageError(f"{path} is another net than {paths[0]}; average checkpoints of one run only")
         for total, weight in zip(sums, weights):
             total += weight
-    model.set_weights([(total / len(paths)).astype(np.float32) for total in sums])
+    model.set_weights([(total / len(paths)).astype(weight.dtype) for total, weight in zip(sums, model.get_weights())])
     return model
 
 
@@ -82,15 +85,15 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or run_dir / "averaged.keras"
     try:
         paths = epoch_checkpoints(run_dir, args.last)
-        if not out.parent.is_dir():
-            raise AverageError(f"folder {out.parent} does not exist; create it or pick another --out")
+        require_output_folder(out)
         faces = load_faces(args.data, args.split)
         model = average_weights(paths)
-    except (AverageError, DataError) as err:
+        recalibrate_batchnorm(model, recalibration_sample(faces.inputs(), args.batch_size), args.batch_size)
+        with atomic_output(out) as partial:  # keeps the .keras suffix, which Keras requires
+            model.save(partial)
+    except (AverageError, DataError, MediaError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    recalibrate_batchnorm(model, recalibration_sample(faces.inputs(), args.batch_size), args.batch_size)
-    model.save(out)
     print(f"averaged {len(paths)} epochs ({paths[0].name} to {paths[-1].name}) into {out}")
     return 0
 

@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     args.run_dir.mkdir(parents=True, exist_ok=True)
     last, best_path, log_csv = args.run_dir / "last.keras", args.run_dir / "best.keras", args.run_dir / "log.csv"
     if args.fresh:
-        for path in (last, best_path, log_csv, *args.run_dir.glob("epochs/epoch_*.keras")):
+        for path in (last, best_path, log_csv):
             path.unlink(missing_ok=True)
     start, best_so_far, since_best = run_log(log_csv)
     resuming = last.exists() and start > 0
@@ -218,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"resuming {last} at epoch {start + 1}/{args.epochs}")
     else:
         start, best_so_far = 0, -math.inf
-        log_csv.unlink(missing_ok=True)
+        for path in (log_csv, *args.run_dir.glob("epochs/epoch_*.keras")):  # an earlier run's epochs
+            path.unlink(missing_ok=True)
         if args.precision != "float32" and keras.backend.backend() == "jax":
             print("warning: under JAX on a CPU, XLA's jitted bfloat16 gave NaN here; on a GPU check val_loss, "
                   "or train in float32", file=sys.stderr)

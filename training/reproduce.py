@@ -1,0 +1,81 @@
+"""Make the emotion model with one command: train, average, choose, export, calibrate and score.
+
+    python -m training.reproduce                  # writes weights/emotion.tflite
+    python -m training.reproduce --out /tmp/m/emotion.tflite   # leave weights/ as it is
+
+Training resumes where a previous run of this command stopped (the run folder keeps a
+checkpoint every epoch). Of the run's best epoch (`best.keras`) and the mean of its last
+`--last` epochs (`averaged.keras`, training.average), the one more accurate on the validation
+split is exported, int8-quantized, then calibrated and scored on that split. Both candidates'
+scores go to `choice.json` in the run folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from training import average, calibrate, evaluate, export, train
+from training.data import DataError, load_faces
+from training.train import DEFAULT_DATA
+
+RECIPE = ["--model", "vcam_net", "--epochs", "90", "--precision", "mixed_bfloat16", "--seed", "1"]
+"""The training flags of the model this command makes; everything else is train.py's default."""
+LAST = 10
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.reproduce", description=__doc__, allow_abbrev=False,
+                                     epilog="Any other flag goes to python -m training.train, after the recipe's "
+                                            "(e.g. --epochs 2 --limit 300 for a quick try).",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the FER2013 .npz (default: ../shared/data)")
+    parser.add_argument("--run-dir", type=Path, default=Path.home() / ".cache" / "vcam-runs" / "shipped",
+                        help="checkpoint folder (default: ~/.cache/vcam-runs/shipped)")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "weights" / "emotion.tflite",
+                        help="the model to write, with its .keras and .calibration.json beside it "
+                             "(default: weights/emotion.tflite)")
+    parser.add_argument("--last", type=int, default=LAST, help=f"epochs to average (default {LAST})")
+    args, train_flags = parser.parse_known_args(argv)
+    if args.last < 1:
+        parser.error(f"--last must be 1 or more, not {args.last}")
+    run = args.run_dir.expanduser()
+    training = [*RECIPE, "--data", str(args.data), "--run-dir", str(run), "--keep-epochs", *train_flags]
+    batch_size = train.parse_args(training).batch_size  # also stops a mistyped flag before any work
+    if not args.out.parent.is_dir():
+        print(f"error: folder {args.out.parent} does not exist; create it or pick another --out", file=sys.stderr)
+        return 2
+    data = ["--data", str(args.data)]
+
+    if (status := train.main(training)) != 0:
+        return status
+    if (status := average.main(["--run-dir", str(run), "--last", str(args.last), "--batch-size", str(batch_size),
+                                *data])) != 0:
+        return status
+    candidates = [run / "best.keras", run / "averaged.keras"]
+    try:
+        val = load_faces(args.data, "PublicTest")
+        scores = {path.name: evaluate.score(path, val).accuracy for path in candidates}
+    except (DataError, ValueError, OSError) as err:
+        print(f"error: cannot score {run}'s models ({str(err).splitlines()[0]}); rerun with --fresh",
+              file=sys.stderr)
+        return 2
+    chosen = max(candidates, key=lambda path: scores[path.name])
+    (run / "choice.json").write_text(json.dumps({"scores": scores, "chosen": chosen.name}, indent=1))
+    print("PublicTest accuracy: " + ", ".join(f"{name} {value:.4f}" for name, value in scores.items())
+          + f"; exporting {chosen.name}")
+
+    for step, step_args in (
+        (export, ["--model", str(chosen), "--out", str(args.out), "--quantize", "dynamic", *data]),
+        (calibrate, ["--model", str(args.out), *data]),
+        (evaluate, ["--model", str(args.out), *data, "--split", "PublicTest", "--json", str(run / "scores.json")]),
+    ):
+        if (status := step.main(step_args)) != 0:
+            return status
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
