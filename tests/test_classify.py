@@ -105,3 +105,28 @@ def test_shipped_model_accuracy_on_public_test_sample(public_test_sample) -> Non
     predicted = EmotionModel().predict(prepare_faces(images)).argmax(axis=1)
     accuracy = float((predicted == labels).mean())
     assert accuracy >= 0.60, f"accuracy {accuracy:.3f} on {len(labels)} PublicTest faces"
+
+
+def test_mirrored_classification_averages_each_face_with_its_mirror_image(public_test_sample, media: Path) -> None:
+    from training.evaluate import predict_tta
+    from vcam.config import Config
+    from vcam.pipeline import Pipeline
+
+    inputs = prepare_faces(public_test_sample[0][:12])
+    plain, mirrored = EmotionModel(), EmotionModel(mirrored=True)
+    assert_probability_rows(mirrored.predict(inputs), 12)
+    # A face and its mirror image get the same probabilities, which a single view does not.
+    flipped = np.ascontiguousarray(inputs[:, :, ::-1])
+    np.testing.assert_allclose(mirrored.predict(flipped), mirrored.predict(inputs), atol=1e-5)
+    assert np.abs(plain.predict(flipped) - plain.predict(inputs)).max() > 0.05
+    # Before calibration they are what training.evaluate --tta flip scores.
+    mirrored.temperature = 1.0
+    np.testing.assert_allclose(mirrored.predict(inputs), predict_tta(mirrored.path, inputs, "flip"), atol=1e-5)
+    mirrored.temperature = plain.temperature
+    np.testing.assert_allclose(mirrored.predict(inputs[:1]), mirrored.predict(inputs)[:1], atol=1e-5)
+
+    assert Pipeline.from_config(Config(classify_mirrored=True)).model.mirrored
+    assert not Pipeline.from_config(Config()).model.mirrored
+    frame = cv2.imread(str(media / "two_people.jpg"))
+    faces = Pipeline.from_config(Config(classify_mirrored=True)).process(frame).faces
+    assert len(faces) == 2 and all(face.emotion in EMOTIONS for face in faces)

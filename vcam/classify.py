@@ -21,10 +21,15 @@ DEFAULT_MODEL = "emotion.tflite"
 
 class EmotionModel:
     """The FER2013 emotion CNN. `classify(frame, faces)` returns the faces with 7 probabilities
-    each, in EMOTIONS order (angry, disgust, fear, happy, sad, surprise, neutral)."""
+    each, in EMOTIONS order (angry, disgust, fear, happy, sad, surprise, neutral).
 
-    def __init__(self, model_path: Path | None = None, num_threads: int = 2) -> None:
+    `mirrored` also runs every face's mirror image, in the same call, and averages the two
+    outputs: what `python -m training.evaluate --tta flip` scores.
+    """
+
+    def __init__(self, model_path: Path | None = None, num_threads: int = 2, mirrored: bool = False) -> None:
         self.path = model_path or weights_dir() / DEFAULT_MODEL
+        self.mirrored = mirrored
         self._interpreter = open_interpreter(self.path, num_threads)
         input_details = self._interpreter.get_input_details()[0]
         output_details = self._interpreter.get_output_details()[0]
@@ -43,14 +48,18 @@ class EmotionModel:
         """Calibrated probabilities (N, 7) for a batch made by `prepare_faces`."""
         if len(inputs) == 0:
             return np.zeros((0, len(EMOTIONS)), np.float32)
-        if len(inputs) != self._batch:
+        batch = np.concatenate([inputs, inputs[:, :, ::-1]]) if self.mirrored else inputs
+        if len(batch) != self._batch:
             # Resizing reallocates; a stable number of faces keeps the same buffers frame after frame.
-            self._interpreter.resize_tensor_input(self._input, list(inputs.shape), strict=False)
+            self._interpreter.resize_tensor_input(self._input, list(batch.shape), strict=False)
             self._interpreter.allocate_tensors()
-            self._batch = len(inputs)
-        self._interpreter.set_tensor(self._input, np.ascontiguousarray(inputs, dtype=np.float32))
+            self._batch = len(batch)
+        self._interpreter.set_tensor(self._input, np.ascontiguousarray(batch, dtype=np.float32))
         self._interpreter.invoke()
-        return with_temperature(self._interpreter.get_tensor(self._output).copy(), self.temperature)
+        probabilities = self._interpreter.get_tensor(self._output).copy()
+        if self.mirrored:
+            probabilities = probabilities.reshape(2, len(inputs), -1).mean(axis=0)
+        return with_temperature(probabilities, self.temperature)
 
     def classify(self, frame: np.ndarray, faces: Sequence[Face]) -> list[Face]:
         if not faces:
