@@ -96,7 +96,8 @@ def test_camera_settings_read_from_the_file(tmp_path: Path) -> None:
     ("width = 641", "must be even"),
     ("fps = 0", "fps must be a whole number"),
     ('overlay = "yes"', "overlay must be true or false"),
-    ("classify_mirrored = 1", "classify_mirrored must be true or false"),
+    ("classify_views = 3", "classify_views must be 1, 2, 10"),
+    ("classify_views = true", "classify_views must be 1, 2, 10"),
     ("camera = -1", "camera index must be 0 or more"),
     ("camera = 1.5", "camera must be an index"),
 ])

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from training.data import DataError, FaceSet, load_faces
-from vcam.preprocess import EMOTIONS
+from vcam.preprocess import EMOTIONS, face_views
 
 
 @dataclass(frozen=True)
@@ -81,26 +81,17 @@ def model_and_faces(model: Path, data: Path, split: str | None) -> FaceSet:
     return load_faces(data, split)
 
 
-TTA_MODES = ("flip", "crops")
-"""flip: each face and its mirror image (2 views). crops: the face and its four corner crops of
-44×44 pixels scaled back to 48×48 (a 9 % zoom with a shift, inside what training's augmentation
-does), each also mirrored (10 views)."""
-TTA_CROP = 44
+TTA_MODES = {"flip": 2, "crops": 10}
+"""Test-time augmentation modes and their views per face (vcam.preprocess.face_views): flip, each
+face and its mirror image; crops, the face and its four corner crops of 44×44 pixels scaled back
+to 48×48, each mirrored. The app's `classify_views` setting runs the same views."""
 
 
 def tta_views(inputs: np.ndarray, mode: str = "flip") -> list[np.ndarray]:
     """The batches (N, 48, 48, 1) whose probabilities test-time augmentation averages."""
-    import cv2
-
     if mode not in TTA_MODES:
         raise ValueError(f"unknown test-time augmentation {mode!r}; pick one of {', '.join(TTA_MODES)}")
-    views = [inputs]
-    if mode == "crops":
-        size, crop = inputs.shape[1], TTA_CROP
-        for top, left in ((0, 0), (0, size - crop), (size - crop, 0), (size - crop, size - crop)):
-            views.append(np.stack([cv2.resize(face[top:top + crop, left:left + crop, 0], (size, size),
-                                              interpolation=cv2.INTER_LINEAR) for face in inputs])[..., None])
-    return [mirrored for view in views for mirrored in (view, np.ascontiguousarray(view[:, :, ::-1]))]
+    return face_views(inputs, TTA_MODES[mode])
 
 
 def predict_tta(model_path: Path, inputs: np.ndarray, mode: str = "flip") -> np.ndarray:

@@ -13,7 +13,7 @@ from vcam.errors import ModelFileError
 from vcam.faces import Face
 from vcam.litert import open_interpreter
 from vcam.calibration import read_temperature
-from vcam.preprocess import FACE_SIZE, crop_face, prepare_faces, with_temperature
+from vcam.preprocess import FACE_SIZE, crop_face, face_views, prepare_faces, with_temperature
 from vcam.resources import weights_dir
 
 DEFAULT_MODEL = "emotion.tflite"
@@ -23,13 +23,14 @@ class EmotionModel:
     """The FER2013 emotion CNN. `classify(frame, faces)` returns the faces with 7 probabilities
     each, in EMOTIONS order (angry, disgust, fear, happy, sad, surprise, neutral).
 
-    `mirrored` also runs every face's mirror image, in the same call, and averages the two
-    outputs: what `python -m training.evaluate --tta flip` scores.
+    `views` > 1 also runs views of every face (2: its mirror image; 10: corner crops too, see
+    `face_views`) in the same call and averages the outputs: what `python -m training.evaluate
+    --tta flip|crops` scores.
     """
 
-    def __init__(self, model_path: Path | None = None, num_threads: int = 2, mirrored: bool = False) -> None:
+    def __init__(self, model_path: Path | None = None, num_threads: int = 2, views: int = 1) -> None:
         self.path = model_path or weights_dir() / DEFAULT_MODEL
-        self.mirrored = mirrored
+        self.views = views
         self._interpreter = open_interpreter(self.path, num_threads)
         input_details = self._interpreter.get_input_details()[0]
         output_details = self._interpreter.get_output_details()[0]
@@ -48,7 +49,7 @@ class EmotionModel:
         """Calibrated probabilities (N, 7) for a batch made by `prepare_faces`."""
         if len(inputs) == 0:
             return np.zeros((0, len(EMOTIONS)), np.float32)
-        batch = np.concatenate([inputs, inputs[:, :, ::-1]]) if self.mirrored else inputs
+        batch = np.concatenate(face_views(inputs, self.views)) if self.views > 1 else inputs
         if len(batch) != self._batch:
             # Resizing reallocates; a stable number of faces keeps the same buffers frame after frame.
             self._interpreter.resize_tensor_input(self._input, list(batch.shape), strict=False)
@@ -57,8 +58,8 @@ class EmotionModel:
         self._interpreter.set_tensor(self._input, np.ascontiguousarray(batch, dtype=np.float32))
         self._interpreter.invoke()
         probabilities = self._interpreter.get_tensor(self._output).copy()
-        if self.mirrored:
-            probabilities = probabilities.reshape(2, len(inputs), -1).mean(axis=0)
+        if self.views > 1:
+            probabilities = probabilities.reshape(self.views, len(inputs), -1).mean(axis=0)
         return with_temperature(probabilities, self.temperature)
 
     def classify(self, frame: np.ndarray, faces: Sequence[Face]) -> list[Face]:

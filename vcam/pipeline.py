@@ -43,7 +43,7 @@ class Pipeline:
         return cls(
             FaceDetector(config.detector, config.score_threshold, model_path=config.detector_model,
                          num_threads=config.threads),
-            EmotionModel(config.emotion_model, num_threads=config.threads, mirrored=config.classify_mirrored),
+            EmotionModel(config.emotion_model, num_threads=config.threads, views=config.classify_views),
             Tracker(TrackerSettings(smoothing=config.smoothing, switch_margin=config.switch_margin,
                                     unsure_below=config.unsure_below)),
             EmojiOverlay(load_emojis(config.emoji_dir), config.placement),

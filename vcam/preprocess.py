@@ -97,3 +97,26 @@ def with_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarra
     logits = np.log(np.clip(probabilities, 1e-12, 1.0)) / temperature
     scaled = np.exp(logits - logits.max(axis=1, keepdims=True))
     return (scaled / scaled.sum(axis=1, keepdims=True)).astype(probabilities.dtype)
+
+
+VIEW_COUNTS = (1, 2, 10)
+"""Test-time augmentation: 1 the face as it is; 2 also its mirror image; 10 also its four corner
+crops of 44×44 pixels scaled back to 48×48 (a 9 % zoom with a shift, inside what training's
+augmentation does), each of the five mirrored."""
+VIEW_CROP = 44
+
+
+def face_views(inputs: np.ndarray, count: int) -> list[np.ndarray]:
+    """`count` (a VIEW_COUNTS) batches (N, 48, 48, 1) of views of a model batch, the batch itself
+    first, whose probabilities test-time augmentation averages."""
+    if count not in VIEW_COUNTS:
+        raise ValueError(f"{count} views per face: choose one of {', '.join(map(str, VIEW_COUNTS))}")
+    views = [inputs]
+    if count == 10:
+        size, crop = inputs.shape[1], VIEW_CROP
+        for top, left in ((0, 0), (0, size - crop), (size - crop, 0), (size - crop, size - crop)):
+            views.append(np.stack([cv2.resize(face[top:top + crop, left:left + crop, 0], (size, size),
+                                              interpolation=cv2.INTER_LINEAR) for face in inputs])[..., None])
+    if count == 1:
+        return views
+    return [mirrored for view in views for mirrored in (view, np.ascontiguousarray(view[:, :, ::-1]))]
