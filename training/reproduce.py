@@ -20,6 +20,7 @@ from pathlib import Path
 from training import average, calibrate, evaluate, export, train
 from training.data import DataError, load_faces
 from training.train import DEFAULT_DATA
+from vcam.media import MediaError, require_output_folder
 
 RECIPE = ["--model", "vcam_net", "--epochs", "90", "--precision", "mixed_bfloat16", "--seed", "1"]
 """The training flags of the model this command makes; everything else is train.py's default."""
@@ -44,8 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     run = args.run_dir.expanduser()
     training = [*RECIPE, "--data", str(args.data), "--run-dir", str(run), "--keep-epochs", *train_flags]
     batch_size = train.parse_args(training).batch_size  # also stops a mistyped flag before any work
-    if not args.out.parent.is_dir():
-        print(f"error: folder {args.out.parent} does not exist; create it or pick another --out", file=sys.stderr)
+    try:
+        require_output_folder(args.out)
+    except MediaError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 2
     data = ["--data", str(args.data)]
 
