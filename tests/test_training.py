@@ -647,3 +647,61 @@ def test_reproduce_stops_bad_flags_and_outputs_before_training(tmp_path: Path, f
     assert reproduce.main([*base, "--out", str(tmp_path / "none" / "emotion.tflite")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_teacher_targets_are_the_teachers_tta_probabilities(public_test_sample) -> None:
+    model, inputs = REPO / "weights" / "emotion.tflite", prepare_faces(public_test_sample[0][:40])
+    taught = train.teacher_targets(model, inputs, 10, chunk=16)  # three chunks, the last one short
+    np.testing.assert_allclose(taught, evaluate.predict_tta(model, inputs, "crops"), atol=1e-5)
+    np.testing.assert_allclose(train.teacher_targets(model, inputs, 2), evaluate.predict_tta(model, inputs, "flip"),
+                               atol=1e-5)
+    np.testing.assert_allclose(train.teacher_targets(model, inputs, 1), evaluate.predict(model, inputs), atol=1e-5)
+
+
+def test_distillation_run_starts_from_the_given_weights_and_resumes(tmp_path: Path, fer_npz: Path, capsys) -> None:
+    from training import models
+
+    run, shipped = tmp_path / "run", REPO / "weights" / "emotion.keras"
+    common = ["--data", str(fer_npz), "--limit", "200", "--val-limit", "100", "--batch-size", "50",
+              "--run-dir", str(run), "--init", str(shipped), "--teacher", str(REPO / "weights" / "emotion.tflite"),
+              "--teacher-weight", "0.5", "--teacher-views", "2", "--lr", "1e-12", "--no-augment"]
+    assert train.main([*common, "--epochs", "1"]) == 0
+    assert "agrees with the labels on" in capsys.readouterr().out
+    started, trained = models.load(shipped).get_weights(), models.load(run / "last.keras").get_weights()
+    kernels = [index for index, weights in enumerate(started) if weights.ndim == 4]
+    assert len(kernels) == 7
+    for index in kernels:  # at a learning rate of 1e-12 the convolutions keep the weights they started from
+        np.testing.assert_allclose(trained[index], started[index], atol=1e-6)
+    assert train.main([*common, "--epochs", "2"]) == 0  # the same --init and --teacher: it resumes
+    with (run / "log.csv").open() as handle:
+        assert [row["epoch"] for row in csv.DictReader(handle)] == ["0", "1"]
+    assert train.main([*common, "--epochs", "3", "--teacher-weight", "0.7"]) == 2
+    assert "was started with --teacher-weight 0.5" in capsys.readouterr().err
+
+
+def test_distillation_flags_say_what_is_wrong(tmp_path: Path, fer_npz: Path, capsys) -> None:
+    for flags, message in ((["--teacher", str(REPO / "weights" / "emotion.tflite")], "go together"),
+                           (["--teacher-weight", "0.5"], "go together"),
+                           (["--init", str(tmp_path / "none.keras")], "is not a .keras file"),
+                           (["--teacher", str(fer_npz), "--teacher-weight", "0.5"], "is not a .keras or .tflite")):
+        with pytest.raises(SystemExit) as exit_status:
+            train.parse_args(flags)
+        assert exit_status.value.code == 2 and message in capsys.readouterr().err
+    assert train.main(["--data", str(fer_npz), "--model", "seed_cnn", "--limit", "100", "--epochs", "1",
+                       "--run-dir", str(tmp_path / "run"), "--init", str(REPO / "weights" / "emotion.keras")]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 1 and "is another network than --model seed_cnn" in errors[0]
+
+
+@pytest.mark.parametrize("command", ["export", "compare"])
+def test_export_and_compare_check_their_output_path_first(tmp_path: Path, fer_npz: Path, command: str,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from training import compare
+
+    main = {"export": export.main, "compare": compare.main}[command]
+    model = ["--model", str(REPO / "weights" / "emotion.keras")] if command == "export" else []
+    for out, message in ((tmp_path / "none" / "out.tflite", "does not exist; create it"), (tmp_path, "is a folder")):
+        assert main([*model, "--data", str(fer_npz), "--out", str(out)]) == 2
+        errors = capsys.readouterr().err.strip().splitlines()
+        assert len(errors) == 1 and errors[0].startswith("error: ") and message in errors[0]
+    assert list(tmp_path.iterdir()) == []

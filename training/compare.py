@@ -24,6 +24,7 @@ from pathlib import Path
 from training import evaluate, export, train
 from training.data import DataError, load_faces
 from training.latency import measure
+from vcam.media import MediaError, require_output_folder
 from vcam.preprocess import EMOTIONS
 
 RECIPE_FLAGS: dict[str, type] = {
@@ -134,8 +135,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.add_argument(f"--{flag.replace('_', '-')}", type=kind,
                                 **({"choices": PRECISIONS} if flag == "precision" else {}))
     args = parser.parse_args(argv)
-    if not args.out.parent.is_dir():
-        print(f"error: folder {args.out.parent} does not exist; pick another --out", file=sys.stderr)
+    try:
+        require_output_folder(args.out)
+    except MediaError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 2
     if args.rows:
         return fill_latency(args)

@@ -21,6 +21,7 @@ import numpy as np
 from training.data import DataError, load_faces
 from training.evaluate import predict
 from training.train import DEFAULT_DATA
+from vcam.media import MediaError, require_output_folder
 
 TOLERANCE = 1e-4
 
@@ -77,8 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.model.is_file():
         print(f"error: {args.model} does not exist; pass the .keras file a training run saved", file=sys.stderr)
         return 2
-    if not args.out.parent.is_dir():
-        print(f"error: folder {args.out.parent} does not exist; create it or pick another --out", file=sys.stderr)
+    try:
+        require_output_folder(args.out)
+    except MediaError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 2
     try:
         faces = load_faces(args.data, args.split).sample(256)

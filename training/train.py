@@ -2,6 +2,8 @@
 
     python -m training.train --model vcam_net --epochs 30
     python -m training.train --model seed_cnn --run-dir ~/.cache/vcam-runs/seed_cnn
+    python -m training.train --init weights/emotion.keras --teacher weights/emotion.tflite \
+        --teacher-weight 0.5 --lr 3e-4 --epochs 40 --run-dir ~/.cache/vcam-runs/distilled
 
 The run folder keeps `last.keras` (model and optimizer, written every epoch), `best.keras`
 (best validation accuracy so far), `log.csv` and `curves.png`; with --keep-epochs also
@@ -40,6 +42,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ferplus-weight", type=float, default=0.0,
                         help="mix the FER+ vote distribution into the targets with this weight (0: FER2013 labels "
                              "only, 1: FER+ votes only; needs the .npz with ferplus_votes)")
+    parser.add_argument("--teacher", type=Path,
+                        help="a trained model (.keras or .tflite) whose probabilities, averaged over "
+                             "--teacher-views views of each training face, are mixed into the targets "
+                             "with --teacher-weight (distillation)")
+    parser.add_argument("--teacher-weight", type=float, default=0.0,
+                        help="the teacher's share of the targets (0: off, 1: the teacher's alone)")
+    parser.add_argument("--teacher-views", type=int, choices=(1, 2, 10), default=10,
+                        help="views per face the teacher averages, as evaluate --tta: 2 flip, 10 crops (default 10)")
+    parser.add_argument("--init", type=Path,
+                        help="start a new run from this .keras network's weights instead of at random "
+                             "(fine-tuning; the same --model)")
     parser.add_argument("--erasing", type=float, default=0.0,
                         help="also erase a random rectangle (2-33 %% of the face); Keras draws each face's chance "
                              "from 0 to this factor, so about half of it is the share of faces erased")
@@ -64,9 +77,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="also keep every epoch's checkpoint as epochs/epoch_NNN.keras (14 MB each for vcam_net),"
                              " for python -m training.average")
     args = parser.parse_args(argv)
-    for name in ("ferplus_weight", "erasing", "mixup", "weight_decay"):
+    for name in ("ferplus_weight", "teacher_weight", "erasing", "mixup", "weight_decay"):
         if not 0.0 <= getattr(args, name) <= 1.0:
             parser.error(f"--{name.replace('_', '-')} must be from 0 to 1, not {getattr(args, name)}")
+    if (args.teacher is None) != (args.teacher_weight == 0):
+        parser.error("--teacher and --teacher-weight go together: name the teacher model and give it a weight above 0")
+    for flag, path, suffixes in (("--teacher", args.teacher, (".keras", ".tflite")), ("--init", args.init, (".keras",))):
+        if path is not None and (not path.is_file() or path.suffix not in suffixes):
+            parser.error(f"{flag} {path} is not a {' or '.join(suffixes)} file; pass a model that training saved")
     if args.patience < 0:
         parser.error(f"--patience must be 0 (never stop early) or more, not {args.patience}")
     args.run_dir = (args.run_dir or Path.home() / ".cache" / "vcam-runs" / args.model).expanduser()
@@ -96,7 +114,8 @@ def run_log(log_csv: Path) -> tuple[int, float, int]:
 
 
 RECIPE_KEYS = ("model", "train_split", "precision", "lr", "label_smoothing", "weight_decay", "batch_size",
-               "ferplus_weight", "erasing", "mixup", "no_augment", "limit", "seed")
+               "ferplus_weight", "teacher", "teacher_weight", "teacher_views", "init", "erasing", "mixup",
+               "no_augment", "limit", "seed")
 """The flags a run keeps from start to end: a resumed run must be given the same ones."""
 
 
@@ -109,9 +128,38 @@ def recipe_change(recipe_json: Path, args: argparse.Namespace) -> str | None:
         return None
     defaults = parse_args([])
     for key in RECIPE_KEYS:
-        started = saved.get(key, getattr(defaults, key))
-        if started != getattr(args, key):
+        started, now = saved.get(key, getattr(defaults, key)), getattr(args, key)
+        if started != (str(now) if isinstance(now, Path) else now):
             return f"--{key.replace('_', '-')} {started}"
+    return None
+
+
+def teacher_targets(teacher: Path, inputs: np.ndarray, views: int, chunk: int = 2048) -> np.ndarray:
+    """The teacher model's probabilities (N, 7) for `inputs`, averaged over `views` views of each
+    face (vcam.preprocess.face_views, as evaluate --tta), computed `chunk` faces at a time."""
+    from training.evaluate import predict
+    from vcam.preprocess import face_views
+
+    parts = []
+    for start in range(0, len(inputs), chunk):
+        batch = face_views(inputs[start:start + chunk], views)
+        probabilities = predict(teacher, np.concatenate(batch))
+        parts.append(probabilities.reshape(views, len(batch[0]), -1).mean(axis=0))
+    return np.concatenate(parts).astype(np.float32)
+
+
+def initial_weights(model, init: Path, name: str) -> str | None:
+    """Set `model`'s weights to those of the network saved in `init`; the reason, when they do not fit."""
+    from training.models import load
+
+    try:
+        source = load(init)
+    except (OSError, ValueError) as err:
+        return f"cannot read {init} ({str(err).splitlines()[0]}); pass a .keras file that training saved"
+    theirs, ours = source.get_weights(), model.get_weights()
+    if [w.shape for w in theirs] != [w.shape for w in ours]:
+        return f"{init} is another network than --model {name}; pass the --model it was trained as"
+    model.set_weights(theirs)
     return None
 
 
@@ -229,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
             model = MODELS[args.model]()
         finally:
             keras.mixed_precision.set_global_policy(before)
+        if args.init and (problem := initial_weights(model, args.init, args.model)):
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
         model.compile(
             optimizer=(keras.optimizers.AdamW(args.lr, weight_decay=args.weight_decay) if args.weight_decay
                        else keras.optimizers.Adam(args.lr)),
@@ -247,6 +298,13 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if args.teacher:
+        began = time.perf_counter()
+        taught = teacher_targets(args.teacher, train.inputs(), args.teacher_views)
+        train_targets = (1 - args.teacher_weight) * train_targets + args.teacher_weight * taught
+        print(f"teacher {args.teacher} ({args.teacher_views} views) agrees with the labels on "
+              f"{np.mean(taught.argmax(1) == train.labels):.4f} of the training faces "
+              f"({time.perf_counter() - began:.0f} s)")
     if start == 0:
         (args.run_dir / "recipe.json").write_text(json.dumps(
             {key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()}, indent=1))
