@@ -691,6 +691,12 @@ def test_distillation_flags_say_what_is_wrong(tmp_path: Path, fer_npz: Path, cap
                        "--run-dir", str(tmp_path / "run"), "--init", str(REPO / "weights" / "emotion.keras")]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 1 and "is another network than --model seed_cnn" in errors[0]
+    garbage = tmp_path / "garbage.tflite"
+    garbage.write_bytes(b"not a model" * 100)
+    assert train.main(["--data", str(fer_npz), "--limit", "100", "--epochs", "1", "--run-dir", str(tmp_path / "run2"),
+                       "--teacher", str(garbage), "--teacher-weight", "0.5"]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 1 and errors[0].startswith(f"error: cannot run the teacher {garbage}")
 
 
 @pytest.mark.parametrize("command", ["export", "compare"])

@@ -300,7 +300,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.teacher:
         began = time.perf_counter()
-        taught = teacher_targets(args.teacher, train.inputs(), args.teacher_views)
+        try:
+            taught = teacher_targets(args.teacher, train.inputs(), args.teacher_views)
+        except (OSError, ValueError, RuntimeError) as err:
+            print(f"error: cannot run the teacher {args.teacher} ({str(err).splitlines()[0]}); pass a model "
+                  "that training saved", file=sys.stderr)
+            return 2
         train_targets = (1 - args.teacher_weight) * train_targets + args.teacher_weight * taught
         print(f"teacher {args.teacher} ({args.teacher_views} views) agrees with the labels on "
               f"{np.mean(taught.argmax(1) == train.labels):.4f} of the training faces "
