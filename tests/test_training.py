@@ -658,8 +658,17 @@ def test_teacher_targets_are_the_teachers_tta_probabilities(public_test_sample) 
     np.testing.assert_allclose(train.teacher_targets(model, inputs, 1), evaluate.predict(model, inputs), atol=1e-5)
 
 
-def test_distillation_run_starts_from_the_given_weights_and_resumes(tmp_path: Path, fer_npz: Path, capsys) -> None:
-    from training import models
+def test_distillation_run_starts_from_the_given_weights_and_resumes(tmp_path: Path, fer_npz: Path, capsys,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from training import batches, models
+
+    seen, real_batches = [], batches.batches
+
+    def recording_batches(inputs, targets, *args, **kwargs):
+        seen.append((inputs, targets))
+        return real_batches(inputs, targets, *args, **kwargs)
+
+    monkeypatch.setattr(batches, "batches", recording_batches)
 
     run, shipped = tmp_path / "run", REPO / "weights" / "emotion.keras"
     common = ["--data", str(fer_npz), "--limit", "200", "--val-limit", "100", "--batch-size", "50",
@@ -667,12 +676,19 @@ def test_distillation_run_starts_from_the_given_weights_and_resumes(tmp_path: Pa
               "--teacher-weight", "0.5", "--teacher-views", "2", "--lr", "1e-12", "--no-augment"]
     assert train.main([*common, "--epochs", "1"]) == 0
     assert "agrees with the labels on" in capsys.readouterr().out
+    (train_inputs, targets), (val_inputs, val_targets) = seen[:2]
+    labels = load_faces(fer_npz, "Training").sample(200, 1).labels
+    taught = train.teacher_targets(REPO / "weights" / "emotion.tflite", train_inputs, 2)
+    np.testing.assert_allclose(targets, 0.5 * np.eye(7)[labels] + 0.5 * taught, atol=1e-5)  # half label, half teacher
+    np.testing.assert_array_equal(val_targets.sum(axis=1), 1.0)
+    assert set(np.unique(val_targets)) == {0.0, 1.0}  # validation scores FER2013's labels alone
     started, trained = models.load(shipped).get_weights(), models.load(run / "last.keras").get_weights()
     kernels = [index for index, weights in enumerate(started) if weights.ndim == 4]
     assert len(kernels) == 7
     for index in kernels:  # at a learning rate of 1e-12 the convolutions keep the weights they started from
         np.testing.assert_allclose(trained[index], started[index], atol=1e-6)
     assert train.main([*common, "--epochs", "2"]) == 0  # the same --init and --teacher: it resumes
+    assert "resuming" in capsys.readouterr().out
     with (run / "log.csv").open() as handle:
         assert [row["epoch"] for row in csv.DictReader(handle)] == ["0", "1"]
     assert train.main([*common, "--epochs", "3", "--teacher-weight", "0.7"]) == 2
@@ -683,20 +699,27 @@ def test_distillation_flags_say_what_is_wrong(tmp_path: Path, fer_npz: Path, cap
     for flags, message in ((["--teacher", str(REPO / "weights" / "emotion.tflite")], "go together"),
                            (["--teacher-weight", "0.5"], "go together"),
                            (["--init", str(tmp_path / "none.keras")], "is not a .keras file"),
-                           (["--teacher", str(fer_npz), "--teacher-weight", "0.5"], "is not a .keras or .tflite")):
+                           (["--teacher", str(fer_npz), "--teacher-weight", "0.5"], "is not a .keras or .tflite"),
+                           (["--teacher-views", "2"], "--teacher-views needs --teacher")):
         with pytest.raises(SystemExit) as exit_status:
             train.parse_args(flags)
         assert exit_status.value.code == 2 and message in capsys.readouterr().err
-    assert train.main(["--data", str(fer_npz), "--model", "seed_cnn", "--limit", "100", "--epochs", "1",
-                       "--run-dir", str(tmp_path / "run"), "--init", str(REPO / "weights" / "emotion.keras")]) == 2
-    errors = capsys.readouterr().err.strip().splitlines()
-    assert len(errors) == 1 and "is another network than --model seed_cnn" in errors[0]
+    run = tmp_path / "run"  # an earlier run's files, which a refused start must leave as they are
+    (run / "epochs").mkdir(parents=True)
+    earlier = [run / "last.keras", run / "best.keras", run / "log.csv", run / "epochs" / "epoch_001.keras"]
+    for path in earlier:
+        path.write_bytes(b"earlier run")
     garbage = tmp_path / "garbage.tflite"
     garbage.write_bytes(b"not a model" * 100)
-    assert train.main(["--data", str(fer_npz), "--limit", "100", "--epochs", "1", "--run-dir", str(tmp_path / "run2"),
-                       "--teacher", str(garbage), "--teacher-weight", "0.5"]) == 2
-    errors = capsys.readouterr().err.strip().splitlines()
-    assert len(errors) == 1 and errors[0].startswith(f"error: cannot run the teacher {garbage}")
+    base = ["--data", str(fer_npz), "--limit", "100", "--epochs", "1", "--run-dir", str(run), "--fresh"]
+    for flags, message in (
+            (["--model", "seed_cnn", "--init", str(REPO / "weights" / "emotion.keras")],
+             "is another network than --model seed_cnn"),
+            (["--teacher", str(garbage), "--teacher-weight", "0.5"], f"error: cannot run the teacher {garbage}")):
+        assert train.main([*base, *flags]) == 2
+        errors = capsys.readouterr().err.strip().splitlines()
+        assert len(errors) == 1 and errors[0].startswith("error: ") and message in errors[0]
+        assert all(path.read_bytes() == b"earlier run" for path in earlier)
 
 
 @pytest.mark.parametrize("command", ["export", "compare"])

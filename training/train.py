@@ -80,6 +80,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in ("ferplus_weight", "teacher_weight", "erasing", "mixup", "weight_decay"):
         if not 0.0 <= getattr(args, name) <= 1.0:
             parser.error(f"--{name.replace('_', '-')} must be from 0 to 1, not {getattr(args, name)}")
+    if args.teacher is None and args.teacher_views != 10:
+        parser.error("--teacher-views needs --teacher: name the teacher model, or drop --teacher-views")
     if (args.teacher is None) != (args.teacher_weight == 0):
         parser.error("--teacher and --teacher-weight go together: name the teacher model and give it a weight above 0")
     for flag, path, suffixes in (("--teacher", args.teacher, (".keras", ".tflite")), ("--init", args.init, (".keras",))):
@@ -148,19 +150,18 @@ def teacher_targets(teacher: Path, inputs: np.ndarray, views: int, chunk: int = 
     return np.concatenate(parts).astype(np.float32)
 
 
-def initial_weights(model, init: Path, name: str) -> str | None:
-    """Set `model`'s weights to those of the network saved in `init`; the reason, when they do not fit."""
-    from training.models import load
+def initial_weights(init: Path, name: str) -> tuple[list[np.ndarray] | None, str | None]:
+    """The weights of the network saved in `init`, checked against --model `name`'s layers; or
+    None and the reason they do not fit."""
+    from training.models import MODELS, load
 
     try:
-        source = load(init)
+        theirs = load(init).get_weights()
     except (OSError, ValueError) as err:
-        return f"cannot read {init} ({str(err).splitlines()[0]}); pass a .keras file that training saved"
-    theirs, ours = source.get_weights(), model.get_weights()
-    if [w.shape for w in theirs] != [w.shape for w in ours]:
-        return f"{init} is another network than --model {name}; pass the --model it was trained as"
-    model.set_weights(theirs)
-    return None
+        return None, f"cannot read {init} ({str(err).splitlines()[0]}); pass a .keras file that training saved"
+    if [w.shape for w in theirs] != [w.shape for w in MODELS[name]().get_weights()]:
+        return None, f"{init} is another network than --model {name}; pass the --model it was trained as"
+    return theirs, None
 
 
 def early_stopping(patience: int, since_best: int, best: float):
@@ -240,6 +241,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.val_limit:
         val = val.sample(args.val_limit, args.seed)
 
+    # Check the teacher and the initial weights before anything in the run folder is touched.
+    init_weights = None
+    if args.init:
+        init_weights, problem = initial_weights(args.init, args.model)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
+    taught = None
+    if args.teacher:
+        began = time.perf_counter()
+        try:
+            taught = teacher_targets(args.teacher, train.inputs(), args.teacher_views)
+        except (OSError, ValueError, RuntimeError) as err:
+            print(f"error: cannot run the teacher {args.teacher} ({str(err).splitlines()[0]}); pass a model "
+                  "that training saved", file=sys.stderr)
+            return 2
+        print(f"teacher {args.teacher} ({args.teacher_views} views) agrees with the labels on "
+              f"{np.mean(taught.argmax(1) == train.labels):.4f} of the training faces "
+              f"({time.perf_counter() - began:.0f} s)")
+
     keras.utils.set_random_seed(args.seed)
     args.run_dir.mkdir(parents=True, exist_ok=True)
     last, best_path, log_csv = args.run_dir / "last.keras", args.run_dir / "best.keras", args.run_dir / "log.csv"
@@ -277,9 +298,8 @@ def main(argv: list[str] | None = None) -> int:
             model = MODELS[args.model]()
         finally:
             keras.mixed_precision.set_global_policy(before)
-        if args.init and (problem := initial_weights(model, args.init, args.model)):
-            print(f"error: {problem}", file=sys.stderr)
-            return 2
+        if init_weights is not None:
+            model.set_weights(init_weights)
         model.compile(
             optimizer=(keras.optimizers.AdamW(args.lr, weight_decay=args.weight_decay) if args.weight_decay
                        else keras.optimizers.Adam(args.lr)),
@@ -298,18 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if args.teacher:
-        began = time.perf_counter()
-        try:
-            taught = teacher_targets(args.teacher, train.inputs(), args.teacher_views)
-        except (OSError, ValueError, RuntimeError) as err:
-            print(f"error: cannot run the teacher {args.teacher} ({str(err).splitlines()[0]}); pass a model "
-                  "that training saved", file=sys.stderr)
-            return 2
+    if taught is not None:
         train_targets = (1 - args.teacher_weight) * train_targets + args.teacher_weight * taught
-        print(f"teacher {args.teacher} ({args.teacher_views} views) agrees with the labels on "
-              f"{np.mean(taught.argmax(1) == train.labels):.4f} of the training faces "
-              f"({time.perf_counter() - began:.0f} s)")
     if start == 0:
         (args.run_dir / "recipe.json").write_text(json.dumps(
             {key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()}, indent=1))
