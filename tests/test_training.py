@@ -649,13 +649,15 @@ def test_reproduce_stops_bad_flags_and_outputs_before_training(tmp_path: Path, f
     assert not (tmp_path / "run").exists()
 
 
-def test_teacher_targets_are_the_teachers_tta_probabilities(public_test_sample) -> None:
+def test_predict_views_averages_the_views_chunk_by_chunk(public_test_sample) -> None:
     model, inputs = REPO / "weights" / "emotion.tflite", prepare_faces(public_test_sample[0][:40])
-    taught = train.teacher_targets(model, inputs, 10, chunk=16)  # three chunks, the last one short
+    taught = evaluate.predict_views(model, inputs, 10, chunk=16)  # three chunks, the last one short
     np.testing.assert_allclose(taught, evaluate.predict_tta(model, inputs, "crops"), atol=1e-5)
-    np.testing.assert_allclose(train.teacher_targets(model, inputs, 2), evaluate.predict_tta(model, inputs, "flip"),
+    views = evaluate.tta_views(inputs, "crops")
+    np.testing.assert_allclose(taught, sum(evaluate.predict(model, view) for view in views) / 10, atol=1e-5)
+    np.testing.assert_allclose(evaluate.predict_views(model, inputs, 2), evaluate.predict_tta(model, inputs, "flip"),
                                atol=1e-5)
-    np.testing.assert_allclose(train.teacher_targets(model, inputs, 1), evaluate.predict(model, inputs), atol=1e-5)
+    np.testing.assert_allclose(evaluate.predict_views(model, inputs, 1), evaluate.predict(model, inputs), atol=1e-5)
 
 
 def test_distillation_run_starts_from_the_given_weights_and_resumes(tmp_path: Path, fer_npz: Path, capsys,
@@ -678,7 +680,7 @@ def test_distillation_run_starts_from_the_given_weights_and_resumes(tmp_path: Pa
     assert "agrees with the labels on" in capsys.readouterr().out
     (train_inputs, targets), (val_inputs, val_targets) = seen[:2]
     labels = load_faces(fer_npz, "Training").sample(200, 1).labels
-    taught = train.teacher_targets(REPO / "weights" / "emotion.tflite", train_inputs, 2)
+    taught = evaluate.predict_views(REPO / "weights" / "emotion.tflite", train_inputs, 2)
     np.testing.assert_allclose(targets, 0.5 * np.eye(7)[labels] + 0.5 * taught, atol=1e-5)  # half label, half teacher
     np.testing.assert_array_equal(val_targets.sum(axis=1), 1.0)
     assert set(np.unique(val_targets)) == {0.0, 1.0}  # validation scores FER2013's labels alone

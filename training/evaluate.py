@@ -87,19 +87,33 @@ face and its mirror image; crops, the face and its four corner crops of 44×44 p
 to 48×48, each mirrored. The app's `classify_views` setting runs the same views."""
 
 
-def tta_views(inputs: np.ndarray, mode: str = "flip") -> list[np.ndarray]:
-    """The batches (N, 48, 48, 1) whose probabilities test-time augmentation averages."""
+def view_count(mode: str) -> int:
+    """The views per face of a test-time augmentation mode; ValueError for an unknown mode."""
     if mode not in TTA_MODES:
         raise ValueError(f"unknown test-time augmentation {mode!r}; pick one of {', '.join(TTA_MODES)}")
-    return face_views(inputs, TTA_MODES[mode])
+    return TTA_MODES[mode]
+
+
+def tta_views(inputs: np.ndarray, mode: str = "flip") -> list[np.ndarray]:
+    """The batches (N, 48, 48, 1) whose probabilities test-time augmentation averages."""
+    return face_views(inputs, view_count(mode))
+
+
+def predict_views(model_path: Path, inputs: np.ndarray, views: int, chunk: int = 2048) -> np.ndarray:
+    """The mean of the probabilities (N, 7) over `face_views(inputs, views)`, one model load for
+    every `chunk` faces (ten views of all 28,709 training faces would take 2.6 GB at once).
+    Costs one pass per view (in the app it would be a batch 2 or 10 times as large)."""
+    parts = []
+    for start in range(0, len(inputs), chunk):
+        batch = face_views(inputs[start:start + chunk], views)
+        probabilities = predict(model_path, np.concatenate(batch))
+        parts.append(probabilities.reshape(views, len(batch[0]), -1).mean(axis=0))
+    return np.concatenate(parts)
 
 
 def predict_tta(model_path: Path, inputs: np.ndarray, mode: str = "flip") -> np.ndarray:
-    """Test-time augmentation: the mean of the probabilities over `tta_views(inputs, mode)`.
-    Costs one pass per view (in the app it would be a batch 2 or 10 times as large)."""
-    views = tta_views(inputs, mode)
-    probabilities = predict(model_path, np.concatenate(views))  # one model load for all views
-    return probabilities.reshape(len(views), len(inputs), -1).mean(axis=0)
+    """Test-time augmentation: the mean of the probabilities over `tta_views(inputs, mode)`."""
+    return predict_views(model_path, inputs, view_count(mode))
 
 
 def score(model_path: Path, faces: FaceSet, tta: str | None = None) -> Scores:

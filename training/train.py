@@ -121,6 +121,11 @@ RECIPE_KEYS = ("model", "train_split", "precision", "lr", "label_smoothing", "we
 """The flags a run keeps from start to end: a resumed run must be given the same ones."""
 
 
+def recipe_value(value: object) -> object:
+    """A flag's value as recipe.json keeps it (paths as strings)."""
+    return str(value) if isinstance(value, Path) else value
+
+
 def recipe_change(recipe_json: Path, args: argparse.Namespace) -> str | None:
     """The first flag in which `args` differs from the recipe a run folder started with, as
     '--flag VALUE' of the start, or None (no recipe saved: a run from before recipes were kept)."""
@@ -130,24 +135,10 @@ def recipe_change(recipe_json: Path, args: argparse.Namespace) -> str | None:
         return None
     defaults = parse_args([])
     for key in RECIPE_KEYS:
-        started, now = saved.get(key, getattr(defaults, key)), getattr(args, key)
-        if started != (str(now) if isinstance(now, Path) else now):
+        started = saved.get(key, getattr(defaults, key))
+        if started != recipe_value(getattr(args, key)):
             return f"--{key.replace('_', '-')} {started}"
     return None
-
-
-def teacher_targets(teacher: Path, inputs: np.ndarray, views: int, chunk: int = 2048) -> np.ndarray:
-    """The teacher model's probabilities (N, 7) for `inputs`, averaged over `views` views of each
-    face (vcam.preprocess.face_views, as evaluate --tta), computed `chunk` faces at a time."""
-    from training.evaluate import predict
-    from vcam.preprocess import face_views
-
-    parts = []
-    for start in range(0, len(inputs), chunk):
-        batch = face_views(inputs[start:start + chunk], views)
-        probabilities = predict(teacher, np.concatenate(batch))
-        parts.append(probabilities.reshape(views, len(batch[0]), -1).mean(axis=0))
-    return np.concatenate(parts).astype(np.float32)
 
 
 def initial_weights(init: Path, name: str) -> tuple[list[np.ndarray] | None, str | None]:
@@ -227,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     from training.augment import build_augmenter
     from training.batches import batches
     from training.data import DataError, load_faces
+    from training.evaluate import predict_views
     from training.models import MODELS
     from training.plots import plot_curves
 
@@ -252,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.teacher:
         began = time.perf_counter()
         try:
-            taught = teacher_targets(args.teacher, train.inputs(), args.teacher_views)
+            taught = predict_views(args.teacher, train.inputs(), args.teacher_views)
         except (OSError, ValueError, RuntimeError) as err:
             print(f"error: cannot run the teacher {args.teacher} ({str(err).splitlines()[0]}); pass a model "
                   "that training saved", file=sys.stderr)
@@ -322,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         train_targets = (1 - args.teacher_weight) * train_targets + args.teacher_weight * taught
     if start == 0:
         (args.run_dir / "recipe.json").write_text(json.dumps(
-            {key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()}, indent=1))
+            {key: recipe_value(value) for key, value in vars(args).items()}, indent=1))
 
     train_inputs = train.inputs()
     callbacks = [
