@@ -20,6 +20,11 @@ net with LiteRT, and `python -m training.export --model vcam_net.keras --quantiz
 ships the net. Keep float32 there (TF32 on the GPU): under JAX on this CPU, XLA's jitted
 bfloat16 inference gave NaN (eager was finite), so mixed_bfloat16 is for TensorFlow here.
 
+training.compare trains with training.train, which under JAX augments each batch eagerly
+outside the compiled step. `sh training/device.sh sh training/gpu_runs.sh` trains with
+training.fast instead, augmentation compiled in: 1 s an epoch for vcam_deep on the H200. That
+is how the shipped model was made.
+
 The faces travel as lossless WebP mosaics (49.5 MiB against the 70.6 MB .npz of ../shared/data,
 which with the repository is over the limit); `unpack` rebuilds an .npz with the same arrays,
 value for value.

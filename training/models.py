@@ -52,17 +52,19 @@ def seed_vgg16() -> keras.Model:
     return model
 
 
-def vcam_net(widths: tuple[int, ...] = (32, 64, 128, 256), dropout: float = 0.4) -> keras.Model:
+def vcam_net(widths: tuple[int, ...] = (32, 64, 128, 256), dropout: float = 0.4,
+             convs: tuple[int, ...] = (1, 2, 2, 2), name: str = "vcam_net") -> keras.Model:
     """Ours: a VGG-style net with batch normalisation sized for 48×48 faces.
 
     Two 3×3 convolutions per stage (one in the first, where maps are largest and cheap
     features suffice), max-pooling between stages, global average pooling instead of a big
     dense head: few parameters, fast on a CPU, and it generalises better on 28k faces.
+    `convs` gives the 3×3 convolutions of each stage.
     """
     inputs = keras.Input(INPUT_SHAPE)
     x = inputs
-    for stage, filters in enumerate(widths):
-        for _ in range(1 if stage == 0 else 2):
+    for stage, (filters, count) in enumerate(zip(widths, convs, strict=True)):
+        for _ in range(count):
             x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
             x = layers.BatchNormalization()(x)
             x = layers.ReLU()(x)
@@ -71,7 +73,18 @@ def vcam_net(widths: tuple[int, ...] = (32, 64, 128, 256), dropout: float = 0.4)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32")(x)
-    return keras.Model(inputs, outputs, name="vcam_net")
+    return keras.Model(inputs, outputs, name=name)
+
+
+def vcam_wide() -> keras.Model:
+    """vcam_net twice as wide, two convolutions in every stage (4.7 M parameters): for a GPU to
+    train; 0.60 ms a face with LiteRT int8 here, inside the live budget of 1.5 ms."""
+    return vcam_net((64, 128, 256, 512), convs=(2, 2, 2, 2), name="vcam_wide")
+
+
+def vcam_deep() -> keras.Model:
+    """vcam_wide with three convolutions in the last two stages (7.6 M parameters, 0.71 ms a face)."""
+    return vcam_net((64, 128, 256, 512), convs=(1, 2, 3, 3), name="vcam_deep")
 
 
 PRECISIONS = ("float32", "mixed_bfloat16")
@@ -106,6 +119,8 @@ def load(path) -> keras.Model:
 
 MODELS: dict[str, Callable[[], keras.Model]] = {
     "vcam_net": vcam_net,
+    "vcam_wide": vcam_wide,
+    "vcam_deep": vcam_deep,
     "seed_cnn": seed_cnn,
     "seed_vgg16": seed_vgg16,
 }
