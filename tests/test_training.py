@@ -418,7 +418,7 @@ def test_training_runs_under_jax_without_tensorflow_and_the_model_loads_here(tmp
     assert done.returncode == 0, done.stderr[-3000:]
     # training.fast compiles its augmentation into the training step there, which Keras' "auto"
     # would not: op by op, the GPU ran 0.5 s a step instead of 4 ms.
-    assert "vcam_net: compiled training step" in done.stdout
+    assert "vcam_net: training step compiled with XLA" in done.stdout
     assert json.loads((runs / "fast" / "result.json").read_text())["epochs"] == 2
     run = runs / "vcam_net"
     with (run / "log.csv").open() as handle:
@@ -767,32 +767,74 @@ def test_planned_epochs_fit_the_budget(elapsed, epoch_seconds, done, expected) -
     assert planned_epochs(elapsed, epoch_seconds, budget=100.0, done=done, reserve=30.0, most=50) == expected
 
 
+def test_the_plan_follows_the_speed_early_and_only_shrinks_late() -> None:
+    from training.fast import replanned
+
+    assert replanned(plan=100, fits=140, done=20) == 140  # early: faster, more epochs
+    assert replanned(plan=100, fits=80, done=20) == 80
+    assert replanned(plan=100, fits=140, done=60) == 100  # late: the schedule's end stays put
+    assert replanned(plan=100, fits=90, done=60) == 90  # unless the budget would be overrun
+
+
 def test_fast_training_ends_within_its_budget_and_saves_the_net_it_scored(tmp_path: Path, fer_npz: Path, capsys) -> None:
     from training import fast
     from training.models import load
 
     out = tmp_path / "fast"
-    # Loading the faces alone outlasts a budget of one second: training stops after the second
-    # epoch, the first one the plan is made at.
+    # Loading the faces and compiling outlast a budget of one second: training stops after the
+    # second epoch, the first one the plan is made at.
     assert fast.main(["--data", str(fer_npz), "--model", "vcam_net", "--limit", "128", "--val-limit", "200",
                       "--batch-size", "64", "--time-budget", "1", "--fallback-every", "1", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "training 2 epochs" in printed and "trained vcam_net for 2 epochs" in printed
     result = json.loads((out / "result.json").read_text())
-    assert result["epochs"] == 2 and result["faces"] == 128
+    assert result["epochs"] == 2 and result["faces"] == 128 and result["plans"] == [[2, 2]]
+    assert result["time_budget"] == 1 and result["warmup"] == 2
+    assert (out / "curves.png").stat().st_size > 0
     with (out / "log.csv").open() as handle:
         assert [row["epoch"] for row in csv.DictReader(handle)] == ["0", "1"]
     # result.json's accuracy is that of model.keras (batch norm re-estimated) on the same sample.
     val = load_faces(fer_npz, "PublicTest").sample(200, 1)
     probabilities = load(out / "model.keras").predict(val.inputs(), verbose=0)
     assert result["val_accuracy"] == round(float(np.mean(probabilities.argmax(1) == val.labels)), 4)
-    assert (out / "fallback.keras").is_file()
+    assert (out / "fallback.keras").is_file() and not list(out.glob(".*partial*"))
+
+
+def test_fast_training_follows_the_cosine_schedule(tmp_path: Path, fer_npz: Path) -> None:
+    from training import fast
+
+    out = tmp_path / "fast"
+    assert fast.main(["--data", str(fer_npz), "--model", "vcam_net", "--limit", "64", "--val-limit", "64",
+                      "--batch-size", "32", "--epochs", "4", "--warmup", "1", "--lr", "0.002", "--out", str(out)]) == 0
+    with (out / "log.csv").open() as handle:
+        rates = [float(row["learning_rate"]) for row in csv.DictReader(handle)]
+    np.testing.assert_allclose(rates, [train.cosine_lr(epoch, 4, 0.002, warmup=1) for epoch in range(4)], rtol=1e-5)
+    assert rates[0] < rates[1] > rates[2] > rates[3]
+
+
+def test_fast_training_stops_at_a_loss_that_is_no_longer_finite(tmp_path: Path, fer_npz: Path, capsys) -> None:
+    from training import fast
+
+    out = tmp_path / "fast"
+    assert fast.main(["--data", str(fer_npz), "--model", "vcam_net", "--limit", "64", "--val-limit", "64",
+                      "--batch-size", "32", "--epochs", "3", "--lr", "1e30", "--fallback-every", "1",
+                      "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "error: the loss is no longer finite at epoch 1; lower --lr" in err and err.count("\n") == 1
+    assert not any((out / name).exists() for name in ("model.keras", "result.json", "fallback.keras"))
 
 
 @pytest.mark.parametrize(
     "argv, message",
     [
         (["--epochs", "0"], "--epochs must be 1 or more"),
+        (["--epochs", "3", "--max-epochs", "5"], "--max-epochs goes with --time-budget"),
+        (["--time-budget", "60", "--max-epochs", "0"], "--max-epochs must be 1 or more"),
+        (["--epochs", "3", "--limit", "-5"], "--limit must be 1 or more"),
+        (["--epochs", "3", "--batch-size", "0"], "--batch-size must be 1 or more"),
+        (["--epochs", "3", "--warmup", "-1"], "--warmup must be 0 or more"),
+        (["--epochs", "3", "--lr", "0"], "--lr must be above 0"),
+        (["--epochs", "3", "--weight-decay", "2"], "--weight-decay must be from 0 to 1"),
         (["--time-budget", "-5"], "--time-budget must be a number of seconds above 0"),
         (["--epochs", "3", "--time-budget", "60"], "not allowed with argument"),
         (["--epochs", "3", "--erasing", "2"], "--erasing must be from 0 to 1"),
@@ -816,6 +858,37 @@ def test_fast_training_explains_a_missing_data_file_and_an_out_that_is_a_file(tm
     assert not (tmp_path / "out").exists()
     taken = tmp_path / "taken"
     taken.write_text("a file")
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as stopped:
         fast.main(["--epochs", "1", "--out", str(taken)])
-    assert "is a file; pass a folder" in capsys.readouterr().err
+    assert stopped.value.code == 2 and "is a file; pass a folder" in capsys.readouterr().err
+
+
+def test_gpu_runs_script_trains_both_nets_and_sends_them_back_in_pieces(tmp_path: Path, fer_npz: Path) -> None:
+    """training/gpu_runs.sh as the device tool runs it, on a few faces, here under TensorFlow."""
+    import tarfile
+
+    from training.models import load
+
+    out, runs = tmp_path / "out", tmp_path / "runs"
+    env = {**os.environ, "OUT": str(out), "RUNS": str(runs), "DATA": str(fer_npz), "BUDGET": "1",
+           "FAST_ARGS": "--limit 64 --val-limit 64 --batch-size 32 --fallback-every 0",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(REPO)}
+    done = subprocess.run(["sh", "training/gpu_runs.sh"], env=env, cwd=REPO, capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = (out / "summary.txt").read_text()
+    assert "deep (exit 0)" in summary and "wide (exit 0)" in summary
+    for name, convolutions in (("deep", 9), ("wide", 8)):
+        pieces = sorted(out.glob(f"{name}.model.keras.part-*"))
+        assert pieces and all(piece.stat().st_size <= 15 * 2**20 for piece in pieces)
+        rejoined = tmp_path / f"{name}.keras"
+        rejoined.write_bytes(b"".join(piece.read_bytes() for piece in pieces))
+        model = load(rejoined)
+        assert sum(layer.__class__.__name__ == "Conv2D" for layer in model.layers) == convolutions
+    with tarfile.open(out / "logs.tar.gz") as logs:
+        assert {"deep.log", "wide.log", "deep/result.json", "wide/log.csv"} <= set(logs.getnames())
+
+    env["BUDGET"] = "1.5"
+    refused = subprocess.run(["sh", "training/gpu_runs.sh"], env=env, cwd=REPO, capture_output=True, text=True,
+                             timeout=60, check=False)
+    assert refused.returncode == 2 and "BUDGET must be whole seconds" in refused.stderr

@@ -4,18 +4,24 @@ training.train augments each batch outside the model (tf.data here, a PyDataset 
 which on a GPU machine leaves the GPU waiting on eager per-batch augmentation. Here the same
 augmentation layers (training/augment.py) sit in front of the net in one Keras model, so under
 KERAS_BACKEND=jax they compile into the training step with it; faces and targets go to `fit` as
-arrays. The schedule is training.train's: warm-up, then cosine decay to zero at the last epoch.
+arrays. The optimiser and loss are training.train's; the schedule too (linear warm-up, then
+cosine decay to zero at the last epoch), with two warm-up epochs by default.
 
-    python -m training.fast --model vcam_wide --epochs 120 --out /tmp/wide
-    python -m training.fast --model vcam_wide --time-budget 420 --out /tmp/wide
+    python -m training.fast --model vcam_deep --epochs 98 --out /tmp/deep
+    python -m training.fast --model vcam_deep --time-budget 240 --out /tmp/deep
 
-With --time-budget the number of epochs is chosen after each epoch from the second on, from the
+With --time-budget the number of epochs is planned after each epoch from the second on, from the
 last three epochs' durations, so that training ends inside the budget (seconds from the start of
-this program) with 30 s to spare; the run prints each new number, and --epochs with the last
-one repeats the schedule (when it changed late, only closely). No checkpoint is picked on PublicTest: the
-last epoch's net, its batch-norm statistics re-estimated on clean training faces, is saved as
-OUT/model.keras (float32, no optimizer state), with OUT/log.csv and OUT/result.json. Every
---fallback-every epochs the net is also saved as OUT/fallback.keras, in case the run is killed.
+the run) with 30 s to spare. Until half the planned epochs are done the plan follows the speed
+either way; after that it only shrinks, when the run would otherwise overrun, so that the
+learning rate never climbs again late in the schedule. Each new plan is printed and kept in
+result.json; --epochs with the last one repeats the schedule closely.
+
+No checkpoint is picked on PublicTest: the last epoch's net, its batch-norm statistics
+re-estimated on clean training faces, is saved as OUT/model.keras (float32, no optimizer state),
+with OUT/log.csv, OUT/curves.png and OUT/result.json. Every --fallback-every epochs the net is
+also saved as OUT/fallback.keras, in case the run is killed. A loss that stops being finite ends
+the run with an error and saves nothing more.
 """
 
 from __future__ import annotations
@@ -23,11 +29,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
 
-BEGAN = time.monotonic()
+RESERVE_S = 30.0
+"""Seconds of --time-budget kept for re-estimating batch norm, scoring and saving."""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -37,16 +45,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m training.fast", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="a .npz, a Kaggle fer2013.csv or a class-folder tree")
-    parser.add_argument("--model", choices=sorted(MODELS), default="vcam_wide")
-    parser.add_argument("--out", type=Path, required=True, help="folder for model.keras, log.csv and result.json")
+    parser.add_argument("--model", choices=sorted(MODELS), default="vcam_deep")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="folder for model.keras, log.csv, curves.png and result.json")
     length = parser.add_mutually_exclusive_group(required=True)
     length.add_argument("--epochs", type=int, help="epochs to train")
     length.add_argument("--time-budget", type=float, metavar="SECONDS",
-                        help="choose the epochs as training goes so that it ends within SECONDS of the start")
-    parser.add_argument("--max-epochs", type=int, default=300, help="the most epochs --time-budget may choose")
+                        help="plan the epochs as training goes so that the run ends within SECONDS")
+    parser.add_argument("--max-epochs", type=int, help="the most epochs --time-budget may plan (default 300)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate of the cosine schedule")
-    parser.add_argument("--warmup", type=int, default=2, help="epochs of linear warm-up")
+    parser.add_argument("--warmup", type=int, default=2, help="epochs of linear warm-up (default 2)")
     parser.add_argument("--weight-decay", type=float, default=0.0, help="AdamW's decoupled weight decay; 0: Adam")
     parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument("--erasing", type=float, default=0.0, help="random erasing factor, as training.train's")
@@ -57,12 +66,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="save the net as fallback.keras every N epochs (0: never)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
-    if args.epochs is not None and args.epochs < 1:
-        parser.error(f"--epochs must be 1 or more, not {args.epochs}")
+    if args.max_epochs is not None and args.time_budget is None:
+        parser.error("--max-epochs goes with --time-budget; with --epochs, give the number alone")
+    args.max_epochs = 300 if args.max_epochs is None else args.max_epochs
+    at_least_one = ["epochs", "max_epochs", "batch_size", "limit", "val_limit"]
+    for name in at_least_one:
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be 1 or more, not {getattr(args, name)}")
+    for name in ("warmup", "fallback_every"):
+        if getattr(args, name) < 0:
+            parser.error(f"--{name.replace('_', '-')} must be 0 or more, not {getattr(args, name)}")
     if args.time_budget is not None and args.time_budget <= 0:
         parser.error(f"--time-budget must be a number of seconds above 0, not {args.time_budget}")
-    if not 0.0 <= args.erasing <= 1.0:
-        parser.error(f"--erasing must be from 0 to 1, not {args.erasing}")
+    if args.lr <= 0:
+        parser.error(f"--lr must be above 0, not {args.lr}")
+    for name in ("erasing", "weight_decay", "label_smoothing"):
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            parser.error(f"--{name.replace('_', '-')} must be from 0 to 1, not {getattr(args, name)}")
     if args.out.exists() and not args.out.is_dir():
         parser.error(f"--out {args.out} is a file; pass a folder")
     return args
@@ -76,15 +96,23 @@ def planned_epochs(elapsed: float, epoch_seconds: float, budget: float, done: in
     return max(done, min(most, done + further))
 
 
+def replanned(plan: int, fits: int, done: int) -> int:
+    """The epochs to train now that `done` are trained of `plan`, when `fits` would fit the
+    budget: `fits` until half the plan is done, afterwards the plan unless it no longer fits."""
+    return fits if done < plan / 2 else min(plan, fits)
+
+
 def main(argv: list[str] | None = None) -> int:
+    began = time.monotonic()
     args = parse_args(argv)
     import keras
     import numpy as np
 
     from training.augment import build_augmenter
     from training.data import DataError, load_faces
-    from training.models import INPUT_SHAPE, MODELS, float32_copy
-    from training.train import cosine_lr, recalibrate_batchnorm, recalibration_sample
+    from training.models import INPUT_SHAPE, build, float32_copy
+    from training.plots import plot_curves
+    from training.train import compile_for_training, cosine_lr, recalibrate_batchnorm, recalibration_sample
 
     try:
         train = load_faces(args.data, "Training")
@@ -99,12 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(args.seed)
 
-    before = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(args.precision)
-    try:
-        net = MODELS[args.model]()
-    finally:
-        keras.mixed_precision.set_global_policy(before)
+    net = build(args.model, args.precision)
     augmenter = build_augmenter(args.seed, erasing=args.erasing)
     if keras.backend.backend() == "jax":
         # Keras' geometric augmentation layers say they cannot be compiled, which makes the whole
@@ -114,18 +137,15 @@ def main(argv: list[str] | None = None) -> int:
             layer.supports_jit = True
     faces = keras.Input(INPUT_SHAPE)
     trainer = keras.Model(faces, net(augmenter(faces)), name="augmented")
-    trainer.compile(
-        optimizer=(keras.optimizers.AdamW(args.lr, weight_decay=args.weight_decay) if args.weight_decay
-                   else keras.optimizers.Adam(args.lr)),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing),
-        metrics=["accuracy"],
-    )
+    compile_for_training(trainer, args.lr, args.weight_decay, args.label_smoothing)
     plan = {"epochs": args.epochs or args.max_epochs}
+    plans: list[list[int]] = []
     durations: list[float] = []
+    failure: list[str] = []
     out = args.out
 
     class Plan(keras.callbacks.Callback):
-        """Plans the epochs (--time-budget), stops there, saves fallbacks."""
+        """Plans the epochs (--time-budget), stops there, saves fallbacks, stops at a non-finite loss."""
 
         def on_epoch_begin(self, epoch, logs=None) -> None:
             self.began = time.monotonic()
@@ -133,32 +153,42 @@ def main(argv: list[str] | None = None) -> int:
         def on_epoch_end(self, epoch, logs=None) -> None:
             done, now = epoch + 1, time.monotonic()
             durations.append(now - self.began)
+            if logs and not all(math.isfinite(value) for value in logs.values()):
+                fix = "lower --lr" if args.precision == "float32" else "train in float32 (--precision float32)"
+                failure.append(f"the loss is no longer finite at epoch {done}; {fix}")
+                self.model.stop_training = True
+                return
             if args.time_budget is not None and done >= 2:  # the first epoch compiles
-                # Planned again every epoch from the last three: runs sharing the GPU speed up or
-                # slow each other down as they start, compile and end.
+                # Runs sharing the GPU speed up or slow each other down as they start, compile and end.
                 recent = durations[1:][-3:]
-                epochs = planned_epochs(now - BEGAN, sum(recent) / len(recent), args.time_budget, done,
-                                        reserve=30.0, most=args.max_epochs)
-                if epochs != plan["epochs"]:
+                fits = planned_epochs(now - began, sum(recent) / len(recent), args.time_budget, done,
+                                      reserve=RESERVE_S, most=args.max_epochs)
+                epochs = replanned(plan["epochs"], fits, done) if plans else fits
+                if epochs != plan["epochs"] or not plans:
                     print(f"epoch {done} took {durations[-1]:.1f} s: training {epochs} epochs", flush=True)
                     plan["epochs"] = epochs
-            if logs and not all(math.isfinite(value) for value in logs.values()):
-                print(f"error: the loss is no longer finite at epoch {done}; train in float32", file=sys.stderr)
-                self.model.stop_training = True
+                    plans.append([done, epochs])
             if args.fallback_every and done % args.fallback_every == 0:
-                float32_copy(net).save(out / "fallback.keras")
+                partial = out / ".fallback.partial.keras"  # a run killed while saving keeps the last whole one
+                float32_copy(net).save(partial)
+                os.replace(partial, out / "fallback.keras")
             if done >= plan["epochs"]:
                 self.model.stop_training = True
 
-    print(f"{args.model}: {trainer.jit_compile and 'compiled' or 'op by op'} training step", flush=True)
-    began = time.monotonic()
+    print(f"{args.model}: training step {'compiled with XLA' if trainer.jit_compile else 'not compiled with XLA'}",
+          flush=True)
+    fit_began = time.monotonic()
     history = trainer.fit(
         train.inputs(), train.targets(), batch_size=args.batch_size, epochs=plan["epochs"], shuffle=True,
         validation_data=(val.inputs(), val.targets()), verbose=2,
         callbacks=[keras.callbacks.LearningRateScheduler(
                        lambda epoch: cosine_lr(epoch, plan["epochs"], args.lr, warmup=args.warmup)),
                    Plan(), keras.callbacks.CSVLogger(out / "log.csv")])
-    seconds = time.monotonic() - began
+    seconds = time.monotonic() - fit_began
+    if failure:
+        print(f"error: {failure[0]}; nothing saved from this run", file=sys.stderr)
+        return 1
+    plot_curves(out / "log.csv", out / "curves.png")
     epochs = len(history.history["loss"])
     final = float32_copy(net)
     recalibrate_batchnorm(final, recalibration_sample(train.inputs(), args.batch_size, seed=args.seed), args.batch_size)
@@ -166,9 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     accuracy = float(np.mean(probabilities.argmax(1) == val.labels))
     final.save(out / "model.keras")
     result = {"model": args.model, "epochs": epochs, "train_seconds": round(seconds, 1),
-              "val_accuracy": round(accuracy, 4), "precision": args.precision, "lr": args.lr,
-              "batch_size": args.batch_size, "erasing": args.erasing, "weight_decay": args.weight_decay,
-              "label_smoothing": args.label_smoothing, "seed": args.seed, "faces": len(train)}
+              "val_accuracy": round(accuracy, 4), "faces": len(train), "val_faces": len(val),
+              "backend": keras.backend.backend(), "plans": plans,
+              **{key: getattr(args, key) for key in ("precision", "lr", "warmup", "batch_size", "erasing",
+                                                    "weight_decay", "label_smoothing", "seed", "time_budget",
+                                                    "max_epochs")}}
     (out / "result.json").write_text(json.dumps(result, indent=1))
     print(f"trained {args.model} for {epochs} epochs in {seconds:.0f} s; PublicTest accuracy {accuracy:.4f}; "
           f"saved {out / 'model.keras'}")

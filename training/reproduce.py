@@ -1,7 +1,9 @@
-"""Make the emotion model with one command: train, average, choose, export, calibrate and score.
+"""Make vcam_net's model on a CPU with one command: train, average, choose, export, calibrate
+and score. This was the shipped model (0.6754 on PublicTest) until vcam_deep, which a GPU
+trained with training.fast (weights/README.md has its commands).
 
-    python -m training.reproduce                  # writes weights/emotion.tflite
-    python -m training.reproduce --out /tmp/m/emotion.tflite   # leave weights/ as it is
+    python -m training.reproduce                  # writes RUN_DIR/emotion.tflite
+    python -m training.reproduce --out weights/emotion.tflite   # ships it, replacing vcam_deep
 
 Training resumes where a previous run of this command stopped (the run folder keeps a
 checkpoint every epoch). Of the run's best epoch (`best.keras`) and the mean of its last
@@ -33,11 +35,11 @@ def main(argv: list[str] | None = None) -> int:
                                             "(e.g. --epochs 2 --limit 300 for a quick try).",
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the FER2013 .npz (default: ../shared/data)")
-    parser.add_argument("--run-dir", type=Path, default=Path.home() / ".cache" / "vcam-runs" / "shipped",
-                        help="checkpoint folder (default: ~/.cache/vcam-runs/shipped)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "weights" / "emotion.tflite",
+    parser.add_argument("--run-dir", type=Path, default=Path.home() / ".cache" / "vcam-runs" / "vcam_net-90",
+                        help="checkpoint folder (default: ~/.cache/vcam-runs/vcam_net-90)")
+    parser.add_argument("--out", type=Path,
                         help="the model to write, with its .keras and .calibration.json beside it "
-                             "(default: weights/emotion.tflite)")
+                             "(default: RUN_DIR/emotion.tflite; weights/emotion.tflite replaces the shipped model)")
     parser.add_argument("--last", type=int, default=LAST, help=f"epochs to average (default {LAST})")
     args, train_flags = parser.parse_known_args(argv)
     if args.last < 1:
@@ -45,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     run = args.run_dir.expanduser()
     training = [*RECIPE, "--data", str(args.data), "--run-dir", str(run), "--keep-epochs", *train_flags]
     batch_size = train.parse_args(training).batch_size  # also stops a mistyped flag before any work
+    if args.out is None:
+        run.mkdir(parents=True, exist_ok=True)
+        args.out = run / "emotion.tflite"
     try:
         require_output_folder(args.out)
     except MediaError as err:

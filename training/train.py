@@ -2,7 +2,7 @@
 
     python -m training.train --model vcam_net --epochs 30
     python -m training.train --model seed_cnn --run-dir ~/.cache/vcam-runs/seed_cnn
-    python -m training.train --init weights/emotion.keras --teacher weights/emotion.tflite \
+    python -m training.train --model vcam_deep --init weights/emotion.keras --teacher weights/emotion.tflite \
         --teacher-weight 0.5 --lr 3e-4 --epochs 40 --run-dir ~/.cache/vcam-runs/distilled
 
 The run folder keeps `last.keras` (model and optimizer, written every epoch), `best.keras`
@@ -155,6 +155,19 @@ def initial_weights(init: Path, name: str) -> tuple[list[np.ndarray] | None, str
     return theirs, None
 
 
+def compile_for_training(model, lr: float, weight_decay: float, label_smoothing: float) -> None:
+    """The recipe's optimiser and loss: Adam (AdamW with decoupled `weight_decay` above 0),
+    categorical cross-entropy with `label_smoothing`, accuracy."""
+    import keras
+
+    model.compile(
+        optimizer=(keras.optimizers.AdamW(lr, weight_decay=weight_decay) if weight_decay
+                   else keras.optimizers.Adam(lr)),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
+        metrics=["accuracy"],
+    )
+
+
 def early_stopping(patience: int, since_best: int, best: float):
     """Keras' EarlyStopping on val_accuracy that carries on a resumed run's count and best."""
     import keras
@@ -219,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     from training.batches import batches
     from training.data import DataError, load_faces
     from training.evaluate import predict_views
-    from training.models import MODELS
+    from training.models import build
     from training.plots import plot_curves
 
     try:
@@ -284,20 +297,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.precision != "float32" and keras.backend.backend() == "jax":
             print("warning: under JAX on a CPU, XLA's jitted bfloat16 gave NaN here; on a GPU check val_loss, "
                   "or train in float32", file=sys.stderr)
-        before = keras.mixed_precision.global_policy()
-        keras.mixed_precision.set_global_policy(args.precision)
-        try:
-            model = MODELS[args.model]()
-        finally:
-            keras.mixed_precision.set_global_policy(before)
+        model = build(args.model, args.precision)
         if init_weights is not None:
             model.set_weights(init_weights)
-        model.compile(
-            optimizer=(keras.optimizers.AdamW(args.lr, weight_decay=args.weight_decay) if args.weight_decay
-                       else keras.optimizers.Adam(args.lr)),
-            loss=keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing),
-            metrics=["accuracy"],
-        )
+        compile_for_training(model, args.lr, args.weight_decay, args.label_smoothing)
     if start >= args.epochs:
         print(f"{args.run_dir}: all {args.epochs} epochs done already (pass a larger --epochs or --fresh)")
         return 0

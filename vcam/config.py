@@ -46,8 +46,8 @@ class Config:
     classify_views: int = 1
     """Views of each face the emotion CNN classifies and averages (test-time augmentation): 1 the
     face; 2 also its mirror image; 10 also four corner crops, each mirrored. On FER2013's
-    PublicTest: 0.675, 0.688 and 0.700; for 4 faces on two cores 0.46, 0.90 and 4.5 ms
-    (weights/README.md has the figures)."""
+    PublicTest: 0.703, 0.712 and 0.707; for 4 faces on two cores 2.4, 4.8 and 24 ms, so 2 is
+    the one worth its time (weights/README.md has the figures)."""
     camera: int | str = 0
     """The webcam: its index (0, 1, …), a device path (/dev/video2) or a video file (played in a loop)."""
     overlay: bool = True
