@@ -25,9 +25,12 @@ outside the compiled step. `sh training/device.sh sh training/gpu_runs.sh` train
 training.fast instead, augmentation compiled in: 1 s an epoch for vcam_deep on the H200. That
 is how the shipped model was made.
 
-The faces travel as lossless WebP mosaics (49.5 MiB against the 70.6 MB .npz of ../shared/data,
-which with the repository is over the limit); `unpack` rebuilds an .npz with the same arrays,
-value for value.
+The faces travel as WebP mosaics. Lossless they take 49.5 MiB, against the 70.6 MB .npz of
+../shared/data, and `unpack` rebuilds an .npz with the same arrays, value for value. With the
+shipped vcam_deep the repository's files take 39.7 MiB, and the two together are over the
+limit. `pack --quality 80` packs the faces lossy instead: 16.8 MiB, 59.3 MiB in all with the
+repository, and each face 2.6 grey levels off on average (85: 19.7 MiB, 62.2 MiB in all, 2.1
+levels). `pack` prints the total. Score the trained net here, on the exact faces.
 """
 
 from __future__ import annotations
@@ -56,9 +59,15 @@ WHEELS = ("keras", "namex", "optree", "typing_extensions")
 ml-dtypes, rich, packaging, NumPy, OpenCV and matplotlib)."""
 
 
-def pack_faces(source: Path, out: Path) -> int:
-    """Write the arrays of the FER2013 .npz at `source` to `out`, the images as lossless WebP
-    mosaics; returns out's size in bytes."""
+LOSSLESS = 101
+"""OpenCV's WebP quality above 100: lossless."""
+DEVICE_LIMIT = 64 * 2**20
+"""What the device tool sends in one call: the repository's files and the carried paths."""
+
+
+def pack_faces(source: Path, out: Path, quality: int = LOSSLESS) -> int:
+    """Write the arrays of the FER2013 .npz at `source` to `out`, the images as WebP mosaics,
+    lossless unless `quality` is 100 or less; returns out's size in bytes."""
     import cv2
 
     try:
@@ -77,14 +86,14 @@ def pack_faces(source: Path, out: Path) -> int:
         tile[:len(part)] = part
         mosaic = tile.reshape(rows, columns, *images.shape[1:]).transpose(0, 2, 1, 3).reshape(
             rows * images.shape[1], columns * images.shape[2])
-        ok, encoded = cv2.imencode(".webp", mosaic, [cv2.IMWRITE_WEBP_QUALITY, 101])  # above 100: lossless
+        ok, encoded = cv2.imencode(".webp", mosaic, [cv2.IMWRITE_WEBP_QUALITY, quality])
         if not ok:
             raise DataError("OpenCV could not encode WebP; install an opencv-python wheel with WebP support")
         chunks.append(encoded.ravel())
         offsets.append(offsets[-1] + encoded.size)
     with atomic_output(out) as partial:  # keeps the .npz suffix, so NumPy adds none
         np.savez_compressed(partial, webp=np.concatenate(chunks), webp_offsets=np.asarray(offsets, np.int64),
-                            image_shape=np.asarray(images.shape, np.int64), **data)
+                            image_shape=np.asarray(images.shape, np.int64), webp_quality=np.int64(quality), **data)
     return out.stat().st_size
 
 
@@ -97,6 +106,7 @@ def unpack_faces(kit: Path, out: Path) -> None:
         with np.load(kit) as packed:
             data = {key: packed[key] for key in packed.files}
         webp, offsets, shape = data.pop("webp"), data.pop("webp_offsets"), tuple(data.pop("image_shape"))
+        data.pop("webp_quality", None)
     except (OSError, ValueError, KeyError, EOFError) as err:
         raise DataError(f"{kit} is not a packed faces file ({err}); {fix}") from None
     rows, columns = TILE
@@ -109,6 +119,27 @@ def unpack_faces(kit: Path, out: Path) -> None:
     images = np.concatenate(tiles)[:shape[0]]
     with atomic_output(out) as partial:  # keeps the .npz suffix, so NumPy adds none
         np.savez(partial, images=images, **data)
+
+
+def packed_quality(kit: Path) -> int:
+    """The WebP quality a kit's faces were packed at (LOSSLESS for a kit from before the option)."""
+    with np.load(kit) as packed:
+        return int(packed["webp_quality"]) if "webp_quality" in packed.files else LOSSLESS
+
+
+def repository_bytes(root: Path) -> int | None:
+    """The size of the files git tracks under `root`, which the device tool sends; None when
+    git cannot say."""
+    try:
+        listed = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return sum((root / name).stat().st_size for name in listed.decode().split("\0")
+               if name and (root / name).is_file())
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
 def download_wheels(folder: Path) -> list[Path]:
@@ -151,6 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     pack.add_argument("--data", type=Path, default=DEFAULT_DATA)
     pack.add_argument("--out", type=Path, default=KIT)
     pack.add_argument("--no-wheels", action="store_true", help="pack the faces only")
+    pack.add_argument("--quality", type=int, metavar="Q",
+                      help="pack the faces lossy, WebP quality Q from 1 to 100, when the kit and the repository "
+                           "are over the device tool's 64 MiB (85: 40 %% of the lossless size, 2.1 grey levels "
+                           "off on average; default lossless)")
     unpack = commands.add_parser("unpack", help="rebuild the FER2013 .npz from a packed file")
     unpack.add_argument("kit", type=Path)
     unpack.add_argument("out", type=Path)
@@ -177,18 +212,29 @@ def main(argv: list[str] | None = None) -> int:
                 raise DataError(f"{args.kit} does not exist; run python -m training.device_kit pack and carry it")
             require_suffix(args.out, ".npz")
             unpack_faces(args.kit, args.out)
-            print(f"unpacked {args.kit} to {args.out}")
+            quality = packed_quality(args.kit)
+            print(f"unpacked {args.kit} to {args.out}" + ("" if quality == LOSSLESS else f" (faces lossy, WebP quality {quality})"))
             return 0
         if not args.data.is_file():
             raise DataError(f"{args.data} does not exist; pass the FER2013 .npz with --data")
         if args.out.exists() and not args.out.is_dir():
             raise DataError(f"{args.out} is a file; pass a folder with --out")
+        if args.quality is not None and not 1 <= args.quality <= 100:
+            raise DataError(f"--quality must be from 1 to 100, not {args.quality}; leave it out for lossless faces")
         args.out.mkdir(parents=True, exist_ok=True)
-        size = pack_faces(args.data, args.out / FACES)
-        print(f"packed {args.data.name} into {args.out / FACES} ({size / 2**20:.1f} MiB)")
+        size = pack_faces(args.data, args.out / FACES, LOSSLESS if args.quality is None else args.quality)
+        print(f"packed {args.data.name} into {args.out / FACES} ({size / 2**20:.1f} MiB, "
+              f"{'lossless' if args.quality is None else f'WebP quality {args.quality}'})")
         if not args.no_wheels:
             wheels = download_wheels(args.out / "wheels")
             print(f"wheels for Python {DEVICE_PYTHON}: {', '.join(wheel.name for wheel in wheels)}")
+        repository = repository_bytes(Path(__file__).resolve().parents[1])
+        if repository is not None:
+            total = repository + folder_bytes(args.out)
+            verdict = ("fits" if total <= DEVICE_LIMIT else
+                       "is over it; pack again with a lower --quality (85 saves 60 % of the faces' size)")
+            print(f"the kit and the repository's files: {total / 2**20:.1f} MiB of the device tool's "
+                  f"{DEVICE_LIMIT / 2**20:.0f} MiB, which {verdict}")
     except (DataError, MediaError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -127,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(args.seed)
 
+    if args.precision != "float32" and keras.backend.backend() == "jax":
+        print("warning: under JAX on a CPU, XLA's jitted bfloat16 gave NaN here; on a GPU the run stops at a "
+              "loss that is no longer finite, or train in float32", file=sys.stderr)
     net = build(args.model, args.precision)
     augmenter = build_augmenter(args.seed, erasing=args.erasing)
     if keras.backend.backend() == "jax":
