@@ -658,11 +658,14 @@ def test_reproduce_trains_averages_chooses_exports_calibrates_and_scores(tmp_pat
                                                                        capsys: pytest.CaptureFixture[str]) -> None:
     from training import reproduce
 
-    run, out = tmp_path / "run", tmp_path / "weights" / "emotion.tflite"
-    out.parent.mkdir()
+    from vcam.calibration import file_sha256
+
+    shipped = file_sha256(REPO / "weights" / "emotion.tflite")
+    run = tmp_path / "run"
+    out = run / "emotion.tflite"  # by default the model goes to the run folder, not over weights/
     small = ["--epochs", "2", "--limit", "200", "--val-limit", "100", "--batch-size", "50"]
-    assert reproduce.main(["--data", str(fer_npz), "--run-dir", str(run), "--out", str(out), "--last", "2",
-                           *small]) == 0
+    assert reproduce.main(["--data", str(fer_npz), "--run-dir", str(run), "--last", "2", *small]) == 0
+    assert out.is_file() and file_sha256(REPO / "weights" / "emotion.tflite") == shipped
     recipe = json.loads((run / "recipe.json").read_text())
     assert recipe["precision"] == "mixed_bfloat16" and recipe["epochs"] == 2 and recipe["keep_epochs"]
     choice = json.loads((run / "choice.json").read_text())
@@ -674,8 +677,6 @@ def test_reproduce_trains_averages_chooses_exports_calibrates_and_scores(tmp_pat
     np.testing.assert_allclose(load(out.with_suffix(".keras")).predict(inputs, verbose=0),
                                load(run / choice["chosen"]).predict(inputs, verbose=0), atol=1e-5)
     calibration = json.loads(out.with_name("emotion.calibration.json").read_text())
-    from vcam.calibration import file_sha256
-
     assert calibration["model_sha256"] == file_sha256(out)
     scores = json.loads((run / "scores.json").read_text())
     assert scores["n"] == 3589
@@ -693,6 +694,11 @@ def test_reproduce_stops_bad_flags_and_outputs_before_training(tmp_path: Path, f
     assert reproduce.main([*base, "--out", str(tmp_path / "none" / "emotion.tflite")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+    taken = tmp_path / "taken"
+    taken.write_text("a file")
+    with pytest.raises(SystemExit) as exit_status:
+        reproduce.main(["--data", str(fer_npz), "--run-dir", str(taken)])
+    assert exit_status.value.code == 2 and f"--run-dir {taken} is a file; pass a folder" in capsys.readouterr().err
 
 
 def test_predict_views_averages_the_views_chunk_by_chunk(public_test_sample) -> None:
@@ -848,6 +854,9 @@ def test_fast_training_stops_at_a_loss_that_is_no_longer_finite(tmp_path: Path, 
     from training import fast
 
     out = tmp_path / "fast"
+    for name in fast.OUTPUTS:  # as an earlier run into the same folder left them
+        (out / name).parent.mkdir(exist_ok=True)
+        (out / name).write_text("an earlier run's")
     assert fast.main(["--data", str(fer_npz), "--model", "vcam_net", "--limit", "64", "--val-limit", "64",
                       "--batch-size", "32", "--epochs", "3", "--lr", "1e30", "--fallback-every", "1",
                       "--out", str(out)]) == 1
@@ -865,8 +874,12 @@ def test_fast_training_stops_at_a_loss_that_is_no_longer_finite(tmp_path: Path, 
         (["--epochs", "3", "--limit", "-5"], "--limit must be 1 or more"),
         (["--epochs", "3", "--batch-size", "0"], "--batch-size must be 1 or more"),
         (["--epochs", "3", "--warmup", "-1"], "--warmup must be 0 or more"),
-        (["--epochs", "3", "--lr", "0"], "--lr must be above 0"),
+        (["--epochs", "3", "--lr", "0"], "--lr must be a number above 0"),
         (["--epochs", "3", "--weight-decay", "2"], "--weight-decay must be from 0 to 1"),
+        (["--time-budget", "inf"], "--time-budget must be a number of seconds above 0"),
+        (["--time-budget", "nan"], "--time-budget must be a number of seconds above 0"),
+        (["--epochs", "3", "--lr", "nan"], "--lr must be a number above 0"),
+        (["--epochs", "3", "--seed", "-1"], "--seed must be 0 or more"),
         (["--time-budget", "-5"], "--time-budget must be a number of seconds above 0"),
         (["--epochs", "3", "--time-budget", "60"], "not allowed with argument"),
         (["--epochs", "3", "--erasing", "2"], "--erasing must be from 0 to 1"),
@@ -920,7 +933,46 @@ def test_gpu_runs_script_trains_both_nets_and_sends_them_back_in_pieces(tmp_path
     with tarfile.open(out / "logs.tar.gz") as logs:
         assert {"deep.log", "wide.log", "deep/result.json", "wide/log.csv"} <= set(logs.getnames())
 
-    env["BUDGET"] = "1.5"
-    refused = subprocess.run(["sh", "training/gpu_runs.sh"], env=env, cwd=REPO, capture_output=True, text=True,
-                             timeout=60, check=False)
-    assert refused.returncode == 2 and "BUDGET must be whole seconds" in refused.stderr
+    for budget in ("1.5", "08", "0"):
+        env["BUDGET"] = budget
+        refused = subprocess.run(["sh", "training/gpu_runs.sh"], env=env, cwd=REPO, capture_output=True, text=True,
+                                 timeout=60, check=False)
+        assert refused.returncode == 2 and "BUDGET must be whole seconds above 0" in refused.stderr, budget
+
+
+def test_device_kit_sends_the_runs_best_first_and_a_failed_runs_fallback(tmp_path: Path, capsys) -> None:
+    from training import device_kit
+
+    runs, out = tmp_path / "runs", tmp_path / "out"
+    big = bytes(range(256)) * (device_kit.PIECE // 256 + 4096)  # just over one piece
+    for name, rc, accuracy, files in (
+            ("good", "0", 0.70, {"model.keras": big, "fallback.keras": b"older"}),
+            ("better", "0", 0.72, {"model.keras": b"small net"}),
+            ("killed", "124", None, {"model.keras": b"half written", "fallback.keras": b"fallback net"}),
+            ("broken", "2", None, {})):
+        (runs / name).mkdir(parents=True)
+        (runs / f"{name}.log").write_text(f"{name}'s output")
+        (runs / f"{name}.rc").write_text(rc + "\n")
+        for file, content in files.items():
+            (runs / name / file).write_bytes(content)
+        if accuracy is not None:
+            (runs / name / "result.json").write_text(json.dumps({"val_accuracy": accuracy}))
+    (runs / "stale").mkdir()  # an earlier run's folder that was not asked for
+    (runs / "stale" / "model.keras").write_bytes(b"not this time")
+    assert device_kit.main(["send", str(runs), str(out), "good", "better", "killed", "broken"]) == 0
+    summary = (out / "summary.txt").read_text().splitlines()
+    assert [line.split(" ")[0] for line in summary if not line.startswith(" ")] == ["better", "good", "killed", "broken"]
+    assert "killed (exit 124): no result; see its log" in summary
+    assert (out / "better.model.keras.part-aa").read_bytes() == b"small net"
+    assert (out / "good.model.keras.part-aa").read_bytes() + (out / "good.model.keras.part-ab").read_bytes() == big
+    assert (out / "killed.fallback.keras.part-aa").read_bytes() == b"fallback net"  # never the half-written net
+    assert not list(out.glob("stale*")) and not list(out.glob("broken*"))
+    import tarfile
+
+    with tarfile.open(out / "logs.tar.gz") as logs:
+        assert {"good.log", "broken.log", "better/result.json"} <= set(logs.getnames())
+    lines = device_kit.send_runs(runs, ["good", "better"], tmp_path / "tight", room=2**20)
+    assert any("left behind: no room" in line for line in lines)
+    capsys.readouterr()
+    assert device_kit.main(["send", str(tmp_path / "none"), str(out), "good"]) == 2
+    assert "is not a folder" in capsys.readouterr().err

@@ -1,9 +1,10 @@
 """Train on a lent GPU machine, which has JAX and no TensorFlow or Keras, and to which only
 64 MiB of files travel with the repository.
 
-Here, once (writes `.device/`, which git ignores: the faces packed small, and Keras' wheels):
+Here, once (writes `.device/`, which git ignores: the faces packed small, and Keras' wheels;
+with the shipped vcam_deep in the repository, lossless faces no longer fit, see below):
 
-    python -m training.device_kit pack
+    python -m training.device_kit pack --quality 80
 
 There, through the device tool, with `carry: [".device"]`; training/device.sh installs the
 wheels, unpacks the faces to /tmp/fer2013.npz and runs its arguments under KERAS_BACKEND=jax.
@@ -128,14 +129,63 @@ def packed_quality(kit: Path) -> int:
 
 
 def repository_bytes(root: Path) -> int | None:
-    """The size of the files git tracks under `root`, which the device tool sends; None when
-    git cannot say."""
+    """The size of the files the device tool sends from the checkout at `root`: those git tracks
+    and the untracked ones it does not ignore; None when git cannot say."""
     try:
-        listed = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True).stdout
+        listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=root,
+                                capture_output=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
     return sum((root / name).stat().st_size for name in listed.decode().split("\0")
                if name and (root / name).is_file())
+
+
+PIECE = 15 * 2**20
+"""The device tool returns files of at most 16 MiB, at most 8 of them and 64 MiB in all."""
+
+
+def send_runs(runs: Path, names: list[str], out: Path, room: int = 60 * 2**20, files: int = 6) -> list[str]:
+    """Pack the training.fast runs `names` in `runs` (each RUNS/NAME/ with NAME.log and NAME.rc
+    beside it) into `out` for the device tool to return: logs.tar.gz with each run's output,
+    log.csv and result.json; each net, best PublicTest accuracy first, in PIECE-sized files
+    NAME.model.keras.part-aa, -ab... (a run without a result sends its fallback.keras, if any)
+    while `room` bytes and `files` files last; and summary.txt. Returns the summary's lines."""
+    import json
+    import tarfile
+
+    out.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(out / "logs.tar.gz", "w:gz") as logs:
+        for name in names:
+            for path in (runs / f"{name}.log", runs / name / "log.csv", runs / name / "result.json"):
+                if path.is_file():
+                    logs.add(path, arcname=str(path.relative_to(runs)))
+    results = []
+    for name in names:
+        folder, rc = runs / name, runs / f"{name}.rc"
+        status = rc.read_text().strip() if rc.is_file() else "?"
+        try:
+            result = json.loads((folder / "result.json").read_text())
+        except (OSError, ValueError):
+            result = {}
+        # model.keras is whole only once result.json, written after it, exists.
+        model = folder / "model.keras" if result else folder / "fallback.keras"
+        results.append((result.get("val_accuracy", -1.0), name, status, model, result))
+    lines = []
+    for _, name, status, model, result in sorted(results, key=lambda row: row[0], reverse=True):
+        lines.append(f"{name} (exit {status}): {json.dumps(result) if result else 'no result; see its log'}")
+        if not model.is_file():
+            continue
+        data = model.read_bytes()
+        parts = [data[start:start + PIECE] for start in range(0, len(data), PIECE)]
+        if len(data) > room or len(parts) > files:
+            lines.append(f"  {model.name} ({len(data):,} bytes) left behind: no room")
+            continue
+        room, files = room - len(data), files - len(parts)
+        for index, part in enumerate(parts):
+            (out / f"{name}.{model.name}.part-a{chr(97 + index)}").write_bytes(part)
+        lines.append(f"  sent {model.name} as {len(parts)} piece(s), {len(data):,} bytes")
+    (out / "summary.txt").write_text("\n".join(lines) + "\n")
+    return lines
 
 
 def folder_bytes(folder: Path) -> int:
@@ -189,11 +239,22 @@ def main(argv: list[str] | None = None) -> int:
     unpack = commands.add_parser("unpack", help="rebuild the FER2013 .npz from a packed file")
     unpack.add_argument("kit", type=Path)
     unpack.add_argument("out", type=Path)
+    send = commands.add_parser("send", help="pack training.fast runs into a folder for the device tool to return")
+    send.add_argument("runs", type=Path, help="the folder holding NAME/, NAME.log and NAME.rc of each run")
+    send.add_argument("out", type=Path, help="the folder that comes back ($OUT)")
+    send.add_argument("names", nargs="+", help="the runs to send")
     slim = commands.add_parser("slim", help="save a checkpoint's model without its optimizer state (a third the size)")
     slim.add_argument("model", type=Path)
     slim.add_argument("out", type=Path)
     args = parser.parse_args(argv)
     try:
+        if args.command == "send":
+            if not args.runs.is_dir():
+                raise DataError(f"{args.runs} is not a folder; pass the folder the runs wrote to")
+            if args.out.exists() and not args.out.is_dir():
+                raise DataError(f"{args.out} is a file; pass a folder")
+            print("\n".join(send_runs(args.runs, args.names, args.out)))
+            return 0
         if args.command == "slim":
             from training.models import load
 
@@ -231,8 +292,9 @@ def main(argv: list[str] | None = None) -> int:
         repository = repository_bytes(Path(__file__).resolve().parents[1])
         if repository is not None:
             total = repository + folder_bytes(args.out)
+            lower = 80 if args.quality is None else max(1, args.quality - 10)
             verdict = ("fits" if total <= DEVICE_LIMIT else
-                       "is over it; pack again with a lower --quality (85 saves 60 % of the faces' size)")
+                       f"is over it; pack again with --quality {lower}, or make the checkout smaller")
             print(f"the kit and the repository's files: {total / 2**20:.1f} MiB of the device tool's "
                   f"{DEVICE_LIMIT / 2**20:.0f} MiB, which {verdict}")
     except (DataError, MediaError) as err:

@@ -34,6 +34,8 @@ import sys
 import time
 from pathlib import Path
 
+OUTPUTS = ("model.keras", "result.json", "fallback.keras", "log.csv", "curves.png")
+"""What a run writes in --out."""
 RESERVE_S = 30.0
 """Seconds of --time-budget kept for re-estimating batch norm, scoring and saving."""
 
@@ -76,10 +78,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in ("warmup", "fallback_every"):
         if getattr(args, name) < 0:
             parser.error(f"--{name.replace('_', '-')} must be 0 or more, not {getattr(args, name)}")
-    if args.time_budget is not None and args.time_budget <= 0:
+    if args.time_budget is not None and not (math.isfinite(args.time_budget) and args.time_budget > 0):
         parser.error(f"--time-budget must be a number of seconds above 0, not {args.time_budget}")
-    if args.lr <= 0:
-        parser.error(f"--lr must be above 0, not {args.lr}")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        parser.error(f"--lr must be a number above 0, not {args.lr}")
+    if args.seed < 0:
+        parser.error(f"--seed must be 0 or more, not {args.seed}")
     for name in ("erasing", "weight_decay", "label_smoothing"):
         if not 0.0 <= getattr(args, name) <= 1.0:
             parser.error(f"--{name.replace('_', '-')} must be from 0 to 1, not {getattr(args, name)}")
@@ -125,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.val_limit:
         val = val.sample(args.val_limit, args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
+    for name in OUTPUTS:  # an earlier run's files are never taken for this one's
+        (args.out / name).unlink(missing_ok=True)
     keras.utils.set_random_seed(args.seed)
 
     if args.precision != "float32" and keras.backend.backend() == "jax":

@@ -47,8 +47,14 @@ def main(argv: list[str] | None = None) -> int:
     run = args.run_dir.expanduser()
     training = [*RECIPE, "--data", str(args.data), "--run-dir", str(run), "--keep-epochs", *train_flags]
     batch_size = train.parse_args(training).batch_size  # also stops a mistyped flag before any work
+    if run.exists() and not run.is_dir():
+        parser.error(f"--run-dir {run} is a file; pass a folder")
     if args.out is None:
-        run.mkdir(parents=True, exist_ok=True)
+        try:
+            run.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            print(f"error: cannot make the run folder {run} ({err.strerror}); pass a writable --run-dir", file=sys.stderr)
+            return 2
         args.out = run / "emotion.tflite"
     try:
         require_output_folder(args.out)

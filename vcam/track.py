@@ -29,8 +29,8 @@ class TrackerSettings:
     """How far another emotion must lead the shown one, in smoothed probability, to replace it."""
     unsure_below: float = 0.4
     """Below this smoothed top probability the face is unsure and shows neutral (0: never). With
-    the shipped model's calibrated probabilities, 12.7 % of PublicTest faces fall under 0.4, and
-    the top pick is right for only 33.6 % of them (70.3 % for the rest): weights/README.md."""
+    the shipped model's calibrated probabilities, 6.7 % of PublicTest faces fall under 0.4, and
+    the top pick is right for only 34.7 % of them (72.9 % for the rest): weights/README.md."""
 
 
 @dataclass
