@@ -113,21 +113,18 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from training.augment import build_augmenter
-    from training.data import DataError, load_faces
+    from training.data import DataError
     from training.models import INPUT_SHAPE, build, float32_copy
     from training.plots import plot_curves
-    from training.train import compile_for_training, cosine_lr, recalibrate_batchnorm, recalibration_sample
+    from training.train import (compile_for_training, cosine_lr, load_splits, recalibrate_batchnorm,
+                                recalibration_sample)
 
     try:
-        train = load_faces(args.data, "Training")
-        val = load_faces(args.data, "PublicTest")
+        train, val = load_splits(args.data, "Training", args.data, "PublicTest", args.limit, args.val_limit, args.seed)
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if args.limit:
-        train = train.sample(args.limit, args.seed)
-    if args.val_limit:
-        val = val.sample(args.val_limit, args.seed)
+    train_inputs, val_inputs = train.inputs(), val.inputs()
     args.out.mkdir(parents=True, exist_ok=True)
     for name in OUTPUTS:  # an earlier run's files are never taken for this one's
         (args.out / name).unlink(missing_ok=True)
@@ -188,8 +185,8 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)
     fit_began = time.monotonic()
     history = trainer.fit(
-        train.inputs(), train.targets(), batch_size=args.batch_size, epochs=plan["epochs"], shuffle=True,
-        validation_data=(val.inputs(), val.targets()), verbose=2,
+        train_inputs, train.targets(), batch_size=args.batch_size, epochs=plan["epochs"], shuffle=True,
+        validation_data=(val_inputs, val.targets()), verbose=2,
         callbacks=[keras.callbacks.LearningRateScheduler(
                        lambda epoch: cosine_lr(epoch, plan["epochs"], args.lr, warmup=args.warmup)),
                    Plan(), keras.callbacks.CSVLogger(out / "log.csv")])
@@ -200,8 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     plot_curves(out / "log.csv", out / "curves.png")
     epochs = len(history.history["loss"])
     final = float32_copy(net)
-    recalibrate_batchnorm(final, recalibration_sample(train.inputs(), args.batch_size, seed=args.seed), args.batch_size)
-    probabilities = final.predict(val.inputs(), batch_size=512, verbose=0)
+    recalibrate_batchnorm(final, recalibration_sample(train_inputs, args.batch_size, seed=args.seed), args.batch_size)
+    probabilities = final.predict(val_inputs, batch_size=512, verbose=0)
     accuracy = float(np.mean(probabilities.argmax(1) == val.labels))
     final.save(out / "model.keras")
     result = {"model": args.model, "epochs": epochs, "train_seconds": round(seconds, 1),

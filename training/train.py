@@ -155,6 +155,20 @@ def initial_weights(init: Path, name: str) -> tuple[list[np.ndarray] | None, str
     return theirs, None
 
 
+def load_splits(train_data: Path, train_split: str, val_data: Path, val_split: str, limit: int | None,
+                val_limit: int | None, seed: int):
+    """The training and validation faces, each a fixed sample of `limit` / `val_limit` faces when
+    given; DataError for a file that cannot be read."""
+    from training.data import load_faces
+
+    train, val = load_faces(train_data, train_split), load_faces(val_data, val_split)
+    if limit:
+        train = train.sample(limit, seed)
+    if val_limit:
+        val = val.sample(val_limit, seed)
+    return train, val
+
+
 def compile_for_training(model, lr: float, weight_decay: float, label_smoothing: float) -> None:
     """The recipe's optimiser and loss: Adam (AdamW with decoupled `weight_decay` above 0),
     categorical cross-entropy with `label_smoothing`, accuracy."""
@@ -230,21 +244,18 @@ def main(argv: list[str] | None = None) -> int:
 
     from training.augment import build_augmenter
     from training.batches import batches
-    from training.data import DataError, load_faces
+    from training.data import DataError
     from training.evaluate import predict_views
     from training.models import build
     from training.plots import plot_curves
 
     try:
-        train = load_faces(args.data, args.train_split)
-        val = load_faces(args.val_data or args.data, args.val_split)
+        train, val = load_splits(args.data, args.train_split, args.val_data or args.data, args.val_split,
+                                 args.limit, args.val_limit, args.seed)
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if args.limit:
-        train = train.sample(args.limit, args.seed)
-    if args.val_limit:
-        val = val.sample(args.val_limit, args.seed)
+    train_inputs = train.inputs()
 
     # Check the teacher and the initial weights before anything in the run folder is touched.
     init_weights = None
@@ -257,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.teacher:
         began = time.perf_counter()
         try:
-            taught = predict_views(args.teacher, train.inputs(), args.teacher_views)
+            taught = predict_views(args.teacher, train_inputs, args.teacher_views)
         except (OSError, ValueError, RuntimeError) as err:
             print(f"error: cannot run the teacher {args.teacher} ({str(err).splitlines()[0]}); pass a model "
                   "that training saved", file=sys.stderr)
@@ -319,7 +330,6 @@ def main(argv: list[str] | None = None) -> int:
         (args.run_dir / "recipe.json").write_text(json.dumps(
             {key: recipe_value(value) for key, value in vars(args).items()}, indent=1))
 
-    train_inputs = train.inputs()
     callbacks = [
         batchnorm_recalibration(train_inputs, args.batch_size, seed=args.seed),
         keras.callbacks.LearningRateScheduler(lambda epoch: cosine_lr(epoch, args.epochs, args.lr)),
