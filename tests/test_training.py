@@ -158,6 +158,26 @@ def test_face_batches_shuffle_each_epoch_and_mix_up(small_faces) -> None:
     assert batch_transform(None, mixup=0.0, seed=5) is None
 
 
+@pytest.mark.parametrize("kind, amount, tolerance", [("mixup", 0.4, 1e-5), ("cutmix", 1.0, 0.05)])
+def test_target_mixer_mixes_each_face_and_its_target_in_the_same_proportions(kind, amount, tolerance) -> None:
+    from training.augment import TargetMixer
+
+    labels = np.random.default_rng(0).integers(0, 7, 64)
+    shade = np.arange(7, dtype=np.float32) / 6  # each face is one grey: its class's shade
+    faces = np.broadcast_to(shade[labels][:, None, None, None], (64, 48, 48, 1)).copy()
+    targets = np.eye(7, dtype=np.float32)[labels]
+    mixer = TargetMixer(kind, amount, seed=3)
+    mixed_faces, mixed_targets = (np.asarray(x) for x in mixer(faces, targets, training=True))
+    assert mixed_faces.shape == faces.shape and mixed_targets.shape == targets.shape
+    np.testing.assert_allclose(mixed_targets.sum(axis=1), 1.0, atol=1e-5)
+    assert (np.abs(mixed_faces.mean(axis=(1, 2, 3)) - shade[labels]) > 0.01).mean() > 0.3  # most faces mixed
+    # A mixed face's mean grey is its target's mix of the shades (cutmix: up to the rectangle's
+    # pixel edges, which Keras' CutMix counts as a continuous area).
+    np.testing.assert_allclose(mixed_faces.mean(axis=(1, 2, 3)), mixed_targets @ shade, atol=tolerance)
+    kept_faces, kept_targets = mixer(faces, targets, training=False)
+    assert np.array_equal(np.asarray(kept_faces), faces) and np.array_equal(np.asarray(kept_targets), targets)
+
+
 def test_ferplus_votes_become_soft_targets(fer_npz: Path) -> None:
     faces = load_faces(fer_npz, "PublicTest")
     assert faces.votes.shape == (len(faces), 7)
@@ -402,7 +422,7 @@ from training import device_kit
 assert device_kit.main(["slim", run_dir + "/best.keras", run_dir + "/slim.keras"]) == 0
 from training import fast
 assert fast.main(["--data", data, "--limit", "200", "--val-limit", "100", "--batch-size", "50", "--erasing", "0.5",
-                  "--model", "vcam_net", "--epochs", "2", "--out", runs + "/fast"]) == 0
+                  "--cutmix", "1.0", "--model", "vcam_net", "--epochs", "2", "--out", runs + "/fast"]) == 0
 assert "tensorflow" not in sys.modules
 """
 
@@ -419,7 +439,8 @@ def test_training_runs_under_jax_without_tensorflow_and_the_model_loads_here(tmp
     # training.fast compiles its augmentation into the training step there, which Keras' "auto"
     # would not: op by op, the GPU ran 0.5 s a step instead of 4 ms.
     assert "vcam_net: training step compiled with XLA" in done.stdout
-    assert json.loads((runs / "fast" / "result.json").read_text())["epochs"] == 2
+    fast_result = json.loads((runs / "fast" / "result.json").read_text())
+    assert fast_result["epochs"] == 2 and fast_result["cutmix"] == 1.0  # cutmix compiled in the step too
     run = runs / "vcam_net"
     with (run / "log.csv").open() as handle:
         assert [row["epoch"] for row in csv.DictReader(handle)] == ["0", "1"]  # compare resumed the run
@@ -504,7 +525,9 @@ def test_device_kit_packs_lossy_faces_smaller_when_asked(tmp_path: Path, fer_npz
     from training import device_kit
 
     with np.load(fer_npz) as data:
-        arrays = {key: data[key][:1000] for key in data.files if key != "ferplus_columns"}
+        # 1,000 Training faces around 600 of PublicTest, so that each group fills more than one mosaic
+        rows = np.concatenate([np.arange(500), np.flatnonzero(data["usage"] == "PublicTest")[:600], np.arange(500, 1000)])
+        arrays = {key: data[key][rows] for key in data.files if key != "ferplus_columns"}
         arrays["ferplus_columns"] = data["ferplus_columns"]
     source = tmp_path / "small.npz"
     np.savez(source, **arrays)
@@ -515,17 +538,19 @@ def test_device_kit_packs_lossy_faces_smaller_when_asked(tmp_path: Path, fer_npz
                                 *([] if quality is None else ["--quality", str(quality)])]) == 0
         assert "of the device tool's 64 MiB" in capsys.readouterr().out
         sizes[quality] = (kit / device_kit.FACES).stat().st_size
-    assert sizes[85] < 0.6 * sizes[None]
+    assert sizes[85] < 0.75 * sizes[None]
     rebuilt = tmp_path / "rebuilt.npz"
     assert device_kit.main(["unpack", str(tmp_path / "kit-85" / device_kit.FACES), str(rebuilt)]) == 0
-    assert "faces lossy, WebP quality 85" in capsys.readouterr().out
+    assert "Training faces lossy, WebP quality 85" in capsys.readouterr().out
     with np.load(rebuilt) as data:
         assert sorted(data.files) == sorted(arrays)
         for key, value in arrays.items():
             if key != "images":
                 np.testing.assert_array_equal(data[key], value)
         difference = np.abs(data["images"].astype(int) - arrays["images"])
-    assert 0.5 < difference.mean() < 4  # measured on 10,000 faces: 2.1 grey levels
+    training = arrays["usage"] == "Training"
+    assert 0.5 < difference[training].mean() < 4  # measured on 10,000 faces: 2.1 grey levels
+    assert not difference[~training].any()  # PublicTest's faces, the ones scored there, stay exact
     assert device_kit.main(["pack", "--data", str(source), "--out", str(tmp_path / "kit-0"), "--quality", "0"]) == 2
     err = capsys.readouterr().err
     assert "--quality must be from 1 to 100" in err and err.count("\n") == 1
@@ -850,6 +875,28 @@ def test_fast_training_follows_the_cosine_schedule(tmp_path: Path, fer_npz: Path
     assert rates[0] < rates[1] > rates[2] > rates[3]
 
 
+@pytest.mark.parametrize("flag", ["--mixup", "--cutmix"])
+def test_fast_training_mixes_inside_the_model_and_saves_the_net_alone(tmp_path: Path, fer_npz: Path, flag: str) -> None:
+    from training import fast
+    from training.models import load
+
+    out = tmp_path / "fast"
+    assert fast.main(["--data", str(fer_npz), "--model", "vcam_net", "--limit", "128", "--val-limit", "100",
+                      "--batch-size", "32", "--epochs", "2", flag, "0.5", "--out", str(out)]) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result[flag[2:]] == 0.5 and result["epochs"] == 2
+    with (out / "log.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:  # accuracy read against the data's targets, loss against the mixed ones
+        assert 0 <= float(row["accuracy"]) <= 1 and 0 <= float(row["val_accuracy"]) <= 1
+        assert 0 < float(row["loss"]) < 10 and 0 < float(row["val_loss"]) < 10
+    net = load(out / "model.keras")  # the net, without the mixer's second input and output
+    assert tuple(net.input_shape) == (None, 48, 48, 1) and tuple(net.output_shape) == (None, 7)
+    val = load_faces(fer_npz, "PublicTest").sample(100, 1)
+    probabilities = net.predict(val.inputs(), verbose=0)
+    assert result["val_accuracy"] == round(float(np.mean(probabilities.argmax(1) == val.labels)), 4)
+
+
 def test_fast_training_stops_at_a_loss_that_is_no_longer_finite(tmp_path: Path, fer_npz: Path, capsys) -> None:
     from training import fast
 
@@ -883,6 +930,9 @@ def test_fast_training_stops_at_a_loss_that_is_no_longer_finite(tmp_path: Path, 
         (["--time-budget", "-5"], "--time-budget must be a number of seconds above 0"),
         (["--epochs", "3", "--time-budget", "60"], "not allowed with argument"),
         (["--epochs", "3", "--erasing", "2"], "--erasing must be from 0 to 1"),
+        (["--epochs", "3", "--mixup", "-0.2"], "--mixup must be from 0 to 1"),
+        (["--epochs", "3", "--cutmix", "nan"], "--cutmix must be from 0 to 1"),
+        (["--epochs", "3", "--mixup", "0.2", "--cutmix", "1"], "not allowed with argument"),
     ],
 )
 def test_fast_training_refuses_bad_flags(tmp_path: Path, capsys, argv, message) -> None:
@@ -933,11 +983,27 @@ def test_gpu_runs_script_trains_both_nets_and_sends_them_back_in_pieces(tmp_path
     with tarfile.open(out / "logs.tar.gz") as logs:
         assert {"deep.log", "wide.log", "deep/result.json", "wide/log.csv"} <= set(logs.getnames())
 
+    # Runs named on the command line replace the two, each with its own flags.
+    out = tmp_path / "out-mix"
+    done = subprocess.run(["sh", "training/gpu_runs.sh", "mix --model vcam_net --mixup 0.2"],
+                          env={**env, "OUT": str(out)}, cwd=REPO, capture_output=True, text=True, timeout=600,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "mix (exit 0)" in (out / "summary.txt").read_text() and "deep" not in (out / "summary.txt").read_text()
+    assert json.loads((runs / "mix" / "result.json").read_text())["mixup"] == 0.2
+
     for budget in ("1.5", "08", "0"):
         env["BUDGET"] = budget
         refused = subprocess.run(["sh", "training/gpu_runs.sh"], env=env, cwd=REPO, capture_output=True, text=True,
                                  timeout=60, check=False)
         assert refused.returncode == 2 and "BUDGET must be whole seconds above 0" in refused.stderr, budget
+    env["BUDGET"] = "1"
+    for specs, message in ((["a/b --model vcam_net"], "a run is its name"), ([""], "a run is its name"),
+                           (["x --model vcam_net", "x --model vcam_deep"], "two runs are named 'x'")):
+        refused = subprocess.run(["sh", "training/gpu_runs.sh", *specs], env=env, cwd=REPO, capture_output=True,
+                                 text=True, timeout=60, check=False)
+        assert refused.returncode == 2 and message in refused.stderr and refused.stderr.count("\n") == 1, specs
+    assert not (runs / "x").exists()  # refused before any run started
 
 
 def test_device_kit_sends_the_runs_best_first_and_a_failed_runs_fallback(tmp_path: Path, capsys) -> None:

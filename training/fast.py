@@ -10,6 +10,11 @@ cosine decay to zero at the last epoch), with two warm-up epochs by default.
     python -m training.fast --model vcam_deep --epochs 98 --out /tmp/deep
     python -m training.fast --model vcam_deep --time-budget 240 --out /tmp/deep
 
+--mixup ALPHA and --cutmix FACTOR mix each batch's faces and targets (training/augment.py's
+TargetMixer) inside the compiled step as well: the trainer then takes the targets as a second
+input and outputs the mixed ones beside the probabilities, which the loss reads
+(train.compile_for_training); accuracy is read against the data's targets, and the net saves alone.
+
 With --time-budget the number of epochs is planned after each epoch from the second on, from the
 last three epochs' durations, so that training ends inside the budget (seconds from the start of
 the run) with 30 s to spare. Until half the planned epochs are done the plan follows the speed
@@ -61,6 +66,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--weight-decay", type=float, default=0.0, help="AdamW's decoupled weight decay; 0: Adam")
     parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument("--erasing", type=float, default=0.0, help="random erasing factor, as training.train's")
+    mixing = parser.add_mutually_exclusive_group()
+    mixing.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
+                        help="mixup: blend each face and its target with another of the batch, weights from "
+                             "Beta(ALPHA, ALPHA), inside the compiled step (0: off, 0.2 is common)")
+    mixing.add_argument("--cutmix", type=float, default=0.0, metavar="FACTOR",
+                        help="cutmix: paste a rectangle of another face of the batch and mix the targets by its "
+                             "area (Keras' CutMix factor; 0: off, 1 is Keras' default)")
     parser.add_argument("--precision", choices=PRECISIONS, default="float32")
     parser.add_argument("--limit", type=int, help="train on a fixed sample of this many faces (smoke runs)")
     parser.add_argument("--val-limit", type=int, help="validate on a fixed sample of this many faces")
@@ -84,7 +96,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--lr must be a number above 0, not {args.lr}")
     if args.seed < 0:
         parser.error(f"--seed must be 0 or more, not {args.seed}")
-    for name in ("erasing", "weight_decay", "label_smoothing"):
+    for name in ("erasing", "mixup", "cutmix", "weight_decay", "label_smoothing"):
         if not 0.0 <= getattr(args, name) <= 1.0:
             parser.error(f"--{name.replace('_', '-')} must be from 0 to 1, not {getattr(args, name)}")
     if args.out.exists() and not args.out.is_dir():
@@ -112,9 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     import keras
     import numpy as np
 
-    from training.augment import build_augmenter
+    from training.augment import TargetMixer, build_augmenter
     from training.data import DataError
-    from training.models import INPUT_SHAPE, build, float32_copy
+    from training.models import INPUT_SHAPE, NUM_CLASSES, build, float32_copy
     from training.plots import plot_curves
     from training.train import (compile_for_training, cosine_lr, load_splits, recalibrate_batchnorm,
                                 recalibration_sample)
@@ -142,8 +154,22 @@ def main(argv: list[str] | None = None) -> int:
         for layer in augmenter.layers:
             layer.supports_jit = True
     faces = keras.Input(INPUT_SHAPE)
-    trainer = keras.Model(faces, net(augmenter(faces)), name="augmented")
-    compile_for_training(trainer, args.lr, args.weight_decay, args.label_smoothing)
+    kind, amount = ("mixup", args.mixup) if args.mixup else ("cutmix", args.cutmix)
+    if amount:
+        # The mixer mixes targets too, so they go in with the faces and come out beside the
+        # probabilities, and the loss reads both from the output (compile_for_training).
+        targets = keras.Input((NUM_CLASSES,))
+        mixer = TargetMixer(kind, amount, seed=args.seed + 6)
+        if keras.backend.backend() == "jax":
+            mixer.mixer.supports_jit = True
+        mixed_faces, mixed_targets = mixer(augmenter(faces), targets)
+        trainer = keras.Model([faces, targets], keras.ops.concatenate([net(mixed_faces), mixed_targets], axis=-1),
+                              name="augmented")
+        train_x, val_x = [train_inputs, train.targets()], [val_inputs, val.targets()]
+    else:
+        trainer = keras.Model(faces, net(augmenter(faces)), name="augmented")
+        train_x, val_x = train_inputs, val_inputs
+    compile_for_training(trainer, args.lr, args.weight_decay, args.label_smoothing, carries_targets=bool(amount))
     plan = {"epochs": args.epochs or args.max_epochs}
     plans: list[list[int]] = []
     durations: list[float] = []
@@ -185,8 +211,8 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)
     fit_began = time.monotonic()
     history = trainer.fit(
-        train_inputs, train.targets(), batch_size=args.batch_size, epochs=plan["epochs"], shuffle=True,
-        validation_data=(val_inputs, val.targets()), verbose=2,
+        train_x, train.targets(), batch_size=args.batch_size, epochs=plan["epochs"], shuffle=True,
+        validation_data=(val_x, val.targets()), verbose=2,
         callbacks=[keras.callbacks.LearningRateScheduler(
                        lambda epoch: cosine_lr(epoch, plan["epochs"], args.lr, warmup=args.warmup)),
                    Plan(), keras.callbacks.CSVLogger(out / "log.csv")])
@@ -205,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
               "val_accuracy": round(accuracy, 4), "faces": len(train), "val_faces": len(val),
               "backend": keras.backend.backend(), "plans": plans,
               **{key: getattr(args, key) for key in ("precision", "lr", "warmup", "batch_size", "erasing",
-                                                    "weight_decay", "label_smoothing", "seed", "time_budget",
+                                                    "mixup", "cutmix", "weight_decay", "label_smoothing", "seed", "time_budget",
                                                     "max_epochs")}}
     (out / "result.json").write_text(json.dumps(result, indent=1))
     print(f"trained {args.model} for {epochs} epochs in {seconds:.0f} s; PublicTest accuracy {accuracy:.4f}; "

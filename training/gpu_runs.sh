@@ -1,13 +1,17 @@
 #!/bin/sh
 # Issue 5's GPU runs, side by side on the one GPU of the device tool, each within a time budget
 # (python -m training.fast --time-budget), then the results packed into $OUT:
-#   sh training/device.sh sh training/gpu_runs.sh       (device tool, carry [".device"])
+#   sh training/device.sh sh training/gpu_runs.sh ["NAME FLAGS..." ...]   (device tool, carry [".device"])
+# Each argument is one run: its name, then training.fast's flags for it, e.g.
+#   sh training/device.sh sh training/gpu_runs.sh "deep --model vcam_deep" "reg --model vcam_deep --erasing 0.4"
+# With none, the two runs that made the shipped model: "deep --model vcam_deep" "wide --model vcam_wide".
 # $OUT gets summary.txt (each run's exit status and result), logs.tar.gz (each run's output,
 # log.csv and result.json) and the nets, best PublicTest accuracy first, as
 # NAME.model.keras.part-aa, -ab... (15 MiB pieces: a file that comes back is at most 16 MiB, 64 MiB
 # in all; a run that failed sends its fallback.keras, if any); here
 # `cat NAME.model.keras.part-* > NAME.keras` rejoins one.
-# DATA, BUDGET (whole seconds per run) and FAST_ARGS (extra flags, e.g. --limit for a smoke run) can be set.
+# DATA, BUDGET (whole seconds per run) and FAST_ARGS (extra flags for every run, e.g. --limit for a
+# smoke run) can be set.
 set -u
 : "${OUT:?set OUT to the folder the results go to}"
 DATA=${DATA:-/tmp/fer2013.npz}
@@ -26,8 +30,21 @@ run() {
         "$@" ${FAST_ARGS:-} > "$RUNS/$name.log" 2>&1 &
     pids="${pids:-} $name:$!"
 }
-run deep --model vcam_deep
-run wide --model vcam_wide
+[ $# -gt 0 ] || set -- "deep --model vcam_deep" "wide --model vcam_wide"
+seen=" "
+for spec in "$@"; do  # names first, so that a bad one stops the script before any run starts
+    case ${spec%% *} in ''|*[!A-Za-z0-9_-]*)
+        echo "error: a run is its name (letters, digits, '_', '-') then its flags, not '$spec'" >&2; exit 2 ;;
+    esac
+    case $seen in *" ${spec%% *} "*)
+        echo "error: two runs are named '${spec%% *}'; give each run its own name" >&2; exit 2 ;;
+    esac
+    seen="$seen${spec%% *} "
+done
+for spec in "$@"; do
+    # shellcheck disable=SC2086
+    run $spec
+done
 for entry in $pids; do  # each run's exit status, for the summary (124: stopped by timeout)
     wait "${entry#*:}"; echo $? > "$RUNS/${entry%%:*}.rc"
 done

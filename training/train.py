@@ -169,16 +169,37 @@ def load_splits(train_data: Path, train_split: str, val_data: Path, val_split: s
     return train, val
 
 
-def compile_for_training(model, lr: float, weight_decay: float, label_smoothing: float) -> None:
+def compile_for_training(model, lr: float, weight_decay: float, label_smoothing: float,
+                         carries_targets: bool = False) -> None:
     """The recipe's optimiser and loss: Adam (AdamW with decoupled `weight_decay` above 0),
-    categorical cross-entropy with `label_smoothing`, accuracy."""
+    categorical cross-entropy with `label_smoothing`, accuracy.
+
+    `carries_targets`: the model outputs its probabilities followed by the targets to score them
+    against (training.fast's mixup and cutmix, which mix the targets inside the model); the loss
+    takes both from the output and ignores the data's targets, which accuracy is read against."""
     import keras
 
+    from training.models import NUM_CLASSES
+
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
+    metrics: list = ["accuracy"]
+    if carries_targets:
+        classes = NUM_CLASSES
+        plain = loss
+
+        def loss(targets, output):  # noqa: ARG001 - the targets to score are in the output
+            return plain(output[:, classes:], output[:, :classes])
+
+        def accuracy(targets, output):
+            return keras.ops.cast(keras.ops.argmax(output[:, :classes], -1) == keras.ops.argmax(targets, -1),
+                                  "float32")
+
+        metrics = [keras.metrics.MeanMetricWrapper(accuracy, name="accuracy")]
     model.compile(
         optimizer=(keras.optimizers.AdamW(lr, weight_decay=weight_decay) if weight_decay
                    else keras.optimizers.Adam(lr)),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
-        metrics=["accuracy"],
+        loss=loss,
+        metrics=metrics,
     )
 
 
