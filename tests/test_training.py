@@ -541,7 +541,7 @@ def test_device_kit_packs_lossy_faces_smaller_when_asked(tmp_path: Path, fer_npz
     assert sizes[85] < 0.75 * sizes[None]
     rebuilt = tmp_path / "rebuilt.npz"
     assert device_kit.main(["unpack", str(tmp_path / "kit-85" / device_kit.FACES), str(rebuilt)]) == 0
-    assert "Training faces lossy, WebP quality 85" in capsys.readouterr().out
+    assert "(Training faces lossy, WebP quality 85, the rest lossless)" in capsys.readouterr().out
     with np.load(rebuilt) as data:
         assert sorted(data.files) == sorted(arrays)
         for key, value in arrays.items():
@@ -551,6 +551,17 @@ def test_device_kit_packs_lossy_faces_smaller_when_asked(tmp_path: Path, fer_npz
     training = arrays["usage"] == "Training"
     assert 0.5 < difference[training].mean() < 4  # measured on 10,000 faces: 2.1 grey levels
     assert not difference[~training].any()  # PublicTest's faces, the ones scored there, stay exact
+    # A kit packed lossy before PublicTest stayed exact says so; one with no Training faces is lossless.
+    old_kit = tmp_path / "old.npz"
+    with np.load(tmp_path / "kit-85" / device_kit.FACES) as packed:
+        np.savez(old_kit, **{key: packed[key] for key in packed.files if key not in ("webp_order", "webp_groups")})
+    assert device_kit.packed_description(old_kit).startswith("all faces lossy, WebP quality 85")
+    no_training = tmp_path / "public-test.npz"
+    np.savez(no_training, **{key: value[~training] if len(value) == len(training) else value
+                              for key, value in arrays.items()})
+    assert device_kit.main(["pack", "--data", str(no_training), "--out", str(tmp_path / "kit-pt"), "--no-wheels",
+                            "--quality", "85"]) == 0
+    assert "MiB, lossless)" in capsys.readouterr().out
     assert device_kit.main(["pack", "--data", str(source), "--out", str(tmp_path / "kit-0"), "--quality", "0"]) == 2
     err = capsys.readouterr().err
     assert "--quality must be from 1 to 100" in err and err.count("\n") == 1
@@ -875,16 +886,37 @@ def test_fast_training_follows_the_cosine_schedule(tmp_path: Path, fer_npz: Path
     assert rates[0] < rates[1] > rates[2] > rates[3]
 
 
+@pytest.mark.parametrize("kind", ["mixup", "cutmix"])
+def test_the_mixing_trainer_outputs_the_probabilities_and_the_mixed_targets(small_faces, kind: str) -> None:
+    from training.augment import build_augmenter
+    from training.fast import build_trainer
+    from training.models import build
+
+    net = build("vcam_net")
+    trainer = build_trainer(net, build_augmenter(seed=1), (kind, 1.0), seed=2)
+    faces = prepare_faces(small_faces[0][:32])
+    targets = np.eye(7, dtype=np.float32)[small_faces[1][:32]]
+    mixed = np.asarray(trainer([faces, targets], training=True))
+    assert mixed.shape == (32, 14)
+    np.testing.assert_allclose(mixed[:, :7].sum(axis=1), 1.0, atol=1e-5)  # the net's probabilities
+    np.testing.assert_allclose(mixed[:, 7:].sum(axis=1), 1.0, atol=1e-5)
+    assert np.abs(mixed[:, 7:] - targets).max() > 0.1  # the targets were mixed
+    kept = np.asarray(trainer([faces, targets], training=False))
+    np.testing.assert_array_equal(kept[:, 7:], targets)  # validation scores against the labels
+    np.testing.assert_allclose(kept[:, :7], np.asarray(net(faces, training=False)), atol=1e-5)
+
+
 @pytest.mark.parametrize("flag", ["--mixup", "--cutmix"])
 def test_fast_training_mixes_inside_the_model_and_saves_the_net_alone(tmp_path: Path, fer_npz: Path, flag: str) -> None:
     from training import fast
     from training.models import load
 
     out = tmp_path / "fast"
+    other = "--cutmix" if flag == "--mixup" else "--mixup"
     assert fast.main(["--data", str(fer_npz), "--model", "vcam_net", "--limit", "128", "--val-limit", "100",
-                      "--batch-size", "32", "--epochs", "2", flag, "0.5", "--out", str(out)]) == 0
+                      "--batch-size", "32", "--epochs", "2", flag, "0.5", other, "0", "--out", str(out)]) == 0
     result = json.loads((out / "result.json").read_text())
-    assert result[flag[2:]] == 0.5 and result["epochs"] == 2
+    assert result[flag[2:]] == 0.5 and result[other[2:]] == 0 and result["epochs"] == 2
     with (out / "log.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     for row in rows:  # accuracy read against the data's targets, loss against the mixed ones
@@ -932,7 +964,7 @@ def test_fast_training_stops_at_a_loss_that_is_no_longer_finite(tmp_path: Path, 
         (["--epochs", "3", "--erasing", "2"], "--erasing must be from 0 to 1"),
         (["--epochs", "3", "--mixup", "-0.2"], "--mixup must be from 0 to 1"),
         (["--epochs", "3", "--cutmix", "nan"], "--cutmix must be from 0 to 1"),
-        (["--epochs", "3", "--mixup", "0.2", "--cutmix", "1"], "not allowed with argument"),
+        (["--epochs", "3", "--mixup", "0.2", "--cutmix", "1"], "--mixup and --cutmix each mix the batch"),
     ],
 )
 def test_fast_training_refuses_bad_flags(tmp_path: Path, capsys, argv, message) -> None:
@@ -999,6 +1031,7 @@ def test_gpu_runs_script_trains_both_nets_and_sends_them_back_in_pieces(tmp_path
         assert refused.returncode == 2 and "BUDGET must be whole seconds above 0" in refused.stderr, budget
     env["BUDGET"] = "1"
     for specs, message in ((["a/b --model vcam_net"], "a run is its name"), ([""], "a run is its name"),
+                           (["-h --model vcam_net"], "a run is its name"),
                            (["x --model vcam_net", "x --model vcam_deep"], "two runs are named 'x'")):
         refused = subprocess.run(["sh", "training/gpu_runs.sh", *specs], env=env, cwd=REPO, capture_output=True,
                                  text=True, timeout=60, check=False)

@@ -102,6 +102,8 @@ def pack_faces(source: Path, out: Path, quality: int = LOSSLESS, lossy_split: st
     images = data.pop("images")
     lossy = (data["usage"] == lossy_split if quality <= 100 and "usage" in data
              else np.zeros(len(images), bool))
+    if not lossy.any():
+        quality = LOSSLESS  # no face of that split: all stay exact, and the kit says so
     # The lossy faces first, then the exact ones, each group in mosaics of its own.
     order = np.concatenate([np.flatnonzero(lossy), np.flatnonzero(~lossy)])
     chunks = [*encode_mosaics(images[lossy], quality), *encode_mosaics(images[~lossy], LOSSLESS)]
@@ -141,7 +143,8 @@ def unpack_faces(kit: Path, out: Path) -> None:
         count = -(-int(size) // per_tile)
         parts.append(np.concatenate(tiles[first:first + count] or [np.zeros((0, *shape[1:]), np.uint8)])[:size])
         first += count
-    if first != len(tiles) or sum(map(len, parts)) != shape[0] or len(order) != shape[0]:
+    if (first != len(tiles) or sum(map(len, parts)) != shape[0]
+            or not np.array_equal(np.sort(order), np.arange(shape[0]))):
         raise DataError(f"{kit} holds {len(tiles)} mosaics for {shape[0]} faces; {fix}")
     images = np.empty((shape[0], *shape[1:]), np.uint8)
     images[order] = np.concatenate(parts)
@@ -149,10 +152,15 @@ def unpack_faces(kit: Path, out: Path) -> None:
         np.savez(partial, images=images, **data)
 
 
-def packed_quality(kit: Path) -> int:
-    """The WebP quality a kit's faces were packed at (LOSSLESS for a kit from before the option)."""
+def packed_description(kit: Path) -> str:
+    """Which of a kit's faces are lossy, in words."""
     with np.load(kit) as packed:
-        return int(packed["webp_quality"]) if "webp_quality" in packed.files else LOSSLESS
+        quality = int(packed["webp_quality"]) if "webp_quality" in packed.files else LOSSLESS
+        if quality == LOSSLESS:
+            return "lossless"
+        if "webp_groups" not in packed.files:  # packed before PublicTest stayed exact
+            return f"all faces lossy, WebP quality {quality}, PublicTest's too; pack again for exact PublicTest faces"
+        return f"Training faces lossy, WebP quality {quality}, the rest lossless"
 
 
 def repository_bytes(root: Path) -> int | None:
@@ -300,9 +308,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise DataError(f"{args.kit} does not exist; run python -m training.device_kit pack and carry it")
             require_suffix(args.out, ".npz")
             unpack_faces(args.kit, args.out)
-            quality = packed_quality(args.kit)
-            print(f"unpacked {args.kit} to {args.out}" + ("" if quality == LOSSLESS else
-                                                          f" (Training faces lossy, WebP quality {quality})"))
+            print(f"unpacked {args.kit} to {args.out} ({packed_description(args.kit)})")
             return 0
         if not args.data.is_file():
             raise DataError(f"{args.data} does not exist; pass the FER2013 .npz with --data")
@@ -313,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         size = pack_faces(args.data, args.out / FACES, LOSSLESS if args.quality is None else args.quality)
         print(f"packed {args.data.name} into {args.out / FACES} ({size / 2**20:.1f} MiB, "
-              f"{'lossless' if args.quality is None else f'Training faces WebP quality {args.quality}, the rest lossless'})")
+              f"{packed_description(args.out / FACES)})")
         if not args.no_wheels:
             wheels = download_wheels(args.out / "wheels")
             print(f"wheels for Python {DEVICE_PYTHON}: {', '.join(wheel.name for wheel in wheels)}")

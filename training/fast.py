@@ -13,7 +13,8 @@ cosine decay to zero at the last epoch), with two warm-up epochs by default.
 --mixup ALPHA and --cutmix FACTOR mix each batch's faces and targets (training/augment.py's
 TargetMixer) inside the compiled step as well: the trainer then takes the targets as a second
 input and outputs the mixed ones beside the probabilities, which the loss reads
-(train.compile_for_training); accuracy is read against the data's targets, and the net saves alone.
+(train.compile_for_training); training accuracy is then read against each mixed target's largest
+share, validation accuracy against the labels, and the net saves alone.
 
 With --time-budget the number of epochs is planned after each epoch from the second on, from the
 last three epochs' durations, so that training ends inside the budget (seconds from the start of
@@ -66,13 +67,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--weight-decay", type=float, default=0.0, help="AdamW's decoupled weight decay; 0: Adam")
     parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument("--erasing", type=float, default=0.0, help="random erasing factor, as training.train's")
-    mixing = parser.add_mutually_exclusive_group()
-    mixing.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
+    parser.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
                         help="mixup: blend each face and its target with another of the batch, weights from "
                              "Beta(ALPHA, ALPHA), inside the compiled step (0: off, 0.2 is common)")
-    mixing.add_argument("--cutmix", type=float, default=0.0, metavar="FACTOR",
+    parser.add_argument("--cutmix", type=float, default=0.0, metavar="FACTOR",
                         help="cutmix: paste a rectangle of another face of the batch and mix the targets by its "
-                             "area (Keras' CutMix factor; 0: off, 1 is Keras' default)")
+                             "area; Keras' CutMix draws one a from 0 to FACTOR a batch, then each face's share "
+                             "from Beta(a, a), mostly near 0 or 1 (0: off, 1 is Keras' default)")
     parser.add_argument("--precision", choices=PRECISIONS, default="float32")
     parser.add_argument("--limit", type=int, help="train on a fixed sample of this many faces (smoke runs)")
     parser.add_argument("--val-limit", type=int, help="validate on a fixed sample of this many faces")
@@ -99,6 +100,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in ("erasing", "mixup", "cutmix", "weight_decay", "label_smoothing"):
         if not 0.0 <= getattr(args, name) <= 1.0:
             parser.error(f"--{name.replace('_', '-')} must be from 0 to 1, not {getattr(args, name)}")
+    if args.mixup and args.cutmix:
+        parser.error("--mixup and --cutmix each mix the batch; give one of them")
     if args.out.exists() and not args.out.is_dir():
         parser.error(f"--out {args.out} is a file; pass a folder")
     return args
@@ -118,15 +121,34 @@ def replanned(plan: int, fits: int, done: int) -> int:
     return fits if done < plan / 2 else min(plan, fits)
 
 
+def build_trainer(net, augmenter, mixing: tuple[str, float] | None = None, seed: int = 0):
+    """The model `fit` trains: `augmenter` in front of `net`. With `mixing` (("mixup" or "cutmix",
+    amount)) a TargetMixer mixes the augmented faces and their targets too: the trainer then takes
+    (faces, targets) and outputs the net's probabilities followed by the mixed targets, for
+    train.compile_for_training(..., carries_targets=True)."""
+    import keras
+
+    from training.augment import TargetMixer
+    from training.models import INPUT_SHAPE, NUM_CLASSES
+
+    faces = keras.Input(INPUT_SHAPE)
+    if mixing is None:
+        return keras.Model(faces, net(augmenter(faces)), name="augmented")
+    targets = keras.Input((NUM_CLASSES,))
+    mixed_faces, mixed_targets = TargetMixer(*mixing, seed=seed)(augmenter(faces), targets)
+    return keras.Model([faces, targets], keras.ops.concatenate([net(mixed_faces), mixed_targets], axis=-1),
+                       name="augmented")
+
+
 def main(argv: list[str] | None = None) -> int:
     began = time.monotonic()
     args = parse_args(argv)
     import keras
     import numpy as np
 
-    from training.augment import TargetMixer, build_augmenter
+    from training.augment import build_augmenter
     from training.data import DataError
-    from training.models import INPUT_SHAPE, NUM_CLASSES, build, float32_copy
+    from training.models import build, float32_copy
     from training.plots import plot_curves
     from training.train import (compile_for_training, cosine_lr, load_splits, recalibrate_batchnorm,
                                 recalibration_sample)
@@ -153,23 +175,12 @@ def main(argv: list[str] | None = None) -> int:
         # is map_coordinates); TensorFlow's kernel for them has no XLA form, so there they stay out.
         for layer in augmenter.layers:
             layer.supports_jit = True
-    faces = keras.Input(INPUT_SHAPE)
-    kind, amount = ("mixup", args.mixup) if args.mixup else ("cutmix", args.cutmix)
-    if amount:
-        # The mixer mixes targets too, so they go in with the faces and come out beside the
-        # probabilities, and the loss reads both from the output (compile_for_training).
-        targets = keras.Input((NUM_CLASSES,))
-        mixer = TargetMixer(kind, amount, seed=args.seed + 6)
-        if keras.backend.backend() == "jax":
-            mixer.mixer.supports_jit = True
-        mixed_faces, mixed_targets = mixer(augmenter(faces), targets)
-        trainer = keras.Model([faces, targets], keras.ops.concatenate([net(mixed_faces), mixed_targets], axis=-1),
-                              name="augmented")
+    mixing = ("mixup", args.mixup) if args.mixup else ("cutmix", args.cutmix) if args.cutmix else None
+    trainer = build_trainer(net, augmenter, mixing, seed=args.seed + 6)
+    train_x, val_x = train_inputs, val_inputs
+    if mixing:  # the targets go in with the faces
         train_x, val_x = [train_inputs, train.targets()], [val_inputs, val.targets()]
-    else:
-        trainer = keras.Model(faces, net(augmenter(faces)), name="augmented")
-        train_x, val_x = train_inputs, val_inputs
-    compile_for_training(trainer, args.lr, args.weight_decay, args.label_smoothing, carries_targets=bool(amount))
+    compile_for_training(trainer, args.lr, args.weight_decay, args.label_smoothing, carries_targets=bool(mixing))
     plan = {"epochs": args.epochs or args.max_epochs}
     plans: list[list[int]] = []
     durations: list[float] = []

@@ -175,8 +175,10 @@ def compile_for_training(model, lr: float, weight_decay: float, label_smoothing:
     categorical cross-entropy with `label_smoothing`, accuracy.
 
     `carries_targets`: the model outputs its probabilities followed by the targets to score them
-    against (training.fast's mixup and cutmix, which mix the targets inside the model); the loss
-    takes both from the output and ignores the data's targets, which accuracy is read against."""
+    against (training.fast's mixup and cutmix, which mix the targets inside the model); loss and
+    accuracy take both from the output and ignore the data's. Accuracy is then read against each
+    mixed target's largest share: in training, the face that covers most of the mixed one; in
+    validation, where nothing mixes, the label."""
     import keras
 
     from training.models import NUM_CLASSES
@@ -190,8 +192,8 @@ def compile_for_training(model, lr: float, weight_decay: float, label_smoothing:
         def loss(targets, output):  # noqa: ARG001 - the targets to score are in the output
             return plain(output[:, classes:], output[:, :classes])
 
-        def accuracy(targets, output):
-            return keras.ops.cast(keras.ops.argmax(output[:, :classes], -1) == keras.ops.argmax(targets, -1),
+        def accuracy(targets, output):  # noqa: ARG001
+            return keras.ops.cast(keras.ops.argmax(output[:, :classes], -1) == keras.ops.argmax(output[:, classes:], -1),
                                   "float32")
 
         metrics = [keras.metrics.MeanMetricWrapper(accuracy, name="accuracy")]
