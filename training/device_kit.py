@@ -33,7 +33,8 @@ limit. `pack --quality Q` packs the Training faces lossy and keeps the rest (Pub
 training.fast scores on) exact: at 75 the faces take 18.5 MiB, 61.0 MiB in all with the
 wheels and the repository, each Training face 3.2 grey levels off on average (80: 20.5 MiB,
 63.0 MiB in all, 2.6 levels). `pack` prints the total. The shipped model reads the Training faces
-at 0.9770 exact and at 0.9711 packed at 75, its top pick the same for 98.3 % of them.
+at 0.9770 exact and at 0.9711 packed at 75, its top pick the same for 98.3 % of them; 12 epochs of
+vcam_net trained on them read 0.6247 on PublicTest, against 0.6222 trained on the exact faces.
 """
 
 from __future__ import annotations
