@@ -159,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     train_inputs, val_inputs = train.inputs(), val.inputs()
+    train_targets, val_targets = train.targets(), val.targets()
     args.out.mkdir(parents=True, exist_ok=True)
     for name in OUTPUTS:  # an earlier run's files are never taken for this one's
         (args.out / name).unlink(missing_ok=True)
@@ -179,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     trainer = build_trainer(net, augmenter, mixing, seed=args.seed + 6)
     train_x, val_x = train_inputs, val_inputs
     if mixing:  # the targets go in with the faces
-        train_x, val_x = [train_inputs, train.targets()], [val_inputs, val.targets()]
+        train_x, val_x = [train_inputs, train_targets], [val_inputs, val_targets]
     compile_for_training(trainer, args.lr, args.weight_decay, args.label_smoothing, carries_targets=bool(mixing))
     plan = {"epochs": args.epochs or args.max_epochs}
     plans: list[list[int]] = []
@@ -222,8 +223,8 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)
     fit_began = time.monotonic()
     history = trainer.fit(
-        train_x, train.targets(), batch_size=args.batch_size, epochs=plan["epochs"], shuffle=True,
-        validation_data=(val_x, val.targets()), verbose=2,
+        train_x, train_targets, batch_size=args.batch_size, epochs=plan["epochs"], shuffle=True,
+        validation_data=(val_x, val_targets), verbose=2,
         callbacks=[keras.callbacks.LearningRateScheduler(
                        lambda epoch: cosine_lr(epoch, plan["epochs"], args.lr, warmup=args.warmup)),
                    Plan(), keras.callbacks.CSVLogger(out / "log.csv")])

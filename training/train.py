@@ -183,18 +183,15 @@ def compile_for_training(model, lr: float, weight_decay: float, label_smoothing:
 
     from training.models import NUM_CLASSES
 
-    loss = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
-    metrics: list = ["accuracy"]
+    smoothed = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
+    loss, metrics = smoothed, ["accuracy"]
     if carries_targets:
-        classes = NUM_CLASSES
-        plain = loss
-
         def loss(targets, output):  # noqa: ARG001 - the targets to score are in the output
-            return plain(output[:, classes:], output[:, :classes])
+            return smoothed(output[:, NUM_CLASSES:], output[:, :NUM_CLASSES])
 
         def accuracy(targets, output):  # noqa: ARG001
-            return keras.ops.cast(keras.ops.argmax(output[:, :classes], -1) == keras.ops.argmax(output[:, classes:], -1),
-                                  "float32")
+            predicted = keras.ops.argmax(output[:, :NUM_CLASSES], -1)
+            return keras.ops.cast(predicted == keras.ops.argmax(output[:, NUM_CLASSES:], -1), "float32")
 
         metrics = [keras.metrics.MeanMetricWrapper(accuracy, name="accuracy")]
     model.compile(
