@@ -14,6 +14,30 @@ MEDIA = SHARED / "media"
 FER_NPZ = SHARED / "data" / "fer2013-train-publictest.npz"
 
 
+MARKERS_BY_FILE = {"test_tray": "gui", "test_training_": "training"}
+"""Test files whose every test carries a marker, by the start of the file's name."""
+MARKERS_BY_FIXTURE = {"browser": "browser"}
+"""Tests that use one of these fixtures carry its marker."""
+SLOW_MARKERS = {"gui", "browser", "training"}
+"""Tests with any of these markers are slow too."""
+SLOW_TESTS = {
+    "test_a_30_second_soak_keeps_memory_threads_and_rates_steady",
+    "test_bench_prints_the_table_and_writes_the_json",
+}
+"""Other tests that take more than a few seconds, by function name."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Markers from the tables above, so that `pytest -m "not slow"` is a quick run."""
+    for item in items:
+        names = {marker for start, marker in MARKERS_BY_FILE.items() if item.path.name.startswith(start)}
+        names |= {marker for fixture, marker in MARKERS_BY_FIXTURE.items() if fixture in item.fixturenames}
+        if names & SLOW_MARKERS or item.originalname in SLOW_TESTS:
+            names.add("slow")
+        for name in sorted(names):
+            item.add_marker(name)
+
+
 def box_mask(shape: tuple[int, ...], box, grow: float = 0.0) -> np.ndarray:
     """Mask of an (x, y, w, h) box grown by `grow` times its larger side on every side."""
     x, y, w, h = box
@@ -43,6 +67,13 @@ def public_test_sample(fer_npz: Path) -> tuple[np.ndarray, np.ndarray]:
         index = np.flatnonzero(data["usage"] == "PublicTest")
         chosen = np.sort(np.random.default_rng(2013).choice(index, 700, replace=False))
         return data["images"][chosen], data["labels"][chosen].astype(np.int64)
+
+
+@pytest.fixture(scope="session")
+def small_faces(public_test_sample: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The first 70 faces of the PublicTest sample, for quick training runs."""
+    images, labels = public_test_sample
+    return images[:70], labels[:70]
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,6 @@ import numpy as np
 import pyvirtualcam
 from pyvirtualcam.util import decode_fourcc
 
-from vcam.soak import DiscardBackend
-
 
 @dataclass
 class SentFrame:
@@ -54,7 +52,7 @@ _recorders: dict[str, Recorder] = {}
 _names = itertools.count()
 
 
-class RecordingBackend(DiscardBackend):
+class RecordingBackend:
     """A pyvirtualcam backend (see `pyvirtualcam.camera.Backend`): one Recorder per device name."""
 
     def __init__(self, *, width: int, height: int, fps: float, fourcc: int, device: str | None, **kw) -> None:
@@ -78,6 +76,15 @@ class RecordingBackend(DiscardBackend):
             raise RuntimeError("error writing frame: No such device")
         self._sent += 1
         recorder.record(frame.reshape(self._shape))
+
+    def close(self) -> None:
+        pass
+
+    def device(self) -> str:
+        return self._device
+
+    def native_fourcc(self) -> int:
+        return self._fourcc
 
 
 pyvirtualcam.register_backend("recording", RecordingBackend)

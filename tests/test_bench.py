@@ -13,13 +13,14 @@ import cv2
 import numpy as np
 import pytest
 
-from vcam.bench import STAGES, BenchInputs, case_frames
-from vcam.bench_frames import face_layout
-from vcam.bench_peer import run_peer
-from vcam.cli import main
+from benchmarks.bench import STAGES, BenchInputs, case_frames, main
+from benchmarks.frames import face_layout
+from benchmarks.peer import run_peer
+from benchmarks.soak import soak
 from vcam.config import Config
 from vcam.faces import iou
-from vcam.soak import soak
+
+from conftest import REPO
 
 
 @pytest.mark.parametrize("width, height", [(640, 360), (1280, 720), (1920, 1080)])
@@ -50,7 +51,7 @@ def test_the_frames_are_the_same_every_time_and_show_their_faces(media: Path, fe
 def test_bench_prints_the_table_and_writes_the_json(media: Path, fer_npz: Path, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "bench.json"
-    assert main(["bench", "--media", str(media), "--data", str(fer_npz), "--frames", "3", "--no-peer",
+    assert main(["--media", str(media), "--data", str(fer_npz), "--frames", "3", "--no-peer",
                  "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "1280×720" in printed and "vcam annotate on short_hamilton_clip.mp4" in printed
@@ -86,8 +87,8 @@ def test_the_peer_script_times_fer_on_the_frames(tmp_path: Path, monkeypatch: py
 
 
 def test_bench_without_its_media_says_so_in_one_line(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "vcam", "bench", "--media", str(tmp_path), "--no-peer"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-m", "benchmarks.bench", "--media", str(tmp_path), "--no-peer"],
+                          capture_output=True, text=True, timeout=120, cwd=REPO)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "short_hamilton_clip.mp4 is missing; pass --media" in done.stderr
 
@@ -120,6 +121,6 @@ def test_bench_frames_decode_like_a_webcam_jpeg(media: Path, fer_npz: Path) -> N
 ])
 def test_bench_refuses_bad_arguments_in_one_line(media: Path, args: list[str], problem: str,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["bench", "--media", str(media), "--no-peer", *args]) == 2
+    assert main(["--media", str(media), "--no-peer", *args]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and problem in err

@@ -3,7 +3,7 @@ parameters, LiteRT latency (1 and 4 faces) and training time, as a Markdown tabl
 
     python -m training.compare --epochs 60 --precision mixed_bfloat16 --out comparison.md
 
-On a GPU machine without TensorFlow (training/device_kit.py), add --no-latency, and here run
+On a GPU machine without TensorFlow (KERAS_BACKEND=jax), add --no-latency, and here run
 `python -m training.compare --rows OUT.json --out comparison.md` to time each net with LiteRT.
 
 Each net trains in its own run folder (`~/.cache/vcam-runs/compare/MODEL`, resumable: rerun the

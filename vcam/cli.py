@@ -74,25 +74,6 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--source", type=parse_camera, dest="camera", metavar="INDEX|FILE",
                         help="the webcam index or device path to check (default: the configured one)")
 
-    bench = commands.add_parser(
-        "bench", help="measure each stage's time and the frames per second, beside the fer package",
-        description="Time every stage of a live frame (decode, detect, classify, track, overlay, virtual-camera "
-                    "conversion, web JPEG) for 640x360, 1280x720 and 1920x1080 frames with 1, 4 and 8 faces, on "
-                    "one core and on two; run vcam annotate over the clip; compare with the fer package on the "
-                    "same frames (installed with pip into its own environment on first use). With --soak, "
-                    "run the engine with the virtual camera and the web preview for that long instead.",
-    )
-    bench.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON")
-    bench.add_argument("--media", type=Path, default=Path("../shared/media"),
-                       help="the folder with two_people.jpg and short_hamilton_clip.mp4 (default ../shared/media)")
-    bench.add_argument("--data", type=Path, default=Path("../shared/data/fer2013-train-publictest.npz"),
-                       help="the FER2013 .npz the faces come from (default ../shared/data/fer2013-train-publictest.npz)")
-    bench.add_argument("--frames", type=int, default=100, help="frames timed per case (default 100)")
-    bench.add_argument("--no-peer", action="store_true", help="leave out the fer side-by-side (and its install)")
-    bench.add_argument("--soak", type=float, metavar="SECONDS",
-                       help="run the engine on the looping clip for SECONDS and report memory, threads and rates")
-    bench.add_argument("--interval", type=float, default=60.0, help="seconds between soak samples (default 60)")
-    add_look_arguments(bench)
     return parser
 
 
@@ -175,34 +156,6 @@ def run_annotate(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_bench(args: argparse.Namespace) -> int:
-    from vcam.bench import CLIP, BenchInputs, run_bench as bench
-
-    config = load_config(args.config).replace(detector=args.detector, placement=args.placement)
-    if args.frames < 1:
-        raise VcamError(f"--frames must be at least 1, not {args.frames}")
-    if args.soak is not None and not (args.soak > 0 and args.interval > 0):
-        raise VcamError(f"--soak and --interval must be more than 0 seconds, not {args.soak} and {args.interval}")
-    if args.json is not None and not args.json.parent.is_dir():
-        raise VcamError(f"folder {args.json.parent} does not exist; create it or pick another --json path")
-    if not (args.media / CLIP).is_file():
-        raise VcamError(f"{args.media / CLIP} is missing; pass --media with the folder of the shared test media")
-    if args.soak is not None:
-        import json
-
-        from vcam.soak import soak
-
-        report = soak(config.replace(camera=str(args.media / CLIP)), args.soak, min(args.interval, args.soak))
-        print(report.summary())
-        if args.json:
-            args.json.write_text(json.dumps(report.to_json(), indent=1))
-        return 0
-    if not args.data.is_file():
-        raise VcamError(f"{args.data} is missing; pass --data with the FER2013 .npz")
-    bench(BenchInputs(args.media, args.data, args.frames, config), args.json, peer=not args.no_peer)
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -211,8 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in ("tray", "web"):
             show_log_lines()
-        return {"annotate": run_annotate, "tray": run_tray, "web": run_web, "doctor": run_doctor,
-                "bench": run_bench}[args.command](args)
+        return {"annotate": run_annotate, "tray": run_tray, "web": run_web, "doctor": run_doctor}[args.command](args)
     except VcamError as err:
         print(f"vcam: error: {err}", file=sys.stderr)
         return 2

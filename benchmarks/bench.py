@@ -1,4 +1,4 @@
-"""`vcam bench`: where the time of one frame goes, and how many frames a second that makes.
+"""`python -m benchmarks.bench`: where the time of one frame goes, and how many frames a second that makes.
 
 For each frame size and number of faces, one frame goes round `frames` times through every stage
 a live frame goes through: the webcam's JPEG decoded (webcams send 720p and 1080p as MJPEG), faces
@@ -10,6 +10,7 @@ those cores, so that the thread pools of OpenCV and LiteRT see only them.
 
 from __future__ import annotations
 
+import argparse
 import json
 import multiprocessing
 import os
@@ -26,10 +27,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vcam.bench_frames import build_frame, findable_faces
-from vcam.config import Config
+from benchmarks.frames import build_frame, findable_faces
+from vcam.cli import add_look_arguments
+from vcam.config import Config, load_config
 from vcam.detect import FaceDetector
-from vcam.errors import MediaError
+from vcam.errors import MediaError, VcamError
 from vcam.faces import iou
 from vcam.pipeline import Pipeline
 from vcam.virtual_camera import fit_frame, to_pixel_format
@@ -271,7 +273,7 @@ def run_bench(inputs: BenchInputs, json_path: Path | None = None, peer: bool = T
             f" a frame, {row['missed']} of {row['faces']} clip faces missed ({100 * row['missed_share']:.1f} %)")
     peer_result = None
     if peer:
-        from vcam.bench_peer import peer_python, run_peer
+        from benchmarks.peer import peer_python, run_peer
 
         pictures = [frame for _, frame in frames]
         say(f"the peer (fer) on the same {len(pictures)} frames, {peer_repeats} times each")
@@ -284,3 +286,72 @@ def run_bench(inputs: BenchInputs, json_path: Path | None = None, peer: bool = T
         json_path.write_text(json.dumps(result, indent=1))
         say(f"written {json_path}")
     return result
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.bench",
+        description="Time every stage of a live frame (decode, detect, classify, track, overlay, virtual-camera "
+                    "conversion, web JPEG) for 640x360, 1280x720 and 1920x1080 frames with 1, 4 and 8 faces, on "
+                    "one core and on two; run vcam annotate over the clip; compare with the fer package on the "
+                    "same frames (installed with pip into its own environment on first use). With --soak, "
+                    "run the engine with the virtual camera and the web preview for that long instead.",
+    )
+    parser.add_argument("--config", type=Path, help="vcam settings file (TOML) for the pipeline's look")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON")
+    parser.add_argument("--media", type=Path, default=Path("../shared/media"),
+                        help="the folder with two_people.jpg and short_hamilton_clip.mp4 (default ../shared/media)")
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/fer2013-train-publictest.npz"),
+                        help="the FER2013 .npz the faces come from (default ../shared/data/fer2013-train-publictest.npz)")
+    parser.add_argument("--frames", type=int, default=100, help="frames timed per case (default 100)")
+    parser.add_argument("--no-peer", action="store_true", help="leave out the fer side-by-side (and its install)")
+    parser.add_argument("--soak", type=float, metavar="SECONDS",
+                        help="run the engine on the looping clip for SECONDS and report memory, threads and rates")
+    parser.add_argument("--interval", type=float, default=60.0, help="seconds between soak samples (default 60)")
+    parser.add_argument("--live", type=float, metavar="SECONDS",
+                        help="run the engine at camera rate on 1280x720 clips with 1, 4 and 8 faces for SECONDS each "
+                             "and report cores used, fps, latency and the emoji's lag (benchmarks/live.py)")
+    add_look_arguments(parser)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config).replace(detector=args.detector, placement=args.placement)
+    if args.frames < 1:
+        raise VcamError(f"--frames must be at least 1, not {args.frames}")
+    if args.soak is not None and not (args.soak > 0 and args.interval > 0):
+        raise VcamError(f"--soak and --interval must be more than 0 seconds, not {args.soak} and {args.interval}")
+    if args.json is not None and not args.json.parent.is_dir():
+        raise VcamError(f"folder {args.json.parent} does not exist; create it or pick another --json path")
+    if not (args.media / CLIP).is_file():
+        raise VcamError(f"{args.media / CLIP} is missing; pass --media with the folder of the shared test media")
+    if args.live is not None:
+        from benchmarks import live
+
+        return live.main(["--seconds", str(args.live), "--media", str(args.media), "--data", str(args.data),
+                          *(["--config", str(args.config)] if args.config else []),
+                          *(["--json", str(args.json)] if args.json else [])])
+    if args.soak is not None:
+        from benchmarks.soak import soak
+
+        report = soak(config.replace(camera=str(args.media / CLIP)), args.soak, min(args.interval, args.soak))
+        print(report.summary())
+        if args.json:
+            args.json.write_text(json.dumps(report.to_json(), indent=1))
+        return 0
+    if not args.data.is_file():
+        raise VcamError(f"{args.data} is missing; pass --data with the FER2013 .npz")
+    run_bench(BenchInputs(args.media, args.data, args.frames, config), args.json, peer=not args.no_peer)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return run(build_parser().parse_args(argv))
+    except VcamError as err:
+        print(f"bench: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,4 +1,4 @@
-"""`vcam bench --soak SECONDS`: the engine left running on a looping video, with the virtual
+"""`python -m benchmarks.bench --soak SECONDS`: the engine left running on a looping video, with the virtual
 camera and the web preview attached and one browser-like client reading the MJPEG stream, sampled
 at intervals: resident memory, threads, and frames processed, sent and received per second.
 

@@ -1,4 +1,4 @@
-"""The side-by-side of `vcam bench`: the `fer` package from PyPI (its FER class, with its own
+"""The side-by-side of `python -m benchmarks.bench`: the `fer` package from PyPI (its FER class, with its own
 default detector — OpenCV's Haar cascade — and its own model) on the same frames as vcam.
 
 fer lives in a virtual environment of its own, made on first use in the user's cache folder: it
