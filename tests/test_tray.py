@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from sni_host import session_bus
 from test_engine import Running
 from waiting import wait_until
 
@@ -254,17 +255,18 @@ def run_vcam(*args: str, env: dict, config: Path) -> subprocess.Popen:
 def test_plain_vcam_starts_the_tray_and_quits_cleanly_on_sigterm(desktop: str, media: Path, tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text(f'camera = "{media / "short_hamilton_clip.mp4"}"\n')
-    env = {**os.environ, "DISPLAY": desktop}
-    process = run_vcam(env=env, config=config)
-    try:
-        wait_until(lambda: subprocess.run(["xdotool", "search", "--name", "^vcam"], env=env, capture_output=True,
-                                          timeout=10).returncode == 0 or process.poll() is not None,
-                   message="the tray's window")
-        assert process.poll() is None, process.communicate()
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=20)
-    finally:
-        process.kill()
+    with session_bus() as bus:  # a session bus without a StatusNotifierWatcher: pystray's X11 icon
+        env = {**os.environ, "DISPLAY": desktop, "DBUS_SESSION_BUS_ADDRESS": bus}
+        process = run_vcam(env=env, config=config)
+        try:
+            wait_until(lambda: subprocess.run(["xdotool", "search", "--name", "^vcam"], env=env, capture_output=True,
+                                              timeout=10).returncode == 0 or process.poll() is not None,
+                       message="the tray's window")
+            assert process.poll() is None, process.communicate()
+            process.send_signal(signal.SIGTERM)
+            out, err = process.communicate(timeout=20)
+        finally:
+            process.kill()
     assert process.returncode == 0, err
     assert "Traceback" not in err
     assert "click the icon to switch the overlay" in err  # X11 tray without menus
