@@ -184,7 +184,15 @@ class StatusNotifierItem(ServiceInterface):
         return ""
 
     @dbus_property(access=PropertyAccess.READ)
+    def OverlayIconPixmap(self) -> "a(iiay)":  # noqa: N802
+        return []
+
+    @dbus_property(access=PropertyAccess.READ)
     def AttentionIconName(self) -> "s":  # noqa: N802
+        return ""
+
+    @dbus_property(access=PropertyAccess.READ)
+    def AttentionMovieName(self) -> "s":  # noqa: N802
         return ""
 
     @dbus_property(access=PropertyAccess.READ)
