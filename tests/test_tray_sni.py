@@ -6,7 +6,6 @@ stops the engine."""
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import sys
 import threading
@@ -287,9 +286,3 @@ def test_plain_vcam_without_a_watcher_takes_the_pystray_path(bus: str, media: Pa
     assert process.returncode == 2, err
     assert err.count("\n") == 1 and err.startswith("vcam: error: no system tray"), err
 
-
-def test_a_bad_tray_flag_without_a_subcommand_gets_the_tray_commands_error(tmp_path: Path) -> None:
-    process = run_vcam("--pixel-format", "RGBX", env=dict(os.environ), config=tmp_path / "none.toml")
-    out, err = process.communicate(timeout=60)
-    assert process.returncode == 2
-    assert "vcam tray: error: argument --pixel-format: invalid choice: 'RGBX'" in err
