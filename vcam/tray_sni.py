@@ -24,16 +24,17 @@ import logging
 import os
 import threading
 import webbrowser
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from dbus_fast import BusType, DBusError, ErrorType, Message, MessageType, Variant
+from dbus_fast import BusType, Message, MessageType
 from dbus_fast.aio import MessageBus
 from dbus_fast.service import PropertyAccess, ServiceInterface, dbus_property, method, signal
 
 from vcam.autostart import Autostart
 from vcam.engine import Engine, EngineState
+from vcam.dbusmenu import DBusMenu
 from vcam.tray_menu import MenuEntry, TrayControls, tray_image, tray_title
 
 log = logging.getLogger("vcam")
@@ -42,13 +43,9 @@ WATCHER = "org.kde.StatusNotifierWatcher"
 WATCHER_PATH = "/StatusNotifierWatcher"
 ITEM_INTERFACE = "org.kde.StatusNotifierItem"
 ITEM_PATH = "/StatusNotifierItem"
-MENU_INTERFACE = "com.canonical.dbusmenu"
 MENU_PATH = "/MenuBar"
 ICON_SIZES = (16, 22, 32, 48, 64)
 BUS = ("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus")
-PROPERTY_TYPES = {"type": "s", "label": "s", "enabled": "b", "visible": "b", "toggle-type": "s",
-                  "toggle-state": "i", "children-display": "s"}
-KNOWN_EVENTS = {"clicked", "hovered", "opened", "closed"}
 
 
 def watcher_present(timeout: float = 3.0) -> bool:
@@ -90,51 +87,6 @@ def argb_pixmaps(state: EngineState) -> list[list[Any]]:
     """The icon at every size hosts ask for, as SNI wants it: (width, height, ARGB32 bytes in
     network byte order)."""
     return [[size, size, np.asarray(tray_image(state, size))[..., [3, 0, 1, 2]].tobytes()] for size in ICON_SIZES]
-
-
-class NumberedMenu:
-    """The menu description with dbusmenu's item numbers: 0 is the root, and every entry key keeps
-    its number for the life of the process, so a host's numbers stay valid across redraws."""
-
-    def __init__(self, entries: Callable[[], Sequence[MenuEntry]]) -> None:
-        self._entries = entries
-        self._numbers: dict[str, int] = {}
-
-    def number(self, key: str) -> int:
-        return self._numbers.setdefault(key, len(self._numbers) + 1)
-
-    def snapshot(self) -> dict[int, tuple[MenuEntry | None, dict[str, Any], list[int]]]:
-        """Every item now: number → (entry, dbusmenu properties, children's numbers)."""
-        items: dict[int, tuple[MenuEntry | None, dict[str, Any], list[int]]] = {}
-
-        def add(entries: Sequence[MenuEntry]) -> list[int]:
-            numbers = []
-            for entry in entries:
-                number = self.number(entry.key)
-                children = add(entry.submenu()) if entry.submenu is not None else []
-                items[number] = (entry, _properties(entry), children)
-                numbers.append(number)
-            return numbers
-
-        items[0] = (None, {"children-display": "submenu"}, add(self._entries()))
-        return items
-
-
-def _properties(entry: MenuEntry) -> dict[str, Any]:
-    if entry.separator:
-        return {"type": "separator"}
-    properties: dict[str, Any] = {"label": entry.label(), "enabled": entry.enabled, "visible": entry.visible}
-    if entry.checked is not None:
-        properties["toggle-type"] = "radio" if entry.radio else "checkmark"
-        properties["toggle-state"] = int(entry.checked())
-    if entry.submenu is not None:
-        properties["children-display"] = "submenu"
-    return properties
-
-
-def _variants(properties: dict[str, Any], names: Sequence[str] = ()) -> dict[str, Variant]:
-    return {name: Variant(PROPERTY_TYPES[name], value) for name, value in properties.items()
-            if not names or name in names}
 
 
 class StatusNotifierItem(ServiceInterface):
@@ -245,82 +197,9 @@ class StatusNotifierItem(ServiceInterface):
         return status
 
 
-class DBusMenu(ServiceInterface):
-    """com.canonical.dbusmenu (version 3): the menu's layout and properties, and the host's clicks."""
-
-    def __init__(self, tray: SniTray) -> None:
-        super().__init__(MENU_INTERFACE)
-        self._tray = tray
-
-    @dbus_property(access=PropertyAccess.READ)
-    def Version(self) -> "u":  # noqa: N802
-        return 3
-
-    @dbus_property(access=PropertyAccess.READ)
-    def TextDirection(self) -> "s":  # noqa: N802
-        return "ltr"
-
-    @dbus_property(access=PropertyAccess.READ)
-    def Status(self) -> "s":  # noqa: N802
-        return "normal"
-
-    @dbus_property(access=PropertyAccess.READ)
-    def IconThemePath(self) -> "as":  # noqa: N802
-        return []
-
-    @method()
-    def GetLayout(self, parent: "i", depth: "i", names: "as") -> "u(ia{sv}av)":  # noqa: N802
-        items = self._tray.sent_snapshot(refresh=True)
-        if parent not in items:
-            self._tray.faults(f"a tray host asked for the layout of menu item {parent}, which no longer exists")
-            raise DBusError(ErrorType.INVALID_ARGS, f"no menu item {parent}")
-        return [self._tray.revision, _layout(items, parent, depth, names)]
-
-    @method()
-    def GetGroupProperties(self, ids: "ai", names: "as") -> "a(ia{sv})":  # noqa: N802
-        items = self._tray.sent_snapshot()
-        return [[number, _variants(items[number][1], names)] for number in (ids or list(items)) if number in items]
-
-    @method()
-    def GetProperty(self, number: "i", name: "s") -> "v":  # noqa: N802
-        properties = self._tray.sent_snapshot().get(number, (None, {}, []))[1]
-        if name not in properties:
-            self._tray.faults(f"a tray host asked for property {name!r} of menu item {number}, which has none")
-            raise DBusError(ErrorType.INVALID_ARGS, f"menu item {number} has no property {name!r}")
-        return Variant(PROPERTY_TYPES[name], properties[name])
-
-    @method()
-    def Event(self, number: "i", event: "s", data: "v", timestamp: "u"):  # noqa: N802
-        if not self._tray.menu_event(number, event):
-            raise DBusError(ErrorType.INVALID_ARGS, f"no menu item {number}")
-
-    @method()
-    def EventGroup(self, events: "a(isvu)") -> "ai":  # noqa: N802
-        return [number for number, event, _, _ in events if not self._tray.menu_event(number, event)]
-
-    @method()
-    def AboutToShow(self, number: "i") -> "b":  # noqa: N802 - the menu is always up to date: no update needed
-        return False
-
-    @method()
-    def AboutToShowGroup(self, ids: "ai") -> "aiai":  # noqa: N802
-        items = self._tray.sent_snapshot()
-        return [[], [number for number in ids if number not in items]]
-
-    @signal()
-    def ItemsPropertiesUpdated(self, updated: list, removed: list) -> "a(ia{sv})a(ias)":  # noqa: N802
-        return [updated, removed]
-
-    @signal()
-    def LayoutUpdated(self, revision: int, parent: int) -> "ui":  # noqa: N802
-        return [revision, parent]
-
-
-def _layout(items: dict[int, tuple[MenuEntry | None, dict[str, Any], list[int]]], number: int, depth: int,
-            names: Sequence[str]) -> list[Any]:
-    _, properties, children = items[number]
-    below = [] if depth == 0 else [Variant("(ia{sv}av)", _layout(items, child, depth - 1, names)) for child in children]
-    return [number, _variants(properties, names), below]
+def _icon_look(state: EngineState) -> tuple[bool, ...]:
+    """What the icon's picture depends on (vcam.tray_menu.tray_image)."""
+    return state.overlay, state.paused, state.camera_ok, state.running and state.virtual_camera is None
 
 
 class SniTray:
@@ -332,18 +211,16 @@ class SniTray:
         self.engine = engine
         self.controls = TrayControls(engine, autostart, open_preview, cameras, browse, quit=self.on_quit,
                                      redraw=self._changed)
-        self.menu = NumberedMenu(self.controls.entries)
         self.faults = FaultLog()
-        self.revision = 1
         self.bus_name = f"org.kde.StatusNotifierItem-{os.getpid()}-1"
         self._item = StatusNotifierItem(self)
-        self._dbusmenu = DBusMenu(self)
-        self._sent = self.menu.snapshot()
+        self._dbusmenu = DBusMenu(self.controls.entries, self._act, self.faults)
         self._shown: tuple[Any, ...] = self._look()
         self._pixmaps: tuple[tuple[Any, ...], list[list[Any]]] | None = None
         self._quit = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
+        self._bus: MessageBus | None = None
         engine.subscribe(lambda state: self._changed())
 
     # --- what the item shows ------------------------------------------------------------------
@@ -354,39 +231,19 @@ class SniTray:
 
     def pixmaps(self) -> list[list[Any]]:
         state = self.engine.state
-        key = (state.overlay, state.paused, state.camera_ok, state.running and state.virtual_camera is None)
-        if self._pixmaps is None or self._pixmaps[0] != key:
-            self._pixmaps = (key, argb_pixmaps(state))
+        if self._pixmaps is None or self._pixmaps[0] != _icon_look(state):
+            self._pixmaps = (_icon_look(state), argb_pixmaps(state))  # drawn once per look, not per request
         return self._pixmaps[1]
 
-    def _look(self) -> tuple[Any, ...]:
+    def _look(self) -> tuple[tuple[bool, ...], str, str]:
         state = self.engine.state
-        return (state.overlay, state.paused, state.camera_ok, state.running and state.virtual_camera is None,
-                tray_title(state), self.status())
-
-    def sent_snapshot(self, refresh: bool = False) -> dict[int, tuple[MenuEntry | None, dict[str, Any], list[int]]]:
-        """The menu as the host last heard of it (or as it is now, for a host that asks for the layout)."""
-        if refresh:
-            self._send_menu_changes()
-        return self._sent
+        return _icon_look(state), tray_title(state), self.status()
 
     # --- the host's calls ---------------------------------------------------------------------
 
     def activate(self) -> None:
         default = next(entry for entry in self.controls.entries() if entry.default)
         self._act(default)
-
-    def menu_event(self, number: int, event: str) -> bool:
-        """Runs a click; False for a menu item that does not exist."""
-        found = self._sent.get(number) or self.menu.snapshot().get(number)
-        if found is None or found[0] is None and number != 0:
-            self.faults(f"a tray host sent {event!r} for menu item {number}, which does not exist")
-            return False
-        if event not in KNOWN_EVENTS:
-            self.faults(f"a tray host sent the unknown menu event {event!r} (for item {number}); ignored")
-        elif event == "clicked" and found[0] is not None and found[0].enabled:
-            self._act(found[0])
-        return True
 
     def _act(self, entry: MenuEntry) -> None:
         if entry.action is None:
@@ -416,33 +273,21 @@ class SniTray:
             pass
 
     def _refresh(self) -> None:
-        look = self._look()
-        if look[:4] != self._shown[:4]:
-            self._item.NewIcon()
-            self._item.NewAttentionIcon()
-        if look[4] != self._shown[4]:
-            self._item.NewToolTip()
-        if look[5] != self._shown[5]:
-            self._item.NewStatus(look[5])
-        self._shown = look
-        self._send_menu_changes()
-
-    def _send_menu_changes(self) -> None:
-        now = self.menu.snapshot()
-        if any(now.get(number, (None, None, None))[2] != children for number, (_, _, children) in self._sent.items()) \
-                or now.keys() != self._sent.keys():
-            self.revision += 1
-            self._sent = now
-            self._dbusmenu.LayoutUpdated(self.revision, 0)
-            return
-        updated = [[number, _variants({name: value for name, value in properties.items()
-                                       if self._sent[number][1].get(name) != value})]
-                   for number, (_, properties, _) in now.items() if properties != self._sent[number][1]]
-        removed = [[number, [name for name in self._sent[number][1] if name not in properties]]
-                   for number, (_, properties, _) in now.items() if self._sent[number][1].keys() - properties.keys()]
-        self._sent = now
-        if updated or removed:
-            self._dbusmenu.ItemsPropertiesUpdated(updated, removed)
+        (icon, tooltip, status), (shown_icon, shown_tooltip, shown_status) = self._look(), self._shown
+        self._shown = (icon, tooltip, status)
+        if self._bus is None or not self._bus.connected:
+            return  # no host to tell; it reads everything afresh when it comes
+        try:
+            if icon != shown_icon:
+                self._item.NewIcon()
+                self._item.NewAttentionIcon()
+            if tooltip != shown_tooltip:
+                self._item.NewToolTip()
+            if status != shown_status:
+                self._item.NewStatus(status)
+            self._dbusmenu.publish_changes()
+        except Exception as err:  # noqa: BLE001 - the bus failing under us: the camera goes on
+            self.faults(f"the tray icon could not be updated: {err}")
 
     # --- the bus --------------------------------------------------------------------------------
 
@@ -456,7 +301,7 @@ class SniTray:
         if self._quit.is_set():  # a quit before the loop ran
             return
         try:
-            bus = await self._connect()
+            bus = self._bus = await self._connect()
         except Exception as err:  # noqa: BLE001 - no bus: no icon, but the camera goes on
             self.faults(f"cannot show the tray icon on the session bus ({err}); the virtual camera goes on, "
                         "Ctrl-C stops vcam")
@@ -485,11 +330,15 @@ class SniTray:
         return bus
 
     async def _register(self, bus: MessageBus) -> None:
-        reply = await bus.call(Message(destination=WATCHER, path=WATCHER_PATH, interface=WATCHER,
-                                       member="RegisterStatusNotifierItem", signature="s", body=[self.bus_name]))
+        try:
+            reply = await bus.call(Message(destination=WATCHER, path=WATCHER_PATH, interface=WATCHER,
+                                           member="RegisterStatusNotifierItem", signature="s", body=[self.bus_name]))
+        except Exception as err:  # noqa: BLE001 - the bus went away meanwhile: the camera goes on
+            self.faults(f"could not register the tray icon: {err}")
+            return
         if reply.message_type == MessageType.ERROR:
-            self.faults(f"the tray's StatusNotifierWatcher refused the icon ({reply.body[0] if reply.body else reply.error_name}); "
-                        "it shows when a panel takes it")
+            reason = reply.body[0] if reply.body else reply.error_name
+            self.faults(f"the tray's StatusNotifierWatcher refused the icon ({reason}); it shows when a panel takes it")
         else:
             log.debug("registered %s with the StatusNotifierWatcher", self.bus_name)
 
