@@ -16,7 +16,8 @@ from sni_host import Host, session_bus
 
 from vcam.config import Config
 from vcam.doctor import (
-    Check, check_camera, check_models, check_tray, check_virtual_camera, processes_holding, run_doctor, virtual_camera_advice,
+    Check, check_camera, check_models, check_tray, check_virtual_camera, processes_holding, run_doctor,
+    virtual_camera_advice,
 )
 
 MODPROBE = 'sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label="vcam"'

@@ -52,15 +52,18 @@ def panel(tmp_path: Path, monkeypatch) -> Iterator[dict[str, str]]:
     (tmp_path / "xdg" / "lxqt" / "panel.conf").write_text(PANEL_CONF)
     with session_bus() as bus, virtual_display() as display:
         # Without the Qt plugin path that importing OpenCV puts into this process's environment.
-        env = {**{key: value for key, value in os.environ.items() if not key.startswith("QT_")}, "DISPLAY": display, "DBUS_SESSION_BUS_ADDRESS": bus,
-               "XDG_CONFIG_HOME": str(tmp_path / "xdg"), "XDG_RUNTIME_DIR": str(tmp_path)}
+        env = {key: value for key, value in os.environ.items() if not key.startswith("QT_")}
+        env.update(DISPLAY=display, DBUS_SESSION_BUS_ADDRESS=bus, XDG_CONFIG_HOME=str(tmp_path / "xdg"),
+                   XDG_RUNTIME_DIR=str(tmp_path))
         monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus)
-        process = subprocess.Popen(["lxqt-panel"], env=env, stdout=subprocess.DEVNULL, stderr=(tmp_path / "panel.log").open("w"))
+        with (tmp_path / "panel.log").open("w") as log:  # what the panel says, should it fail
+            process = subprocess.Popen(["lxqt-panel"], env=env, stdout=log, stderr=log)
         try:
             # The panel's status-notifier plugin is the watcher too: it takes the name once it runs.
             wait_until(lambda: watcher_present() or process.poll() is not None, timeout=60,
                        message="lxqt-panel's StatusNotifierWatcher")
-            assert process.poll() is None, f"lxqt-panel ended with status {process.returncode}"
+            assert process.poll() is None, (f"lxqt-panel ended with status {process.returncode}: "
+                                            f"{(tmp_path / 'panel.log').read_text()[-2000:]}")
             yield env
         finally:
             process.terminate()

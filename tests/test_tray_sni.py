@@ -168,6 +168,24 @@ def test_a_lost_camera_changes_status_icon_and_tooltip(host: Host, media: Path, 
         assert red_pixels(item["IconPixmap"][-1]) > 50
 
 
+def test_without_a_virtual_camera_and_when_paused_the_item_says_so(host: Host, media: Path, tmp_path: Path) -> None:
+    from vcam.virtual_camera import VirtualCameraSink
+
+    run = SniRun(Config(camera=str(media / "short_hamilton_clip.mp4")), tmp_path)
+    # The real v4l2loopback backend, on a kernel without the module.
+    run.running.sink = VirtualCameraSink(backend="v4l2loopback", on_status=run.running.engine.report_virtual_camera)
+    with run:
+        run.running.wait_state(lambda s: s.virtual_camera_error is not None and s.camera_ok)
+        service = host.wait_registered()
+        wait_until(lambda: "no virtual camera" in host.properties(service)["ToolTip"][3], message="the tooltip")
+        menu = host.menu(service)
+        assert menu["No virtual camera — run vcam doctor"][1]["enabled"] is False
+        host.click(service, menu["Pause"][0])
+        run.running.wait_state(lambda s: s.paused)
+        wait_until(lambda: host.menu(service)["Pause"][1]["toggle-state"] == 1, message="Pause checked")
+        assert host.properties(service)["ToolTip"][2] == "vcam - paused"
+
+
 def test_bad_host_calls_are_refused_logged_once_and_the_engine_goes_on(host: Host, media: Path, tmp_path: Path,
                                                                        caplog) -> None:
     caplog.set_level(logging.WARNING, logger="vcam")
@@ -260,7 +278,8 @@ def test_plain_vcam_with_tray_flags_shows_the_sni_item_and_its_quit_ends_the_app
                                                                                  tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text(f'camera = "{media / "short_hamilton_clip.mp4"}"\n')
-    env = {key: value for key, value in bus_environment(host.address).items() if key not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env = {key: value for key, value in bus_environment(host.address).items()
+           if key not in ("DISPLAY", "WAYLAND_DISPLAY")}
     # No subcommand: `vcam --pixel-format I420` is `vcam tray --pixel-format I420`; no X display needed.
     process = run_vcam("--pixel-format", "I420", env=env, config=config)
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -245,7 +245,7 @@ TRAY_STEPS = "\n".join([
 ])
 
 
-def check_tray(platform: str = sys.platform, env: os._Environ[str] | dict[str, str] = os.environ) -> Check:
+def check_tray(platform: str = sys.platform, env: Mapping[str, str] = os.environ) -> Check:
     """Which tray protocol vcam found here (vcam.tray.tray_protocol), and what to install when it
     finds none, or one without a menu."""
     from vcam.tray import TrayProtocol, tray_protocol

@@ -20,7 +20,7 @@ import signal
 import sys
 import threading
 import webbrowser
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 from types import ModuleType
@@ -49,7 +49,7 @@ class TrayProtocol(StrEnum):
     NONE = "none"
 
 
-def tray_protocol(platform: str = sys.platform, env: os._Environ[str] | dict[str, str] = os.environ) -> TrayProtocol:
+def tray_protocol(platform: str = sys.platform, env: Mapping[str, str] = os.environ) -> TrayProtocol:
     """The tray vcam will use here: a StatusNotifierWatcher on the session bus wins whatever
     DISPLAY and WAYLAND_DISPLAY say; else what pystray would pick."""
     if not platform.startswith("linux"):
@@ -87,8 +87,8 @@ def _pystray_item(pystray: ModuleType, entry: MenuEntry) -> Any:
         return pystray.Menu.SEPARATOR
     if entry.submenu is not None:
         submenu = entry.submenu
-        return pystray.MenuItem(entry.label(), pystray.Menu(lambda: [_pystray_item(pystray, child) for child in submenu()]),
-                                visible=entry.visible, enabled=entry.enabled)
+        items = lambda: [_pystray_item(pystray, child) for child in submenu()]  # noqa: E731 - read when drawn
+        return pystray.MenuItem(entry.label(), pystray.Menu(items), visible=entry.visible, enabled=entry.enabled)
     # pystray counts a callback's parameters: the label and check mark take the item, the action nothing.
     action = entry.action
     checked = entry.checked
