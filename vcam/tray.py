@@ -71,8 +71,9 @@ def import_pystray() -> ModuleType:
     try:
         import pystray
     except Exception as err:  # noqa: BLE001 - Xlib raises its own error types, not ImportError
-        raise VcamError(f"no system tray: cannot reach the desktop ({type(err).__name__}: {err}); run vcam from "
-                        "a desktop session (DISPLAY set), or use `vcam web` for a browser preview") from None
+        raise VcamError(f"no system tray: no StatusNotifierWatcher on the session bus and no X display "
+                        f"({type(err).__name__}: {err}); `vcam doctor` says what to install, or use `vcam web` "
+                        "for a browser preview") from None
     return pystray
 
 
