@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dbus_fast import MessageType
+from dbus_fast import MessageType, Variant
 from sni_host import Host, bus_environment, session_bus
 from test_engine import Running
 from waiting import wait_until
@@ -63,6 +63,13 @@ class SniRun:
         self.running.__exit__()
 
 
+def dbusmenu(host: Host, service: str, member: str, signature: str, body: list) -> object:
+    """A com.canonical.dbusmenu call that must succeed; its one answer (or its answers, as a list)."""
+    reply = host.call(service, "/MenuBar", "com.canonical.dbusmenu", member, signature, body)
+    assert reply.message_type == MessageType.METHOD_RETURN, reply.body
+    return reply.body[0] if len(reply.body) == 1 else reply.body
+
+
 def red_pixels(pixmap: list) -> int:
     width, height, data = pixmap
     argb = np.frombuffer(bytes(data), np.uint8).reshape(height, width, 4).astype(int)
@@ -96,6 +103,14 @@ def test_the_item_registers_and_shows_its_icon_tooltip_and_the_whole_menu(host: 
         version = host.call(service, "/MenuBar", "org.freedesktop.DBus.Properties", "Get", "ss",
                             ["com.canonical.dbusmenu", "Version"])
         assert version.body[0].value == 3
+        overlay = menu["Overlay"][0]
+        [[number, properties]] = dbusmenu(host, service, "GetGroupProperties", "aias",
+                                          [[overlay], ["label", "toggle-state"]])
+        assert (number, {name: value.value for name, value in properties.items()}) == (
+            overlay, {"label": "Overlay", "toggle-state": 1})
+        assert dbusmenu(host, service, "GetProperty", "is", [overlay, "toggle-type"]).value == "checkmark"
+        assert dbusmenu(host, service, "AboutToShow", "i", [menu["Camera"][0]]) is False
+        assert dbusmenu(host, service, "AboutToShowGroup", "ai", [[0, 9999]]) == [[], [9999]]
 
 
 def test_every_menu_item_drives_the_engine_and_the_icon_follows(host: Host, media: Path, tmp_path: Path) -> None:
@@ -197,6 +212,11 @@ def test_bad_host_calls_are_refused_logged_once_and_the_engine_goes_on(host: Hos
             assert host.click(service, 9999).message_type == MessageType.ERROR
             assert host.click(service, host.menu(service)["Overlay"][0], "wiggled").message_type \
                 == MessageType.METHOD_RETURN
+        # A group of events: the one that exists runs, the other's number comes back.
+        events = [[number, "clicked", Variant("i", 0), 0] for number in (host.menu(service)["Pause"][0], 9999)]
+        assert dbusmenu(host, service, "EventGroup", "a(isvu)", [events]) == [9999]
+        run.running.wait_state(lambda s: s.paused)
+        run.app.controls.on_pause()
         # A submenu's item that is gone (the camera list shrank) asked for by a host with an old layout.
         run.app.controls.cameras.remove(1)
         run.app.controls.on_overlay()
