@@ -18,7 +18,7 @@ import pytest
 from conftest import REPO
 from media_files import empty_config, empty_video, garbage, run_cli
 from vcam import EMOTIONS
-from vcam.cli import main
+from vcam.cli import build_parser, main, with_default_command
 
 PHOTO = "two_people.jpg"
 
@@ -166,3 +166,14 @@ def test_a_real_process_reports_a_bad_input_in_one_line(tmp_path: Path, media: P
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("vcam: error: ") and names in lines[0]
     assert leftovers(tmp_path / "out") == []
+
+
+def test_flags_without_a_command_are_the_tray_commands(tmp_path: Path) -> None:
+    # `vcam --pixel-format I420` is `vcam tray --pixel-format I420`: a bad value gets the tray's own error.
+    done = run_process("--config", tmp_path / "none.toml", "--pixel-format", "RGBX")
+    assert done.returncode == 2
+    assert "vcam tray: error: argument --pixel-format: invalid choice: 'RGBX'" in done.stderr
+    assert "Traceback" not in done.stderr
+    parsed = build_parser().parse_args(with_default_command(["--config", "c.toml", "--pixel-format", "I420"]))
+    assert (parsed.command, parsed.pixel_format, parsed.config) == ("tray", "I420", Path("c.toml"))
+    assert with_default_command(["doctor", "--source", "tray"]) == ["doctor", "--source", "tray"]

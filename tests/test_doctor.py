@@ -1,6 +1,6 @@
 """`vcam doctor`: the camera against this machine and the real clip, processes holding a file
 found through the real /proc, the virtual camera against sysfs trees built for each case (and the
-real one), the shipped models, and what run_doctor prints."""
+real one), the tray protocol on a real session bus, the shipped models, and what run_doctor prints."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 from media_files import garbage
+from sni_host import Host, session_bus
 
 from vcam.config import Config
 from vcam.doctor import (
-    Check, check_camera, check_models, check_virtual_camera, processes_holding, run_doctor, virtual_camera_advice,
+    Check, check_camera, check_models, check_tray, check_virtual_camera, processes_holding, run_doctor,
+    virtual_camera_advice,
 )
 
 MODPROBE = 'sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label="vcam"'
@@ -226,18 +228,40 @@ def test_corrupt_model_is_reported(tmp_path: Path) -> None:
 
 # --- the whole doctor -------------------------------------------------------------------------
 
-def test_doctor_on_this_machine_reports_camera_and_virtual_camera() -> None:
+def test_doctor_on_this_machine_reports_camera_virtual_camera_and_tray(monkeypatch) -> None:
     out = io.StringIO()
-
-    status = run_doctor(Config(), out)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    with session_bus() as bus:  # a desktop-less session: a bus with no tray watcher, no X display
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus)
+        status = run_doctor(Config(), out)
 
     lines = out.getvalue().splitlines()
     assert status == 1
     assert lines[0] == "✗ camera 0: no camera at /dev/video0"
     assert "✗ virtual camera: v4l2loopback is not loaded" in lines
     assert f"    {MODPROBE}" in lines
+    assert ("✗ system tray: none found: no StatusNotifierWatcher on the session bus and no X display") in lines
+    assert "    sudo apt install gnome-shell-extension-appindicator" in lines
     assert lines[-2].startswith("✓ models: emotion.tflite")
-    assert lines[-1] == "2 of 3 checks found a problem; the fixes are under each ✗"
+    assert lines[-1] == "3 of 4 checks found a problem; the fixes are under each ✗"
+
+
+# --- the system tray --------------------------------------------------------------------------
+
+def test_tray_check_names_the_protocol_it_finds_on_the_session_bus(monkeypatch) -> None:
+    with session_bus() as bus:
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus)
+        xembed = check_tray("linux", env={"DISPLAY": ":5"})
+        host = Host(bus)
+        try:
+            host.start_watcher()
+            sni = check_tray("linux", env={})
+        finally:
+            host.close()
+    assert not xembed.ok and "only the X11 system tray (XEmbed)" in xembed.message and "no menu" in xembed.message
+    assert "gnome-extensions enable appindicatorsupport@rgcjonas.gmail.com" in xembed.fix.splitlines()
+    assert sni == Check("system tray", True, "StatusNotifierItem over D-Bus, with the full menu")
+    assert check_tray("win32").ok and check_tray("darwin").message == "the system's own tray, with the full menu"
 
 
 def test_doctor_with_a_video_file_and_a_broken_model(media: Path, tmp_path: Path) -> None:

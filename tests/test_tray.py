@@ -4,7 +4,6 @@ click toggles the overlay and changes the icon, and every menu item drives the e
 from __future__ import annotations
 
 import os
-import select
 import shutil
 import signal
 import subprocess
@@ -15,8 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from sni_host import session_bus
 from test_engine import Running
 from waiting import wait_until
+from x_display import screenshot, virtual_display, yellow_pixels
 
 from vcam.autostart import Autostart
 from vcam.config import Config, load_config
@@ -24,40 +25,27 @@ from vcam.engine import EngineState
 from vcam.tray import TrayApp, import_pystray, tray_image, tray_title
 
 REPO = Path(__file__).resolve().parents[1]
-SCREEN = (800, 600)
 
 
 @pytest.fixture(scope="module")
 def desktop():
     """A virtual X display with a system tray (trayer) docked at its top right corner."""
-    for tool in ("Xvfb", "trayer", "xdotool"):
-        assert shutil.which(tool), f"{tool} is missing: apt-get install xvfb trayer xdotool (.ci/run does)"
-    read, write = os.pipe()
-    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp"],
-                            pass_fds=(write,), stderr=subprocess.DEVNULL)
-    os.close(write)
-    with os.fdopen(read) as ready:
-        # Xvfb writes its number once it accepts clients (and closes the pipe if it fails).
-        assert select.select([ready], [], [], 60)[0], "Xvfb did not start within 60 s"
-        number = ready.readline().strip()
-    assert number, f"Xvfb failed to start (exit status {xvfb.wait(10)})"
-    display = ":" + number
-    env = {**os.environ, "DISPLAY": display}
-    trayer = subprocess.Popen(["trayer", "--edge", "top", "--align", "right", "--widthtype", "request",
-                               "--height", "32", "--SetDockType", "true", "--transparent", "false",
-                               "--tint", "0x202020"], env=env, stderr=subprocess.DEVNULL)
-    wait_until(lambda: tray_host_ready(display), timeout=20, message="trayer to take the system tray selection")
-    previous = os.environ.get("DISPLAY")
-    os.environ["DISPLAY"] = display  # pystray's X11 backend connects when it is imported
-    yield display
-    trayer.terminate()
-    xvfb.terminate()
-    trayer.wait(10)
-    xvfb.wait(10)
-    if previous is None:
-        os.environ.pop("DISPLAY", None)
-    else:
-        os.environ["DISPLAY"] = previous
+    assert shutil.which("trayer"), "trayer is missing: apt-get install trayer (.ci/run does)"
+    with virtual_display() as display:
+        env = {**os.environ, "DISPLAY": display}
+        trayer = subprocess.Popen(["trayer", "--edge", "top", "--align", "right", "--widthtype", "request",
+                                   "--height", "32", "--SetDockType", "true", "--transparent", "false",
+                                   "--tint", "0x202020"], env=env, stderr=subprocess.DEVNULL)
+        wait_until(lambda: tray_host_ready(display), timeout=20, message="trayer to take the system tray selection")
+        previous = os.environ.get("DISPLAY")
+        os.environ["DISPLAY"] = display  # pystray's X11 backend connects when it is imported
+        yield display
+        trayer.terminate()
+        trayer.wait(10)
+        if previous is None:
+            os.environ.pop("DISPLAY", None)
+        else:
+            os.environ["DISPLAY"] = previous
 
 
 def tray_host_ready(display: str) -> bool:
@@ -77,16 +65,6 @@ def tray_host_ready(display: str) -> bool:
     return panel.returncode == 0
 
 
-def screenshot(display: str) -> np.ndarray:
-    """The whole screen (RGB), taken by another process. Pillow's grab holds this process's GIL
-    while it waits for the X server, and pystray's icon thread holds the server (XGrabServer)
-    while it docks: taken in here, the two wait on each other for good."""
-    grab = subprocess.run([sys.executable, "-c", "import sys; from PIL import ImageGrab; "
-                           "sys.stdout.buffer.write(ImageGrab.grab(xdisplay=sys.argv[1]).convert('RGB').tobytes())",
-                           display], capture_output=True, timeout=60, check=True)
-    return np.frombuffer(grab.stdout, np.uint8).reshape(SCREEN[1], SCREEN[0], 3)
-
-
 def save_screenshot(display: str, path: Path) -> None:
     Image.fromarray(screenshot(display)).save(path)
 
@@ -94,12 +72,6 @@ def save_screenshot(display: str, path: Path) -> None:
 def tray_strip(display: str) -> np.ndarray:
     """The top right corner of the screen, where trayer docks the icons (RGB)."""
     return screenshot(display)[:32, -160:]
-
-
-def yellow_pixels(picture: np.ndarray) -> int:
-    """Pixels of the emoji's yellow (the grey overlay-off icon has none)."""
-    r, g, b = (picture[..., i].astype(int) for i in range(3))
-    return int(((r > 200) & (g > 150) & (b < 90)).sum())
 
 
 def red_pixels(picture: np.ndarray) -> int:
@@ -254,17 +226,18 @@ def run_vcam(*args: str, env: dict, config: Path) -> subprocess.Popen:
 def test_plain_vcam_starts_the_tray_and_quits_cleanly_on_sigterm(desktop: str, media: Path, tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text(f'camera = "{media / "short_hamilton_clip.mp4"}"\n')
-    env = {**os.environ, "DISPLAY": desktop}
-    process = run_vcam(env=env, config=config)
-    try:
-        wait_until(lambda: subprocess.run(["xdotool", "search", "--name", "^vcam"], env=env, capture_output=True,
-                                          timeout=10).returncode == 0 or process.poll() is not None,
-                   message="the tray's window")
-        assert process.poll() is None, process.communicate()
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=20)
-    finally:
-        process.kill()
+    with session_bus() as bus:  # a session bus without a StatusNotifierWatcher: pystray's X11 icon
+        env = {**os.environ, "DISPLAY": desktop, "DBUS_SESSION_BUS_ADDRESS": bus}
+        process = run_vcam(env=env, config=config)
+        try:
+            wait_until(lambda: subprocess.run(["xdotool", "search", "--name", "^vcam"], env=env, capture_output=True,
+                                              timeout=10).returncode == 0 or process.poll() is not None,
+                       message="the tray's window")
+            assert process.poll() is None, process.communicate()
+            process.send_signal(signal.SIGTERM)
+            out, err = process.communicate(timeout=20)
+        finally:
+            process.kill()
     assert process.returncode == 0, err
     assert "Traceback" not in err
     assert "click the icon to switch the overlay" in err  # X11 tray without menus

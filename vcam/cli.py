@@ -156,11 +156,30 @@ def run_annotate(args: argparse.Namespace) -> int:
     return 0
 
 
+COMMANDS = ("annotate", "tray", "web", "doctor")
+
+
+def with_default_command(argv: list[str]) -> list[str]:
+    """`vcam [--config FILE] [FLAGS]` means `vcam [--config FILE] tray [FLAGS]`, as the README's
+    synopsis says. The command goes after vcam's own options (argparse would read the first tray
+    flag's value, e.g. I420 in `vcam --pixel-format I420`, as an unknown command)."""
+    position = 0
+    while position < len(argv):
+        token = argv[position]
+        if token in COMMANDS:
+            return argv
+        if token == "--config":
+            position += 2
+        elif token in ("-h", "--help", "--version") or token.startswith("--config="):
+            position += 1
+        else:
+            break
+    return [*argv[:position], "tray", *argv[position:]]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:  # plain `vcam` starts the tray app, with the settings file only
-        args = parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "tray"])
+    args = parser.parse_args(with_default_command(list(argv if argv is not None else sys.argv[1:])))
     try:
         if args.command in ("tray", "web"):
             show_log_lines()

@@ -1,12 +1,12 @@
-"""`vcam doctor`: checks the webcam, the virtual camera and the models, and prints for every
-problem the exact commands or steps that fix it."""
+"""`vcam doctor`: checks the webcam, the virtual camera, the system tray and the models, and prints
+for every problem the exact commands or steps that fix it."""
 
 from __future__ import annotations
 
 import os
 import stat
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,6 +236,30 @@ def virtual_camera_advice(platform: str = sys.platform) -> str:
             " `vcam doctor` explains")
 
 
+TRAY_STEPS = "\n".join([
+    "# GNOME: the AppIndicator extension hosts tray icons (Ubuntu ships it on); log out and in after:",
+    "sudo apt install gnome-shell-extension-appindicator",
+    "gnome-extensions enable appindicatorsupport@rgcjonas.gmail.com",
+    "# KDE Plasma, XFCE, LXQt, Cinnamon, Budgie: add the panel's status notifier / system tray applet",
+    "# no tray at all: `vcam web` shows the camera and its switches in the browser",
+])
+
+
+def check_tray(platform: str = sys.platform, env: Mapping[str, str] = os.environ) -> Check:
+    """Which tray protocol vcam found here (vcam.tray.tray_protocol), and what to install when it
+    finds none, or one without a menu."""
+    from vcam.tray import TrayProtocol, tray_protocol
+
+    name = "system tray"
+    found = tray_protocol(platform, env)
+    if found is TrayProtocol.XEMBED:
+        return Check(name, False, f"no StatusNotifierWatcher on the session bus, only the {found}", TRAY_STEPS)
+    if found is TrayProtocol.NONE:
+        return Check(name, False, "none found: no StatusNotifierWatcher on the session bus and no X display",
+                     TRAY_STEPS)
+    return Check(name, True, str(found))
+
+
 def check_models(config: Config) -> Check:
     """The emotion model and the face detector the settings name load and have the right shapes."""
     from vcam.classify import DEFAULT_MODEL, EmotionModel
@@ -278,6 +302,7 @@ def run_doctor(config: Config, out: TextIO = sys.stdout) -> int:
     checks = [
         _guarded(f"camera {config.camera}", lambda: check_camera(config.camera)),
         _guarded("virtual camera", lambda: check_virtual_camera(device=config.virtual_camera)),
+        _guarded("system tray", check_tray),
         _guarded("models", lambda: check_models(config)),
     ]
     for check in checks:

@@ -1,41 +1,68 @@
-"""The tray app: a pystray icon whose menu steers the engine, and whose picture shows its state.
+"""The tray app: which tray it is shown in, and pystray's icon and menu.
+
+On Linux desktops that host StatusNotifierItems (KDE Plasma, GNOME with the AppIndicator extension,
+XFCE, LXQt, Cinnamon, Budgie; X11 or Wayland) the icon and its full menu go over the session bus
+(vcam/tray_sni.py). Elsewhere pystray shows them: natively on Windows and macOS; on Linux through
+AppIndicator/GTK when PyGObject is installed, else its plain X11 ("xorg") backend, which has no
+menu, so a click on the icon toggles the overlay. Both read the one menu in vcam/tray_menu.py.
 
 The menu's callbacks only queue changes on the engine (they return at once, on pystray's thread);
 the engine tells the tray about every change through `Engine.subscribe`, and the tray redraws the
 icon, the tooltip and the menu from that state — one source of truth.
-
-On Linux pystray picks the AppIndicator or GTK backend when PyGObject is installed, and its plain
-X11 ("xorg") backend otherwise; that one has no menu, so a click on the icon toggles the overlay.
 """
 
 from __future__ import annotations
 
-import functools
+import importlib.util
 import logging
+import os
 import signal
 import sys
 import threading
 import webbrowser
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from enum import StrEnum
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-
-from PIL import Image, ImageDraw, ImageEnhance
 
 from vcam.autostart import Autostart
 from vcam.config import Config
 from vcam.engine import Engine, EngineState
 from vcam.errors import VcamError
-from vcam.resources import emojis_dir
-from vcam.sources import available_cameras, describe_camera
+from vcam.tray_menu import ICON_SIZE, MenuEntry, TrayControls, tray_image, tray_title
 from vcam.x11_icon import is_x11_backend, single_thread_x11_icon
+
+__all__ = ["ICON_SIZE", "TrayApp", "TrayProtocol", "import_pystray", "run_tray_app", "tray_image", "tray_protocol",
+           "tray_title"]
 
 log = logging.getLogger("vcam")
 
-ICON_SIZE = 64
-DETECTOR_LABELS = {"short": "Near — one person at the desk (faster)", "full": "Room — faces near and far"}
-PLACEMENT_LABELS = {"face": "On the face", "badge": "Badge beside the head", "corner": "In the corner"}
+
+class TrayProtocol(StrEnum):
+    """How this desktop shows vcam's tray icon."""
+
+    SNI = "StatusNotifierItem over D-Bus, with the full menu"
+    APPINDICATOR = "AppIndicator/GTK through PyGObject, with the full menu"
+    XEMBED = "X11 system tray (XEmbed): icon only, a click toggles the overlay, no menu"
+    NATIVE = "the system's own tray, with the full menu"
+    NONE = "none"
+
+
+def tray_protocol(platform: str = sys.platform, env: Mapping[str, str] = os.environ) -> TrayProtocol:
+    """The tray vcam will use here: a StatusNotifierWatcher on the session bus wins whatever
+    DISPLAY and WAYLAND_DISPLAY say; else what pystray would pick."""
+    if not platform.startswith("linux"):
+        return TrayProtocol.NATIVE
+    try:
+        from vcam.tray_sni import watcher_present
+    except ImportError:  # no D-Bus library: pystray as before
+        watcher_present = lambda: False  # noqa: E731
+    if watcher_present():
+        return TrayProtocol.SNI
+    if importlib.util.find_spec("gi") is not None:
+        return TrayProtocol.APPINDICATOR
+    return TrayProtocol.XEMBED if env.get("DISPLAY") else TrayProtocol.NONE
 
 
 def import_pystray() -> ModuleType:
@@ -44,77 +71,48 @@ def import_pystray() -> ModuleType:
     try:
         import pystray
     except Exception as err:  # noqa: BLE001 - Xlib raises its own error types, not ImportError
-        raise VcamError(f"no system tray: cannot reach the desktop ({type(err).__name__}: {err}); run vcam from "
-                        "a desktop session (DISPLAY set), or use `vcam web` for a browser preview") from None
+        raise VcamError(f"no system tray: no StatusNotifierWatcher on the session bus and no X display "
+                        f"({type(err).__name__}: {err}); `vcam doctor` says what to install, or use `vcam web` "
+                        "for a browser preview") from None
     return pystray
 
 
-@functools.lru_cache(maxsize=4)
-def _happy_emoji(size: int) -> Image.Image:
-    # Read once: the icon is redrawn at every change of state.
-    return Image.open(emojis_dir() / "happy.png").convert("RGBA").resize((size, size), Image.LANCZOS)
+def pystray_menu(pystray: ModuleType, entries: Sequence[MenuEntry]) -> Any:
+    """pystray's menu for the one menu description (vcam/tray_menu.py): every label, check mark and
+    submenu is a function that pystray calls when it draws the menu."""
+    return pystray.Menu(*(_pystray_item(pystray, entry) for entry in entries))
 
 
-def tray_image(state: EngineState, size: int = ICON_SIZE) -> Image.Image:
-    """The icon for `state`: the happy emoji; grey when the overlay is off; a red "!" badge when
-    the camera is lost, a pause badge when paused, an orange dot while no virtual camera works."""
-    emoji = _happy_emoji(size).copy()
-    if not state.overlay:
-        grey = ImageEnhance.Color(emoji).enhance(0.0)
-        emoji = Image.composite(grey, Image.new("RGBA", grey.size), grey.getchannel("A").point(lambda a: a * 0.6))
-    draw = ImageDraw.Draw(emoji)
-    badge = size * 0.42
-    box = (size - badge, size - badge, size - 1, size - 1)
-    if state.paused:
-        draw.ellipse(box, fill=(40, 40, 40, 255))
-        bar = badge / 6
-        for left in (size - badge * 0.68, size - badge * 0.68 + 2 * bar):
-            draw.rectangle((left, size - badge * 0.72, left + bar, size - badge * 0.28), fill=(255, 255, 255, 255))
-    elif not state.camera_ok:
-        draw.ellipse(box, fill=(220, 30, 30, 255))
-        middle = size - badge / 2
-        draw.rectangle((middle - badge / 12, size - badge * 0.8, middle + badge / 12, size - badge * 0.4),
-                       fill=(255, 255, 255, 255))
-        draw.ellipse((middle - badge / 10, size - badge * 0.32, middle + badge / 10, size - badge * 0.14),
-                     fill=(255, 255, 255, 255))
-    if state.running and state.virtual_camera is None:
-        dot = size * 0.26
-        draw.ellipse((size - dot, 0, size - 1, dot), fill=(255, 140, 0, 255))
-    return emoji
-
-
-def tray_title(state: EngineState) -> str:
-    """The tooltip: what to pick in the call app, or what is wrong. Plain ASCII and short: X11
-    window names are Latin-1, and Windows cuts tooltips at 128 characters."""
-    lines = ["vcam - " + ("paused" if state.paused else "overlay on" if state.overlay else "overlay off")]
-    if state.virtual_camera:
-        lines.append(f"pick {state.virtual_camera} in Zoom, Meet or Teams")
-    elif state.virtual_camera_error:
-        lines.append("no virtual camera: run `vcam doctor` for the fix")
-    if not state.camera_ok and not state.paused:
-        message = state.camera_message
-        if isinstance(state.camera, str):  # the file's name says enough; its folder would crowd out the rest
-            message = message.replace(state.camera, Path(state.camera).name)
-        lines.insert(1, f"camera: {message}")
-    return "\n".join(lines).encode("ascii", "replace").decode()[:127]
+def _pystray_item(pystray: ModuleType, entry: MenuEntry) -> Any:
+    if entry.separator:
+        return pystray.Menu.SEPARATOR
+    if entry.submenu is not None:
+        submenu = entry.submenu
+        items = lambda: [_pystray_item(pystray, child) for child in submenu()]  # noqa: E731 - read when drawn
+        return pystray.MenuItem(entry.label(), pystray.Menu(items), visible=entry.visible, enabled=entry.enabled)
+    # pystray counts a callback's parameters: the label and check mark take the item, the action nothing.
+    action = entry.action
+    checked = entry.checked
+    return pystray.MenuItem(lambda _: entry.label(), (lambda: action()) if action else None,
+                            checked=(lambda _: checked()) if checked else None, radio=entry.radio,
+                            enabled=entry.enabled, visible=entry.visible, default=entry.default)
 
 
 class TrayApp:
-    """The icon and its menu for one engine."""
+    """The pystray icon and its menu for one engine."""
 
     def __init__(self, engine: Engine, pystray: ModuleType, autostart: Autostart | None = None,
                  open_preview: Callable[[], str] | None = None, cameras: list[int | str] | None = None,
                  browse: Callable[[str], Any] = webbrowser.open) -> None:
         self.engine = engine
-        self._browse = browse
         self._pystray = pystray
-        self.autostart = autostart or Autostart()
-        self._open_preview = open_preview
-        self.cameras = cameras if cameras is not None else self._probe_cameras()
+        self.controls = TrayControls(engine, autostart, open_preview, cameras, browse, quit=self.on_quit,
+                                     redraw=lambda: self._on_state(engine.state))
         icon_class = pystray.Icon
         if is_x11_backend(icon_class):
             icon_class = single_thread_x11_icon(icon_class)  # vcam/x11_icon.py says why
-        self.icon = icon_class("vcam", tray_image(engine.state), tray_title(engine.state), self._menu())
+        self.icon = icon_class("vcam", tray_image(engine.state), tray_title(engine.state),
+                               pystray_menu(pystray, self.controls.entries()))
         self.has_menu = bool(getattr(self.icon, "HAS_MENU", True))
         # Every change to the icon (show, picture, tooltip, stop) is made by one painter thread,
         # in the order the engine's state changed.
@@ -123,98 +121,14 @@ class TrayApp:
         self._ready = self._quitting = self._loop_ended = False
         engine.subscribe(self._on_state)
 
-    # --- menu callbacks: each one queues a change on the engine and returns ----------------------
-
-    def on_overlay(self) -> None:
-        self.engine.toggle_overlay()
-
-    def on_placement(self, placement: str) -> None:
-        self.engine.set_placement(placement)
-
-    def on_camera(self, camera: int | str) -> None:
-        self.engine.set_camera(camera)
-
-    def on_detector(self, kind: str) -> None:
-        self.engine.set_detector(kind)
-
-    def on_pause(self) -> None:
-        self.engine.set_paused(not self.engine.state.paused)
-
-    def on_preview(self) -> str | None:
-        if self._open_preview is None:
-            return None
-        try:
-            url = self._open_preview()
-        except VcamError as err:
-            log.warning("cannot open the preview: %s", err)
-            return None
-        self._browse(url)
-        return url
-
-    def on_autostart(self) -> None:
-        try:
-            if self.autostart.is_enabled():
-                self.autostart.disable()
-            else:
-                self.autostart.enable()
-        except VcamError as err:
-            log.warning("%s", err)
-        self._on_state(self.engine.state)  # redraw the menu's check mark
+    @property
+    def cameras(self) -> list[int | str]:
+        return self.controls.cameras
 
     def on_quit(self) -> None:
         with self._painter:
             self._quitting = True
             self._painter.notify_all()
-
-    # --- the menu, built from the engine's state each time it is shown --------------------------
-
-    def _menu(self) -> Any:
-        pystray = self._pystray
-        item, menu = pystray.MenuItem, pystray.Menu
-        state = lambda: self.engine.state  # noqa: E731 - read afresh whenever the menu is drawn
-
-        choice = self._choice
-        return menu(
-            item(lambda _: self._status_line(), None, enabled=False),
-            menu.SEPARATOR,
-            item("Overlay", lambda: self.on_overlay(), checked=lambda _: state().overlay, default=True),
-            item("Placement", menu(*(choice(label, value, lambda: state().placement, self.on_placement)
-                                     for value, label in PLACEMENT_LABELS.items()))),
-            item("Camera", menu(lambda: self._camera_items())),
-            item("Detector", menu(*(choice(label, value, lambda: state().detector, self.on_detector)
-                                    for value, label in DETECTOR_LABELS.items()))),
-            item("Open preview", lambda: self.on_preview(), visible=self._open_preview is not None),
-            item("Pause", lambda: self.on_pause(), checked=lambda _: state().paused),
-            item("Start at login", lambda: self.on_autostart(), checked=lambda _: self.autostart.is_enabled()),
-            menu.SEPARATOR,
-            item("Quit", lambda: self.on_quit()),
-        )
-
-    def _choice(self, label: str, value: Any, current: Callable[[], Any], action: Callable[[Any], None]) -> Any:
-        """A radio item that calls `action(value)` and is checked while `current()` is `value`."""
-        # pystray counts a callback's parameters, so each item gets a closure, not a default argument.
-        return self._pystray.MenuItem(label, lambda: action(value), checked=lambda _: current() == value, radio=True)
-
-    def _camera_items(self) -> list[Any]:
-        cameras = list(self.cameras)
-        if self.engine.state.camera not in cameras:
-            cameras.append(self.engine.state.camera)
-        return [self._choice(describe_camera(camera).capitalize() if isinstance(camera, int) else Path(camera).name,
-                             camera, lambda: self.engine.state.camera, self.on_camera)
-                for camera in cameras]
-
-    def _status_line(self) -> str:
-        state = self.engine.state
-        if state.virtual_camera:
-            return f"Publishing as {state.virtual_camera}"
-        return "No virtual camera — run vcam doctor" if state.virtual_camera_error else "Starting…"
-
-    def _probe_cameras(self) -> list[int | str]:
-        try:
-            return list(available_cameras())
-        except Exception as err:  # noqa: BLE001 - a probe that fails leaves the configured camera
-            log.warning("could not list the cameras: %s", err)
-            return []
 
     def _on_state(self, state: EngineState) -> None:
         # Listeners are called from several threads and may hear of changes out of order; the
@@ -328,11 +242,20 @@ def run_tray_app(config: Config, settings_file: Path, virtual_camera_backend: st
     """`vcam tray`: the engine, the virtual camera and the icon, until the user quits."""
     from vcam.virtual_camera import VirtualCameraSink
 
-    pystray = import_pystray()
+    protocol = tray_protocol()
+    pystray = None if protocol is TrayProtocol.SNI else import_pystray()  # no desktop: fail before the camera opens
     engine = Engine(config, settings_file=settings_file)
     sink = VirtualCameraSink.from_config(config, backend=virtual_camera_backend, on_status=engine.report_virtual_camera)
     preview = _preview_opener(engine, config, settings_file)
-    app = TrayApp(engine, pystray, open_preview=preview.ensure_started if preview else None)
+    open_preview = preview.ensure_started if preview else None
+    app: TrayApp | Any
+    if pystray is None:
+        from vcam.tray_sni import SniTray
+
+        log.info("showing the tray icon as a StatusNotifierItem")
+        app = SniTray(engine, open_preview=open_preview)
+    else:
+        app = TrayApp(engine, pystray, open_preview=open_preview)
     for signum in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, logout: quit as the menu's Quit does
         signal.signal(signum, lambda *_: app.on_quit())
     engine.subscribe(_announce_virtual_camera())
