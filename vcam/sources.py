@@ -32,6 +32,14 @@ class FrameSource(Protocol):
     def close(self) -> None: ...
 
 
+def silence_opencv_log() -> None:
+    """Stop OpenCV printing its own lines (`[ERROR:0@…] … Camera index out of range`, `[ WARN:0@…]
+    … can't open camera by index`) on every try to open a camera: the capture thread retries a
+    lost camera every few seconds, and vcam's own one-line message already says what is wrong
+    and what to do."""
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
+
 def describe_camera(camera: int | str) -> str:
     return f"camera {camera}" if isinstance(camera, int) else str(camera)
 

@@ -222,9 +222,9 @@ def serve(config: Config, host: str = "127.0.0.1", port: int = 8765, settings_fi
         access = PreviewAccess.for_host(host)
         app = create_app(engine, broadcaster, access, settings_file)
         with WebServer(app, host, port) as server:
-            print(f"vcam: preview at {access.page_url(server.url)} — open it in a browser and press Start; "
-                  "Ctrl-C stops", flush=True)
-            try:
+            try:  # the print too: a signal may come the moment the URL is out
+                print(f"vcam: preview at {access.page_url(server.url)} — open it in a browser and press Start; "
+                      "Ctrl-C stops", flush=True)
                 stop.wait()
             except KeyboardInterrupt:
                 pass
