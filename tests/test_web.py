@@ -27,6 +27,7 @@ from vcam.config import Config
 from vcam.engine import Engine
 from vcam.errors import VcamError
 from vcam.mjpeg import JpegBroadcaster
+from vcam.placeholder import BACKGROUND
 from vcam.web import MAX_BODY_BYTES, PreviewServer, create_app, serve
 from vcam.web_access import PreviewAccess
 from vcam.web_server import WebServer
@@ -621,3 +622,29 @@ def test_the_page_says_where_the_picture_goes(preview):
     with WebServer(create_app(preview.engine, preview.broadcaster, preview.access, virtual_camera=True), port=0) as tray:
         beside = preview.api.get(tray.url).text
     assert "This is what the virtual camera sends" in beside and "opens no virtual camera" not in beside
+
+
+def test_the_camera_unavailable_frame_reads_left_to_right_in_the_mirrored_stream():
+    broken = start_preview("/nonexistent.mp4")
+    try:
+        wait_until(lambda: "does not exist" in broken.engine.state.camera_message, message="the camera to fail")
+        assert broken.broadcaster.mirror  # the camera's picture would be mirrored
+        known = broken.broadcaster.frames_published
+        # The placeholder is drawn anew every half second of silence: the second one after the
+        # failure was known shows its message.
+        wait_until(lambda: broken.broadcaster.frames_published >= known + 2, message="the placeholder with the problem")
+        response = broken.api.get(broken.url + "video_feed", stream=True, timeout=10)
+        data = b""
+        for chunk in response.iter_content(65536):
+            data += chunk
+            if data.count(b"--frame") >= 2:
+                break
+        response.close()
+        jpeg = data.split(b"\r\n\r\n", 1)[1].split(b"\r\n--frame")[0]
+        shown = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR).astype(int)
+        drawn = broken.engine.latest.frame
+    finally:
+        stop_preview(broken)
+    text = (drawn != BACKGROUND).any(axis=2) | (cv2.flip(drawn, 1) != BACKGROUND).any(axis=2)
+    as_drawn, mirrored = np.abs(shown - drawn)[text].mean(), np.abs(shown - cv2.flip(drawn, 1))[text].mean()
+    assert text.mean() > 0.001 and as_drawn < 15 < mirrored, (as_drawn, mirrored)  # the text reads left to right

@@ -24,6 +24,11 @@ class CameraError(VcamError):
     """A camera that cannot be opened: unplugged, busy, or not a camera at all."""
 
 
+MIN_FRAME_SIDE = 8
+"""The smallest picture, on either side, taken as a camera frame: anything smaller (a 4×4 icon)
+holds no face, and is refused where it enters."""
+
+
 class FrameSource(Protocol):
     name: str
 
@@ -134,6 +139,10 @@ class ImageSource:
             self._image = read_image(path)
         except VcamError as err:
             raise CameraError(str(err)) from None
+        height, width = self._image.shape[:2]
+        if min(width, height) < MIN_FRAME_SIDE:
+            raise CameraError(f"{path.name} is only {width}×{height} pixels; a photo played as the camera must be at "
+                              f"least {MIN_FRAME_SIDE}×{MIN_FRAME_SIDE}: use a larger one")
         self.name = path.name
         self._pacer = Pacer(fps)
 
