@@ -4,7 +4,9 @@ chromium-driver, through Selenium)."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import http.server
 import json
 import os
 import re
@@ -174,6 +176,55 @@ def test_start_shows_the_live_picture(page, preview, tmp_path):
     element(page, "start").click()  # Stop: the browser closes the stream, the server lets it go
     assert preview.broadcaster.wait_for_clients(0)
     assert not image.is_displayed()
+
+
+EMBEDDED = """
+const image = document.getElementById("embedded");
+return image.complete || image.naturalWidth > 0 ? image.naturalWidth : null;
+"""
+
+
+@contextlib.contextmanager
+def another_site(html: str):
+    """A page served at http://localhost:PORT/: another site than the preview's 127.0.0.1 (a
+    site is the host name, whatever the port), as a web page the user visits would be."""
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+            body = html.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://localhost:{server.server_port}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_the_printed_url_opens_the_page_and_another_site_cannot_embed_the_stream(page, preview):
+    assert page.current_url == preview.url  # the cookie carries the token; the address bar does not show it
+    # Another site's page pointing an <img> at the stream: the browser holds the preview's
+    # cookie, but SameSite=Strict keeps it from being sent, and there is no token.
+    with another_site(f"<img id='embedded' src='{preview.url}video_feed'>") as elsewhere:
+        page.get(elsewhere)
+        assert web_wait(page, lambda d: [d.execute_script(EMBEDDED)] if d.execute_script(EMBEDDED) is not None else None,
+                        message="the embedded image to fail or load") == [0]
+    # The same <img> with the token does show the stream: the refusal above is the token's doing.
+    with another_site(f"<img id='embedded' src='{preview.url}video_feed?token={preview.access.token}'>") as elsewhere:
+        page.get(elsewhere)
+        assert web_wait(page, lambda d: d.execute_script(EMBEDDED), message="the embedded stream to load") == 640
+        page.get("about:blank")
 
 
 def test_overlay_switch_and_placement_change_the_engine(page, preview):
