@@ -175,14 +175,15 @@ def test_a_real_process_reports_a_bad_input_in_one_line(tmp_path: Path, media: P
 # --- the live commands as real processes: signals, and nothing printed but vcam's own lines -------------
 
 
-def start_web(tmp_path: Path, source: object) -> tuple[subprocess.Popen, str]:
-    """`vcam web --source SOURCE --port 0` as a real process, and the URL it printed."""
+def start_web(tmp_path: Path, source: object, host: str = "127.0.0.1") -> tuple[subprocess.Popen, str]:
+    """`vcam web --source SOURCE --host HOST --port 0` as a real process, and the URL it printed."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen([sys.executable, "-m", "vcam", "--config", str(empty_config(tmp_path)), "web",
-                                "--source", str(source), "--port", "0"],
+                                "--source", str(source), "--host", host, "--port", "0"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
     first = process.stdout.readline()  # vcam web prints its URL once the server takes requests
-    found = re.match(r"vcam: preview at (http://127\.0\.0\.1:\d+/\?token=[\w-]+) ", first)
+    address = re.escape(f"[{host}]" if ":" in host else host)
+    found = re.match(rf"vcam: preview at (http://{address}:\d+/\?token=[\w-]+) ", first)
     if found is None:
         process.kill()
         raise AssertionError(f"no URL printed: {first!r} {process.communicate()}")
@@ -245,3 +246,18 @@ def test_vcam_tray_stops_on_sighup_as_on_ctrl_c(desktop: str, media: Path, tmp_p
     assert process.returncode == 0, err
     assert "Traceback" not in err and "interrupted" not in err
     assert err.strip().endswith("vcam: stopped")
+
+
+@pytest.mark.parametrize("host", ["127.0.0.2", "::1"])
+def test_the_url_vcam_web_prints_for_another_loopback_address_works(tmp_path: Path, media: Path, host: str) -> None:
+    process, url = start_web(tmp_path, media / "short_hamilton_clip.mp4", host)
+    try:
+        browser = requests.Session()
+        page = browser.get(url, timeout=10)
+        assert page.status_code == 200 and "<title>vcam preview</title>" in page.text
+        assert browser.get(url.split("?")[0] + "api/state", timeout=10).json()["running"]
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0 and out == "vcam: preview stopped\n", err

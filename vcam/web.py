@@ -225,7 +225,10 @@ def serve(config: Config, host: str = "127.0.0.1", port: int = 8765, settings_fi
             try:  # the print too: a signal may come the moment the URL is out
                 print(f"vcam: preview at {access.page_url(server.url)} — open it in a browser and press Start; "
                       "Ctrl-C stops", flush=True)
-                stop.wait()
+                # In slices: a signal the kernel hands to another thread runs its handler only
+                # when the main thread wakes, and a wait without a timeout might never wake.
+                while not stop.wait(0.5):
+                    pass
             except KeyboardInterrupt:
                 pass
             broadcaster.close()  # ends the open streams before the server waits for their threads
