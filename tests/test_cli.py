@@ -228,7 +228,7 @@ def test_a_missing_webcam_is_reported_by_vcam_alone(tmp_path: Path) -> None:
     assert lines and all(line.startswith("vcam: ") for line in lines), lines
 
 
-def test_vcam_tray_stops_on_sighup_as_on_ctrl_c(desktop: str, media: Path, tmp_path: Path) -> None:
+def test_vcam_tray_stops_on_sighup_as_on_ctrl_c(desktop: str, media: Path, tmp_path: Path) -> None:  # noqa: F811
     """The tray quits as its menu's Quit does when the terminal it was started from closes."""
     config = config_file(tmp_path / "c.toml", f'camera = "{media / "short_hamilton_clip.mp4"}"')
     env = {**os.environ, "DISPLAY": desktop, "PYTHONPATH": str(REPO)}
