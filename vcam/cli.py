@@ -60,8 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     web = commands.add_parser(
         "web", help="show the camera with emojis in the browser (no virtual camera)",
         description="Serve a page with the live picture, the overlay switch, the emoji placement and each "
-                    "face's emotions, at http://127.0.0.1:8765/ by default. No virtual camera is opened. "
-                    "Ctrl-C stops.",
+                    "face's emotions, at http://127.0.0.1:8765/ by default. The URL printed at start carries "
+                    "this run's secret token: only requests with it (or the cookie the page sets) are answered. "
+                    "No virtual camera is opened. Ctrl-C, SIGTERM or SIGHUP stops.",
     )
     add_camera_arguments(web)
     web.add_argument("--port", type=parse_port, default=8765, help="the port to serve on (default 8765)")
