@@ -91,7 +91,7 @@ class StreamReader:
     def _run(self) -> None:
         connection = http.client.HTTPConnection(self._url.hostname, self._url.port, timeout=10)
         try:
-            connection.request("GET", "/video_feed")
+            connection.request("GET", f"/video_feed?{self._url.query}")  # the query carries the token
             response = connection.getresponse()
             while not self._stop.is_set():
                 line = response.readline()

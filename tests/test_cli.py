@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -14,9 +15,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import requests
 
 from conftest import REPO
 from media_files import empty_config, empty_video, garbage, run_cli
+from test_tray import desktop  # noqa: F401 - the fixture: Xvfb with a tray host
+from waiting import wait_until
 from vcam import EMOTIONS
 from vcam.cli import build_parser, main, with_default_command
 
@@ -177,3 +181,94 @@ def test_flags_without_a_command_are_the_tray_commands(tmp_path: Path) -> None:
     parsed = build_parser().parse_args(with_default_command(["--config", "c.toml", "--pixel-format", "I420"]))
     assert (parsed.command, parsed.pixel_format, parsed.config) == ("tray", "I420", Path("c.toml"))
     assert with_default_command(["doctor", "--source", "tray"]) == ["doctor", "--source", "tray"]
+
+
+# --- the live commands as real processes: signals, and nothing printed but vcam's own lines -------------
+
+
+def start_web(tmp_path: Path, source: object, host: str = "127.0.0.1") -> tuple[subprocess.Popen, str]:
+    """`vcam web --source SOURCE --host HOST --port 0` as a real process, and the URL it printed."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen([sys.executable, "-m", "vcam", "--config", str(empty_config(tmp_path)), "web",
+                                "--source", str(source), "--host", host, "--port", "0"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    first = process.stdout.readline()  # vcam web prints its URL once the server takes requests
+    address = re.escape(f"[{host}]" if ":" in host else host)
+    found = re.match(rf"vcam: preview at (http://{address}:\d+/\?token=[\w-]+) ", first)
+    if found is None:
+        process.kill()
+        raise AssertionError(f"no URL printed: {first!r} {process.communicate()}")
+    return process, found[1]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=lambda s: s.name)
+def test_vcam_web_stops_on_sigterm_and_sighup_as_on_ctrl_c(tmp_path: Path, media: Path, signum) -> None:
+    clip = media / "short_hamilton_clip.mp4"
+    process, url = start_web(tmp_path, clip)
+    try:
+        root = url.split("?")[0]
+        wait_until(lambda: requests.get(root + "healthz", timeout=5).json()["camera_ok"], message="the clip to play")
+        held = {os.path.realpath(link) for link in Path(f"/proc/{process.pid}/fd").iterdir()}
+        assert str(clip.resolve()) in held  # the camera (the clip) is open while it runs
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert out == "vcam: preview stopped\n"  # printed once the engine let go of the camera
+    assert "Traceback" not in err and "interrupted" not in err
+    with pytest.raises(requests.ConnectionError):
+        requests.get(root + "healthz", timeout=2)
+
+
+def test_a_missing_webcam_is_reported_by_vcam_alone(tmp_path: Path) -> None:
+    """OpenCV's own [ WARN:0@…] and [ERROR:0@…] lines stay out of the terminal."""
+    process, url = start_web(tmp_path, 7)  # no webcam 7 here
+    try:
+        lines = []
+        while not any("camera 7 cannot be opened" in line for line in lines):
+            line = process.stderr.readline()
+            assert line, f"vcam web ended: {lines}"
+            lines.append(line)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    lines += err.splitlines(keepends=True)
+    assert process.returncode == 0
+    assert lines and all(line.startswith("vcam: ") for line in lines), lines
+
+
+def test_vcam_tray_stops_on_sighup_as_on_ctrl_c(desktop: str, media: Path, tmp_path: Path) -> None:  # noqa: F811
+    """The tray quits as its menu's Quit does when the terminal it was started from closes."""
+    config = config_file(tmp_path / "c.toml", f'camera = "{media / "short_hamilton_clip.mp4"}"')
+    env = {**os.environ, "DISPLAY": desktop, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen([sys.executable, "-m", "vcam", "--config", str(config), "tray"], cwd=REPO, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: subprocess.run(["xdotool", "search", "--name", "^vcam"], env=env, capture_output=True,
+                                          timeout=10).returncode == 0 or process.poll() is not None,
+                   message="the tray's window")
+        assert process.poll() is None, process.communicate()
+        process.send_signal(signal.SIGHUP)
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert "Traceback" not in err and "interrupted" not in err
+    assert err.strip().endswith("vcam: stopped")
+
+
+@pytest.mark.parametrize("host", ["127.0.0.2", "::1"])
+def test_the_url_vcam_web_prints_for_another_loopback_address_works(tmp_path: Path, media: Path, host: str) -> None:
+    process, url = start_web(tmp_path, media / "short_hamilton_clip.mp4", host)
+    try:
+        browser = requests.Session()
+        page = browser.get(url, timeout=10)
+        assert page.status_code == 200 and "<title>vcam preview</title>" in page.text
+        assert browser.get(url.split("?")[0] + "api/state", timeout=10).json()["running"]
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0 and out == "vcam: preview stopped\n", err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import cv2
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from vcam.cli import main
-from vcam.config import Config, load_config
+from vcam.config import RANGES, Config, load_config
 from vcam.errors import VcamError
 from vcam.track import TrackerSettings
 
@@ -98,7 +99,7 @@ def test_camera_settings_read_from_the_file(tmp_path: Path) -> None:
     ('overlay = "yes"', "overlay must be true or false"),
     ("classify_views = 3", "classify_views must be 1, 2, 10"),
     ("classify_views = true", "classify_views must be 1, 2, 10"),
-    ("camera = -1", "camera index must be 0 or more"),
+    ("camera = -1", "camera must be a whole number from 0 to 255, not -1"),
     ("camera = 1.5", "camera must be an index"),
 ])
 def test_bad_camera_settings_are_one_line_errors(tmp_path: Path, text: str, complaint: str) -> None:
@@ -127,3 +128,86 @@ def test_settings_of_the_wrong_kind_are_refused(tmp_path: Path) -> None:
     (tmp_path / "latin1.toml").write_bytes('placement = "face" # caf\xe9\n'.encode("latin-1"))
     with pytest.raises(VcamError, match="not valid TOML"):
         load_config(tmp_path / "latin1.toml")
+
+
+# --- bounds: every numeric setting has a range, named in a one-line error ----------------------------
+
+
+@pytest.mark.parametrize("text,complaint", [
+    ("width = 100000", "width must be a whole number from 16 to 4096, not 100000"),  # numpy asked for 27.9 GiB
+    ("height = 100000", "height must be a whole number from 16 to 4096, not 100000"),
+    ("width = 65536", "width must be a whole number from 16 to 4096, not 65536"),  # too wide for a JPEG
+    ("threads = 1000", f"threads must be a whole number from 1 to {os.cpu_count()}, not 1000"),  # 2,006 threads
+    ("fps = 1000", "fps must be a whole number from 1 to 60, not 1000"),
+    ("fps = 30.5", "fps must be a whole number from 1 to 60, not 30.5"),
+    ("detect_every = 0", "detect_every must be a whole number from 1 to 60, not 0"),
+    ("camera = 100000", "camera must be a whole number from 0 to 255, not 100000"),
+    ('camera = "100000"', "camera must be a whole number from 0 to 255, not 100000"),
+    ("smoothing = 2", "smoothing must be a number from 0 to 1, not 2"),
+    ("score_threshold = nan", "score_threshold must be a number from 0 to 1, not nan"),
+    ("unsure_below = -inf", "unsure_below must be a number from 0 to 1, not -inf"),
+    ("switch_margin = {a = 1}", "switch_margin must be a number from 0 to 1, not {'a': 1}"),
+])
+def test_numbers_out_of_range_name_the_key_and_the_range(tmp_path: Path, text: str, complaint: str) -> None:
+    with pytest.raises(VcamError) as raised:
+        load_config(write(tmp_path / "c.toml", text + "\n"))
+    assert str(raised.value) == f"config file {tmp_path / 'c.toml'}: {complaint}"
+
+
+@pytest.mark.parametrize("name", RANGES)
+def test_every_range_takes_its_ends_and_refuses_beyond_them(name: str) -> None:
+    allowed = RANGES[name]
+    step = 1 if allowed.whole else 0.001
+    evenly = (lambda n: int(n) // 2 * 2) if name in ("width", "height") else (lambda n: n)  # YUV needs even sizes
+    for value in (allowed.low, allowed.high):
+        value = evenly(int(value)) if allowed.whole else value
+        assert getattr(Config(**{name: value}), name) == value
+    for value in (allowed.low - step, allowed.high + step):
+        with pytest.raises(VcamError, match=f"^{name} must be .* from {allowed.low:g} to {allowed.high:g}"):
+            Config(**{name: type(value)(value)})
+
+
+@pytest.mark.parametrize("text", ["emoji_dir = {folder = 1}", "emotion_model = 5", "detector_model = []",
+                                  'emoji_dir = ""', "emotion_model = true"])
+def test_a_path_setting_that_is_not_a_string_names_the_key(tmp_path: Path, text: str) -> None:
+    name = text.split(" ")[0]
+    with pytest.raises(VcamError, match=f"{name} must be a path in quotes") as raised:
+        load_config(write(tmp_path / "c.toml", text + "\n"))
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("text", ["detector = {kind = 'full'}", "placement = ['face']", "fit = 3"])
+def test_a_choice_that_is_not_a_string_names_the_key(tmp_path: Path, text: str) -> None:
+    name = text.split(" ")[0]
+    with pytest.raises(VcamError, match=f"unknown {name} .*; choose one of"):
+        load_config(write(tmp_path / "c.toml", text + "\n"))
+
+
+@pytest.mark.parametrize("command", [["web", "--port", "0"], ["tray"]])
+def test_the_live_commands_refuse_a_huge_frame_before_starting(tmp_path: Path, capsys, command: list[str]) -> None:
+    config = write(tmp_path / "c.toml", "width = 100000\nheight = 100000\n")
+    assert main(["--config", str(config), *command]) == 2
+    out, err = capsys.readouterr()
+    assert err == f"vcam: error: config file {config}: width must be a whole number from 16 to 4096, not 100000\n"
+
+
+def test_flags_are_held_to_the_same_ranges(tmp_path: Path, capsys) -> None:
+    config = write(tmp_path / "c.toml", "")
+    for flags, complaint in ((["--size", "65536x720"], "width must be a whole number from 16 to 4096, not 65536"),
+                             (["--fps", "1000"], "fps must be a whole number from 1 to 60, not 1000")):
+        assert main(["--config", str(config), "tray", *flags]) == 2
+        assert capsys.readouterr().err == f"vcam: error: {complaint}\n"
+
+
+def test_a_failed_save_leaves_the_file_whole_and_no_partial_file(tmp_path: Path) -> None:
+    from vcam.config import save_settings
+
+    path = write(tmp_path / "c.toml", 'placement = "badge"\n')
+    (tmp_path / "c.toml.partial").mkdir()  # the temporary name is taken: the write fails
+    with pytest.raises(OSError):
+        save_settings({"overlay": False}, path)
+    assert path.read_text() == 'placement = "badge"\n'
+    (tmp_path / "c.toml.partial").rmdir()
+    save_settings({"overlay": False}, path)
+    assert load_config(path) == Config(placement="badge", overlay=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml"]

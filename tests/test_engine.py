@@ -5,12 +5,14 @@ pipeline with the shipped models, the engine and the real `pyvirtualcam.Camera` 
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from recording_backend import Recorder, new_recorder
+from waiting import wait_until
 
 from vcam.capture import Backoff
 from vcam.config import Config, load_config
@@ -281,3 +283,47 @@ def test_a_failing_sink_does_not_stop_the_others(clip: Config) -> None:
         run.engine.add_sink(Broken())
         count = run.sent()
         run.recorder.wait_for(lambda r: run.engine.frames_processed > 10 and len(r.frames) > count + 10)
+
+
+def test_a_tiny_photo_is_refused_in_one_steady_message_not_flipping(tmp_path: Path) -> None:
+    four = tmp_path / "four.png"
+    cv2.imwrite(str(four), np.full((4, 4, 3), 128, np.uint8))
+    opened = []
+
+    def opener(camera):
+        opened.append(camera)
+        return open_source(camera)
+
+    with Running(Config(camera=str(four)), opener=opener) as run:
+        wait_until(lambda: len(opened) >= 4, message="four tries")  # FAST_RETRY: tried again and again
+    assert not any(state.camera_ok for state in run.states)
+    problems = {state.camera_message for state in run.states if state.camera_message != "starting"}
+    assert problems == {"four.png is only 4×4 pixels; a photo played as the camera must be at least 8×8: "
+                        "use a larger one; retrying"}
+
+
+class PictureLessSource:
+    """A device that opens and then sends only frames that are no picture (4×4)."""
+
+    name = "camera 3"
+
+    def read(self) -> np.ndarray:
+        time.sleep(0.01)  # a device's frame clock
+        return np.zeros((4, 4, 3), np.uint8)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_camera_that_opens_but_sends_no_picture_is_never_reported_working(clip: Config) -> None:
+    opened = []
+
+    def opener(camera):
+        opened.append(PictureLessSource())
+        return opened[-1]
+
+    with Running(clip.replace(camera=3), opener=opener) as run:
+        wait_until(lambda: len(opened) >= 3, message="three tries")  # lost after 1 s each time, opened again
+    assert not any(state.camera_ok for state in run.states), "it flipped to working and back"
+    problems = {state.camera_message for state in run.states if state.camera_message != "starting"}
+    assert problems == {"camera 3 opens but sends no picture (not a camera, or a broken driver); retrying"}

@@ -151,3 +151,21 @@ def test_publish_returns_at_once_even_when_no_client_reads(broadcaster, clip_fra
     wait_until(lambda: broadcaster.encodes >= 2, message="the encoder to catch up")
     assert broadcaster.encodes < 200  # it skipped to the newest instead of encoding every frame
     stream.close()
+
+
+def test_the_placeholder_is_never_mirrored_the_camera_picture_is(clip_frames):
+    from vcam.placeholder import BACKGROUND, placeholder_frame
+
+    message = placeholder_frame(640, 360, "camera unavailable", "camera 0 cannot be opened")
+    with JpegBroadcaster(mirror=True) as broadcaster:
+        stream = broadcaster.stream()
+        broadcaster.publish(message)
+        shown = decode_part(next(stream))
+        broadcaster.publish(FrameResult(clip_frames[40], []))
+        camera = decode_part(next(stream))
+        stream.close()
+    drawn = message.frame
+    text = (drawn != BACKGROUND).any(axis=2) | (cv2.flip(drawn, 1) != BACKGROUND).any(axis=2)
+    as_drawn, mirrored = (np.abs(shown.astype(int) - picture)[text].mean() for picture in (drawn, cv2.flip(drawn, 1)))
+    assert text.mean() > 0.001 and as_drawn < 15 < mirrored, (as_drawn, mirrored)  # the text reads left to right
+    assert np.abs(camera.astype(int) - cv2.flip(clip_frames[40], 1)).mean() < 6  # the camera: mirrored

@@ -4,9 +4,12 @@ chromium-driver, through Selenium)."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import http.server
 import json
 import os
+import re
 import shutil
 import socket
 import threading
@@ -26,7 +29,10 @@ from vcam.config import Config
 from vcam.engine import Engine
 from vcam.errors import VcamError
 from vcam.mjpeg import JpegBroadcaster
-from vcam.web import PreviewServer, WebServer, create_app, serve, trusted_hosts_for
+from vcam.placeholder import BACKGROUND
+from vcam.web import MAX_BODY_BYTES, PreviewServer, create_app, serve
+from vcam.web_access import PreviewAccess
+from vcam.web_server import WebServer
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = next((path for name in ("chromium", "chromium-browser", "google-chrome") if (path := shutil.which(name))), None)
@@ -37,25 +43,44 @@ def new_threads(before: set[threading.Thread]) -> list[str]:
     return [thread.name for thread in threading.enumerate() if thread not in before]
 
 
+def client_for(access: PreviewAccess) -> requests.Session:
+    """An HTTP client that passes the preview's token as a script would: in a header."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {access.token}"
+    return session
+
+
 @dataclass
 class Preview:
     engine: Engine
     broadcaster: JpegBroadcaster
     server: WebServer
+    access: PreviewAccess
 
     @property
     def url(self) -> str:
+        """The server's root, without the token."""
         return self.server.url
+
+    @property
+    def page_url(self) -> str:
+        """The URL vcam prints: the root with the token."""
+        return self.access.page_url(self.server.url)
+
+    @property
+    def api(self) -> requests.Session:
+        return client_for(self.access)
 
 
 def start_preview(camera: str) -> Preview:
     engine = Engine(Config(camera=camera)).start()
     broadcaster = JpegBroadcaster().start()
     engine.add_sink(broadcaster)
-    app = create_app(engine, broadcaster, trusted_hosts=trusted_hosts_for("127.0.0.1"))
+    access = PreviewAccess.for_host("127.0.0.1")
+    app = create_app(engine, broadcaster, access)
     # A short write timeout, so that the test of a client that stops reading need not wait long.
     server = WebServer(app, "127.0.0.1", port=0, write_timeout=2.0).start()
-    return Preview(engine, broadcaster, server)
+    return Preview(engine, broadcaster, server, access)
 
 
 def stop_preview(preview: Preview) -> None:
@@ -92,7 +117,7 @@ def browser():
 @pytest.fixture
 def page(browser, preview):
     """The preview page, freshly loaded; left on a blank page afterwards so that its stream ends."""
-    browser.get(preview.url)
+    browser.get(preview.page_url)
     yield browser
     browser.get("about:blank")
     assert preview.broadcaster.wait_for_clients(0), "the page's stream did not end when the page was left"
@@ -153,20 +178,69 @@ def test_start_shows_the_live_picture(page, preview, tmp_path):
     assert not image.is_displayed()
 
 
+EMBEDDED = """
+const image = document.getElementById("embedded");
+return image.complete || image.naturalWidth > 0 ? image.naturalWidth : null;
+"""
+
+
+@contextlib.contextmanager
+def another_site(html: str):
+    """A page served at http://localhost:PORT/: another site than the preview's 127.0.0.1 (a
+    site is the host name, whatever the port), as a web page the user visits would be."""
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+            body = html.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://localhost:{server.server_port}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_the_printed_url_opens_the_page_and_another_site_cannot_embed_the_stream(page, preview):
+    assert page.current_url == preview.url  # the cookie carries the token; the address bar does not show it
+    # Another site's page pointing an <img> at the stream: the browser holds the preview's
+    # cookie, but SameSite=Strict keeps it from being sent, and there is no token.
+    with another_site(f"<img id='embedded' src='{preview.url}video_feed'>") as elsewhere:
+        page.get(elsewhere)
+        assert web_wait(page, lambda d: [d.execute_script(EMBEDDED)] if d.execute_script(EMBEDDED) is not None else None,
+                        message="the embedded image to fail or load") == [0]
+    # The same <img> with the token does show the stream: the refusal above is the token's doing.
+    with another_site(f"<img id='embedded' src='{preview.url}video_feed?token={preview.access.token}'>") as elsewhere:
+        page.get(elsewhere)
+        assert web_wait(page, lambda d: d.execute_script(EMBEDDED), message="the embedded stream to load") == 640
+        page.get("about:blank")
+
+
 def test_overlay_switch_and_placement_change_the_engine(page, preview):
     from selenium.webdriver.support.ui import Select
 
     switch = element(page, "overlay")
     assert switch.is_selected() and preview.engine.state.overlay
     switch.click()
-    wait_until(lambda: requests.get(preview.url + "api/state").json()["overlay"] is False,
+    wait_until(lambda: preview.api.get(preview.url + "api/state").json()["overlay"] is False,
                message="GET /api/state to show the overlay off")
     assert preview.engine.state.overlay is False
     switch.click()
     wait_until(lambda: preview.engine.state.overlay, message="the overlay to come back on")
 
     Select(element(page, "placement")).select_by_value("corner")
-    wait_until(lambda: requests.get(preview.url + "api/state").json()["placement"] == "corner",
+    wait_until(lambda: preview.api.get(preview.url + "api/state").json()["placement"] == "corner",
                message="the placement to change")
     assert preview.engine.state.placement == "corner"
     Select(element(page, "placement")).select_by_value("face")
@@ -188,14 +262,14 @@ def test_an_unavailable_camera_shows_the_problem_instead_of_a_picture(browser):
     broken = start_preview("/nonexistent.mp4")
     try:
         wait_until(lambda: "does not exist" in broken.engine.state.camera_message, message="the camera to fail")
-        browser.get(broken.url)
+        browser.get(broken.page_url)
         problem = element(browser, "camera-problem")
         web_wait(browser, lambda d: problem.is_displayed() and "does not exist" in problem.text,
                  message="the problem text")
         assert "/nonexistent.mp4" in problem.text
         element(browser, "start").click()
         assert not element(browser, "preview").is_displayed()  # no broken image
-        state = requests.get(broken.url + "api/state").json()
+        state = broken.api.get(broken.url + "api/state").json()
         assert state["camera_ok"] is False and "does not exist" in state["camera_message"]
     finally:
         browser.get("about:blank")
@@ -208,8 +282,9 @@ def test_an_unavailable_camera_shows_the_problem_instead_of_a_picture(browser):
 class StreamClient:
     """A /video_feed client on a thread of its own that counts the frames it receives."""
 
-    def __init__(self, url: str) -> None:
-        self._address = url.split("//")[1].rstrip("/").rsplit(":", 1)
+    def __init__(self, preview: Preview) -> None:
+        self._address = preview.url.split("//")[1].rstrip("/").rsplit(":", 1)
+        self._token = preview.access.token
         self._stop = threading.Event()
         self.frames = 0
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -227,7 +302,7 @@ class StreamClient:
         host, port = self._address
         connection = http.client.HTTPConnection(host, int(port), timeout=10)
         try:
-            connection.request("GET", "/video_feed")
+            connection.request("GET", "/video_feed", headers={"Authorization": f"Bearer {self._token}"})
             response = connection.getresponse()
             assert response.status == 200
             tail = b""
@@ -252,13 +327,13 @@ def pipeline_rate(preview: Preview, seconds: float) -> tuple[float, int, int]:
 
 
 def test_five_clients_do_not_slow_the_pipeline_and_share_one_encode(preview):
-    with StreamClient(preview.url) as single:
+    with StreamClient(preview) as single:
         assert preview.broadcaster.wait_for_clients(1)
         wait_until(lambda: single.frames > 5, message="the first client's frames")
         one_rate, _, _ = pipeline_rate(preview, 5.0)
     assert preview.broadcaster.wait_for_clients(0)
 
-    clients = [StreamClient(preview.url) for _ in range(5)]
+    clients = [StreamClient(preview) for _ in range(5)]
     for client in clients:
         client.__enter__()
     try:
@@ -283,14 +358,15 @@ def test_five_clients_do_not_slow_the_pipeline_and_share_one_encode(preview):
 
 def test_a_client_that_stops_reading_is_dropped_and_the_others_keep_receiving(preview):
     threads_before = set(threading.enumerate())
-    with StreamClient(preview.url) as reader:
+    with StreamClient(preview) as reader:
         assert preview.broadcaster.wait_for_clients(1)
         threads_with_reader = set(threading.enumerate())
         stalled = socket.socket()
         stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills after a frame or two
         host, port = preview.url.split("//")[1].rstrip("/").rsplit(":", 1)
         stalled.connect((host, int(port)))
-        stalled.sendall(b"GET /video_feed HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")  # and never reads
+        stalled.sendall(f"GET /video_feed?token={preview.access.token} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                        .encode())  # and never reads
         try:
             assert preview.broadcaster.wait_for_clients(2)
             frames_before = reader.frames
@@ -323,34 +399,34 @@ def test_a_client_that_stops_reading_is_dropped_and_the_others_keep_receiving(pr
 ])
 def test_bad_settings_are_refused_with_a_message(preview, body, message):
     before = preview.engine.state
-    response = requests.post(preview.url + "api/state", data=body, headers={"Content-Type": "application/json"})
+    response = preview.api.post(preview.url + "api/state", data=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 400
     assert message in response.json()["error"]
     assert preview.engine.state == before
 
 
 def test_settings_must_come_as_json(preview):
-    response = requests.post(preview.url + "api/state", data="overlay=false",
+    response = preview.api.post(preview.url + "api/state", data="overlay=false",
                              headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert response.status_code == 400 and "application/json" in response.json()["error"]
     assert preview.engine.state.overlay is True
 
 
 def test_post_answers_with_the_changed_state(preview):
-    response = requests.post(preview.url + "api/state", json={"overlay": False, "placement": "badge"})
+    response = preview.api.post(preview.url + "api/state", json={"overlay": False, "placement": "badge"})
     try:
         assert response.status_code == 200
         assert response.json()["overlay"] is False and response.json()["placement"] == "badge"
         assert preview.engine.state.overlay is False and preview.engine.state.placement == "badge"
     finally:
-        requests.post(preview.url + "api/state", json={"overlay": True, "placement": "face"}).raise_for_status()
+        preview.api.post(preview.url + "api/state", json={"overlay": True, "placement": "face"}).raise_for_status()
 
 
 def test_state_faces_and_health_are_json(preview):
-    state = requests.get(preview.url + "api/state").json()
+    state = preview.api.get(preview.url + "api/state").json()
     assert state["running"] and state["camera_ok"] and state["fps"] > 20
     assert set(state) >= {"overlay", "placement", "camera_ok", "camera_message", "fps", "placements"}
-    faces = requests.get(preview.url + "api/faces").json()
+    faces = preview.api.get(preview.url + "api/faces").json()
     assert faces["emotions"] == list(EMOTIONS) and faces["frame"] > 0
     for face in faces["faces"]:
         assert set(face["probabilities"]) == set(EMOTIONS) and len(face["box"]) == 4
@@ -359,23 +435,23 @@ def test_state_faces_and_health_are_json(preview):
 
 
 def test_unknown_route_is_a_json_404(preview):
-    response = requests.get(preview.url + "no/such/page")
+    response = preview.api.get(preview.url + "no/such/page")
     assert response.status_code == 404
     assert response.json() == {"error": "no such page: /no/such/page"}
-    assert requests.delete(preview.url + "api/state").status_code == 405
+    assert preview.api.delete(preview.url + "api/state").status_code == 405
 
 
 def test_other_host_names_are_refused(preview):
     # A web page that rebinds its own name to 127.0.0.1 must not be able to read the camera.
-    response = requests.get(preview.url + "api/state", headers={"Host": "attacker.example"})
+    response = preview.api.get(preview.url + "api/state", headers={"Host": "attacker.example"})
     assert response.status_code == 400
 
 
 def test_the_page_fetches_nothing_from_the_network(preview):
-    html = requests.get(preview.url).text
+    html = preview.api.get(preview.url).text
     assert "http://" not in html and "https://" not in html and "//" not in html.replace("<!--", "")
     for asset in ("static/preview.js", "static/preview.css"):
-        response = requests.get(preview.url + asset)
+        response = preview.api.get(preview.url + asset)
         assert response.status_code == 200
         assert "http://" not in response.text and "https://" not in response.text
 
@@ -387,9 +463,10 @@ def test_stop_ends_open_streams_and_leaves_no_thread(preview):
     threads_before = set(threading.enumerate())
     broadcaster = JpegBroadcaster().start()
     preview.engine.add_sink(broadcaster)
-    server = WebServer(create_app(preview.engine, broadcaster), port=0).start()
+    access = PreviewAccess.for_host("127.0.0.1")
+    server = WebServer(create_app(preview.engine, broadcaster, access), port=0).start()
     host, port = "127.0.0.1", server.port
-    response = requests.get(server.url + "video_feed", stream=True, timeout=10)
+    response = client_for(access).get(server.url + "video_feed", stream=True, timeout=10)
     assert next(response.iter_content(1024)).startswith(b"--frame")
     server.stop()  # the stream is still open: stop must end it, not wait for the client
     preview.engine.remove_sink(broadcaster)
@@ -406,17 +483,18 @@ def test_a_port_in_use_is_a_one_line_error(preview, media):
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(VcamError, match=f"port {port} on 127.0.0.1 is already in use.*--port"):
-            WebServer(create_app(preview.engine, preview.broadcaster), port=port).start()
+            WebServer(create_app(preview.engine, preview.broadcaster, preview.access), port=port).start()
         with pytest.raises(VcamError, match="already in use"):
             serve(Config(camera=str(media / "short_hamilton_clip.mp4")), port=port)
 
 
 def test_serving_beyond_loopback_warns_that_the_camera_is_visible(preview, caplog):
-    with WebServer(create_app(preview.engine, preview.broadcaster), host="0.0.0.0", port=0) as server:
+    with WebServer(create_app(preview.engine, preview.broadcaster, PreviewAccess.for_host("0.0.0.0")), host="0.0.0.0",
+                   port=0) as server:
         assert requests.get(server.url + "healthz").status_code == 200
     assert "anyone on the network" in caplog.text
     caplog.clear()
-    with WebServer(create_app(preview.engine, preview.broadcaster), port=0):
+    with WebServer(create_app(preview.engine, preview.broadcaster, preview.access), port=0):
         pass
     assert "anyone on the network" not in caplog.text
 
@@ -439,28 +517,185 @@ def test_serve_runs_until_stopped(media, capsys):
                 return False
 
         wait_until(camera_ok, timeout=20, message="vcam web to serve the clip")
-        response = requests.get(url + "video_feed", stream=True, timeout=10)
+        printed = ""
+
+        def printed_url() -> bool:
+            nonlocal printed
+            printed += capsys.readouterr().out
+            return "preview at" in printed
+
+        wait_until(printed_url, message="the printed URL")
+        token = re.search(rf"preview at {re.escape(url)}\?token=([\w-]+) ", printed)[1]
+        response = requests.get(url + "video_feed", params={"token": token}, stream=True, timeout=10)
         assert next(response.iter_content(1024)).startswith(b"--frame")
     finally:
         stop.set()
         runner.join(15)
     response.close()
     assert not runner.is_alive() and outcome == [0]
-    assert f"preview at {url}" in capsys.readouterr().out
+    assert capsys.readouterr().out == "vcam: preview stopped\n"
 
 
 def test_preview_server_starts_once_inside_another_process(preview):
     config = Config(camera="unused.mp4", mirror_preview=False)
     preview_server = PreviewServer(preview.engine, config, port=0)
     try:
-        url = preview_server.ensure_started()
-        assert preview_server.ensure_started() == url
-        response = requests.get(url + "video_feed", stream=True, timeout=10)
+        page_url = preview_server.ensure_started()
+        assert preview_server.ensure_started() == page_url
+        url, token = page_url.split("?token=")
+        response = requests.get(url + "video_feed", params={"token": token}, stream=True, timeout=10)
         assert next(response.iter_content(1024)).startswith(b"--frame")
         response.close()
-        assert json.loads(requests.get(url + "api/state").text)["camera_ok"] is True
+        assert json.loads(requests.get(url + "api/state", params={"token": token}).text)["camera_ok"] is True
     finally:
         preview_server.stop()
     assert preview_server.url is None
     with pytest.raises(requests.ConnectionError):
         requests.get(url + "healthz", timeout=2)
+
+
+# --- who may ask: token, cookie, Origin, Host ----------------------------------------------------------
+
+
+def test_without_the_token_every_route_but_healthz_is_refused(preview):
+    for path in ("", "video_feed", "api/state", "api/faces", "static/preview.js", "no/such/page"):
+        response = requests.get(preview.url + path, timeout=10)
+        assert response.status_code == 401, path
+        assert "needs its token" in response.json()["error"]
+    response = requests.post(preview.url + "api/state", json={"overlay": False})
+    assert response.status_code == 401 and preview.engine.state.overlay is True
+    assert requests.get(preview.url + "healthz").json()["ok"] is True
+
+
+def test_a_wrong_token_is_refused_in_the_query_the_header_and_the_cookie(preview):
+    wrong = "x" + preview.access.token[1:]
+    port = preview.server.port
+    for kwargs in ({"params": {"token": wrong}}, {"headers": {"Authorization": f"Bearer {wrong}"}},
+                   {"cookies": {f"vcam_preview_{port}": wrong}}):
+        response = requests.get(preview.url + "api/state", timeout=10, **kwargs)
+        assert response.status_code == 403 and "wrong token" in response.json()["error"], kwargs
+    assert PreviewAccess.for_host("127.0.0.1").token != preview.access.token  # a new secret for every run
+
+
+def test_scripts_pass_the_token_as_a_query_parameter_or_a_header(preview):
+    token = preview.access.token
+    assert len(token) >= 22  # 16 random bytes, URL-safe base64
+    by_query = requests.get(preview.url + "api/state", params={"token": token})
+    by_header = requests.get(preview.url + "api/state", headers={"Authorization": f"Bearer {token}"})
+    assert by_query.status_code == by_header.status_code == 200
+    assert by_query.json()["running"] and by_header.json()["running"]
+    stream = requests.get(preview.url + "video_feed", params={"token": token}, stream=True, timeout=10)
+    assert next(stream.iter_content(1024)).startswith(b"--frame")
+    stream.close()
+
+
+def test_opening_the_printed_url_sets_a_private_cookie_and_drops_the_token_from_the_address(preview):
+    browser = requests.Session()  # keeps cookies as a browser does
+    response = browser.get(preview.page_url, allow_redirects=False)
+    assert response.status_code == 303 and response.headers["Location"] == "/"
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith(f"vcam_preview_{preview.server.port}={preview.access.token};")
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
+    page = browser.get(preview.url)
+    assert page.status_code == 200 and "<title>vcam preview</title>" in page.text
+    assert browser.get(preview.url + "api/state").json()["running"]  # the cookie alone lets it in
+
+
+def test_a_change_from_another_origin_is_refused(preview):
+    for origin in ("http://attacker.example", "null", f"http://localhost:{preview.server.port + 1}"):
+        response = preview.api.post(preview.url + "api/state", json={"overlay": False}, headers={"Origin": origin})
+        assert response.status_code == 403 and origin in response.json()["error"]
+        assert preview.engine.state.overlay is True
+    own = preview.url.rstrip("/")
+    response = preview.api.post(preview.url + "api/state", json={"overlay": False}, headers={"Origin": own})
+    try:
+        assert response.status_code == 200 and preview.engine.state.overlay is False
+    finally:
+        preview.api.post(preview.url + "api/state", json={"overlay": True}).raise_for_status()
+
+
+@pytest.mark.parametrize("host", ["attacker.example", "attacker.example:8765", "127.0.0.1.attacker.example",
+                                  "localhost.attacker.example", "[::2]", ""])
+def test_dns_rebinding_hosts_are_refused_even_with_the_token(preview, host):
+    # A web page that rebinds its own name to 127.0.0.1 sends its own name as Host.
+    response = preview.api.get(preview.url + "video_feed", headers={"Host": host}, stream=True, timeout=10)
+    assert response.status_code == 400
+    assert "answers only to" in response.json()["error"]
+    assert preview.api.get(preview.url + "api/state", headers={"Host": "localhost"}).status_code == 200
+
+
+def test_a_deeply_nested_body_is_a_400_and_the_stream_keeps_running(preview):
+    with StreamClient(preview) as watcher:
+        wait_until(lambda: watcher.frames > 2, message="the stream")
+        for body in ("[" * 100_000, '{"overlay": ' + "[" * 30_000 + "]" * 30_000 + "}"):
+            response = preview.api.post(preview.url + "api/state", data=body[:MAX_BODY_BYTES],
+                                        headers={"Content-Type": "application/json"})
+            assert response.status_code == 400, response.text
+            assert "nested too deeply" in response.json()["error"]
+        seen = watcher.frames
+        wait_until(lambda: watcher.frames > seen + 5, message="the stream to keep running")
+    assert preview.api.get(preview.url + "healthz").json()["running"]
+
+
+def test_a_body_over_the_limit_is_a_413(preview):
+    big = json.dumps({"overlay": False, "padding": "x" * MAX_BODY_BYTES})
+    response = preview.api.post(preview.url + "api/state", data=big, headers={"Content-Type": "application/json"})
+    assert response.status_code == 413 and "error" in response.json()
+
+    def chunks():  # no Content-Length: the limit must hold while reading
+        yield b'{"overlay": false, "padding": "'
+        for _ in range(20):
+            yield b"x" * 8192
+        yield b'"}'
+
+    response = preview.api.post(preview.url + "api/state", data=chunks(), headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert preview.engine.state.overlay is True
+    assert preview.api.get(preview.url + "api/state").status_code == 200
+
+
+@pytest.mark.parametrize("host", ["127.0.0.2", "::1"])
+def test_the_url_printed_for_another_loopback_address_works(preview, host):
+    access = PreviewAccess.for_host(host)
+    with WebServer(create_app(preview.engine, preview.broadcaster, access), host=host, port=0) as server:
+        assert server.url.startswith(f"http://[{host}]:" if ":" in host else f"http://{host}:")
+        browser = requests.Session()
+        page = browser.get(access.page_url(server.url), timeout=10)
+        assert page.status_code == 200 and "<title>vcam preview</title>" in page.text
+        assert browser.get(server.url + "api/state", timeout=10).json()["running"]
+        refused = browser.get(server.url + "api/state", headers={"Host": "attacker.example"}, timeout=10)
+        assert refused.status_code == 400
+
+
+def test_the_page_says_where_the_picture_goes(preview):
+    alone = preview.api.get(preview.url).text
+    assert "opens no virtual camera" in alone and "This is what the virtual camera sends" not in alone
+    with WebServer(create_app(preview.engine, preview.broadcaster, preview.access, virtual_camera=True), port=0) as tray:
+        beside = preview.api.get(tray.url).text
+    assert "This is what the virtual camera sends" in beside and "opens no virtual camera" not in beside
+
+
+def test_the_camera_unavailable_frame_reads_left_to_right_in_the_mirrored_stream():
+    broken = start_preview("/nonexistent.mp4")
+    try:
+        wait_until(lambda: "does not exist" in broken.engine.state.camera_message, message="the camera to fail")
+        assert broken.broadcaster.mirror  # the camera's picture would be mirrored
+        known = broken.broadcaster.frames_published
+        # The placeholder is drawn anew every half second of silence: the second one after the
+        # failure was known shows its message.
+        wait_until(lambda: broken.broadcaster.frames_published >= known + 2, message="the placeholder with the problem")
+        response = broken.api.get(broken.url + "video_feed", stream=True, timeout=10)
+        data = b""
+        for chunk in response.iter_content(65536):
+            data += chunk
+            if data.count(b"--frame") >= 2:
+                break
+        response.close()
+        jpeg = data.split(b"\r\n\r\n", 1)[1].split(b"\r\n--frame")[0]
+        shown = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR).astype(int)
+        drawn = broken.engine.latest.frame
+    finally:
+        stop_preview(broken)
+    text = (drawn != BACKGROUND).any(axis=2) | (cv2.flip(drawn, 1) != BACKGROUND).any(axis=2)
+    as_drawn, mirrored = np.abs(shown - drawn)[text].mean(), np.abs(shown - cv2.flip(drawn, 1))[text].mean()
+    assert text.mean() > 0.001 and as_drawn < 15 < mirrored, (as_drawn, mirrored)  # the text reads left to right

@@ -3,7 +3,9 @@ frame, so that a slow pipeline never makes the picture lag behind the camera.
 
 It also owns the camera's health: a source that cannot be opened, or that stops delivering, is
 closed and opened again with a growing pause between tries, until it comes back or the thread is
-stopped. Nothing here ever raises into the engine; problems become a `CameraStatus`.
+stopped. Nothing here ever raises into the engine; problems become a `CameraStatus`. A camera is
+reported working at its first usable frame, not when it opens: one that opens and never sends a
+picture would otherwise flip between "working" and "lost" at every retry.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vcam.sources import FrameSource
+from vcam.sources import MIN_FRAME_SIDE, FrameSource
 
 log = logging.getLogger("vcam")
 
@@ -43,7 +45,7 @@ class Backoff:
 
 def as_bgr(frame: np.ndarray) -> np.ndarray | None:
     """A camera frame as 3-channel BGR uint8; None for something that is not a picture."""
-    if frame.dtype != np.uint8 or frame.ndim not in (2, 3) or min(frame.shape[:2]) < 8:
+    if frame.dtype != np.uint8 or frame.ndim not in (2, 3) or min(frame.shape[:2]) < MIN_FRAME_SIDE:
         return None
     if frame.ndim == 2:
         return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
@@ -103,15 +105,14 @@ class Capture:
 
     def _open(self) -> FrameSource | None:
         try:
-            source = self._open_source()
+            return self._open_source()
         except Exception as err:  # noqa: BLE001 - any failure to open is "camera unavailable"
             self._report(CameraStatus(False, f"{err}; retrying"))
             return None
-        self._report(CameraStatus(True, source.name))
-        return source
 
     def _read_until_lost(self, source: FrameSource) -> None:
         last_good = time.monotonic()
+        delivered = False
         while not self._stop.is_set():
             try:
                 frame = source.read()
@@ -121,12 +122,16 @@ class Capture:
             frame = as_bgr(frame) if frame is not None else None
             if frame is not None:
                 last_good = time.monotonic()
+                if not delivered:
+                    delivered = True
+                    self._report(CameraStatus(True, source.name))
                 if not self._stop.is_set():
                     self._on_frame(frame)
                 continue
             if time.monotonic() - last_good > self._lost_after:
-                self._report(CameraStatus(False, f"{source.name} stopped sending frames (unplugged or taken by "
-                                                 "another app); retrying"))
+                self._report(CameraStatus(False, (
+                    f"{source.name} stopped sending frames (unplugged or taken by another app); retrying" if delivered
+                    else f"{source.name} opens but sends no picture (not a camera, or a broken driver); retrying")))
                 return
             # A webcam that has just failed answers again at once; do not spin a core on it.
             self._stop.wait(0.01)

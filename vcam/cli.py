@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from vcam import __version__
@@ -12,6 +14,7 @@ from vcam.config import CONFIG_FILE, FITS, PIXEL_FORMATS, Config, load_config, p
 from vcam.detect import DETECTORS
 from vcam.errors import VcamError
 from vcam.overlay import PLACEMENTS
+from vcam.sources import silence_opencv_log
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,8 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     web = commands.add_parser(
         "web", help="show the camera with emojis in the browser (no virtual camera)",
         description="Serve a page with the live picture, the overlay switch, the emoji placement and each "
-                    "face's emotions, at http://127.0.0.1:8765/ by default. No virtual camera is opened. "
-                    "Ctrl-C stops.",
+                    "face's emotions, at http://127.0.0.1:8765/ by default. The URL printed at start carries "
+                    "this run's secret token: only requests with it (or the cookie the page sets) are answered. "
+                    "No virtual camera is opened. Ctrl-C, SIGTERM or SIGHUP stops.",
     )
     add_camera_arguments(web)
     web.add_argument("--port", type=parse_port, default=8765, help="the port to serve on (default 8765)")
@@ -145,6 +149,32 @@ def show_log_lines() -> None:
     logger.setLevel(logging.INFO)
 
 
+STOP_SIGNALS = ("SIGTERM", "SIGHUP")
+"""Signals that end the live commands as Ctrl-C does: SIGTERM (logout, a service manager,
+`kill`) and SIGHUP (the terminal closed)."""
+
+
+def stop_on_signals_as_on_ctrl_c() -> None:
+    """Make each of STOP_SIGNALS do whatever Ctrl-C does when it arrives: `vcam web` stops on
+    KeyboardInterrupt, the tray on its own SIGINT handler (its Quit). Either way the camera is
+    let go, the virtual camera closed, and "stopped" printed, instead of the process dying with
+    the camera open. A signal the process was started ignoring (`nohup` ignores SIGHUP) stays ignored."""
+
+    def as_ctrl_c(signum: int, frame: object) -> None:
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):
+            handler(signal.SIGINT, frame)
+        else:  # SIGINT ignored (a background job of a script): stop all the same
+            raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        return  # only the main thread may set handlers (main() called from a test's thread)
+    for name in STOP_SIGNALS:
+        signum = getattr(signal, name, None)  # Windows has no SIGHUP
+        if signum is not None and signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, as_ctrl_c)
+
+
 def run_annotate(args: argparse.Namespace) -> int:
     from vcam.annotate import annotate, check_paths
     from vcam.pipeline import Pipeline
@@ -180,9 +210,11 @@ def with_default_command(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(with_default_command(list(argv if argv is not None else sys.argv[1:])))
+    silence_opencv_log()
     try:
         if args.command in ("tray", "web"):
             show_log_lines()
+            stop_on_signals_as_on_ctrl_c()
         return {"annotate": run_annotate, "tray": run_tray, "web": run_web, "doctor": run_doctor}[args.command](args)
     except VcamError as err:
         print(f"vcam: error: {err}", file=sys.stderr)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
+import reprlib
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,41 @@ from vcam.errors import UnknownChoice, VcamError
 CONFIG_FILE = Path(user_config_dir("vcam")) / "config.toml"
 FITS = ("letterbox", "crop", "stretch")
 PIXEL_FORMATS = ("RGB", "BGR", "I420", "NV12", "YUYV", "UYVY")
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric setting may take: from `low` to `high`, both included."""
+
+    low: float
+    high: float
+    whole: bool = False
+    """Only whole numbers (sizes, counts, rates)."""
+
+    def check(self, name: str, value: object) -> None:
+        """VcamError naming `name` and this range unless `value` lies in it (bools are not numbers)."""
+        kind = int if self.whole else int | float
+        if isinstance(value, bool) or not isinstance(value, kind) or not self.low <= value <= self.high:
+            what = "a whole number" if self.whole else "a number"
+            raise VcamError(f"{name} must be {what} from {self.low:g} to {self.high:g}, not {shown(value)}")
+
+
+RANGES: dict[str, Range] = {
+    "score_threshold": Range(0.0, 1.0),
+    "smoothing": Range(0.0, 1.0),
+    "switch_margin": Range(0.0, 1.0),
+    "unsure_below": Range(0.0, 1.0),
+    "threads": Range(1, os.cpu_count() or 1, whole=True),
+    "detect_every": Range(1, 60, whole=True),
+    "camera": Range(0, 255, whole=True),  # the webcam's index; a path is checked apart
+    # 4096 on a side holds 4K (3840×2160) and DCI 4K; a frame that size is 48 MiB, and every
+    # stage (placeholder, JPEG, virtual camera) can still make one. 100000 would ask for 28 GiB.
+    "width": Range(16, 4096, whole=True),
+    "height": Range(16, 4096, whole=True),
+    "fps": Range(1, 60, whole=True),
+}
+"""Every numeric setting and the values it may take: one place to read them, one place to add one.
+A setting that may be None (score_threshold) is checked only when it has a value."""
 
 
 @dataclass(frozen=True)
@@ -76,41 +113,47 @@ class Config:
                    ("fit", self.fit, FITS), ("pixel_format", self.pixel_format, PIXEL_FORMATS))
         for name, value, allowed in choices:
             require_choice(name, value, allowed)
-        numbers = (("score_threshold", self.score_threshold, 0.0, 1.0), ("smoothing", self.smoothing, 0.0, 1.0),
-                   ("switch_margin", self.switch_margin, 0.0, 1.0), ("unsure_below", self.unsure_below, 0.0, 1.0))
-        for name, value, low, high in numbers:
-            if value is not None and (isinstance(value, bool) or not (isinstance(value, int | float) and low <= value <= high)):
-                raise VcamError(f"{name} must be a number from {low} to {high}, not {value!r}")
-        for name, value, low in (("threads", self.threads, 1), ("width", self.width, 16), ("height", self.height, 16),
-                                 ("fps", self.fps, 1), ("detect_every", self.detect_every, 1)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise VcamError(f"{name} must be a whole number of at least {low}, not {value!r}")
+        if isinstance(self.camera, bool) or not isinstance(self.camera, int | str) or self.camera == "":
+            raise VcamError(f"camera must be an index (0, 1, …) or a path, not {shown(self.camera)}")
+        for name, allowed in RANGES.items():
+            value = getattr(self, name)
+            if value is not None and not (name == "camera" and isinstance(value, str)):
+                allowed.check(name, value)
         if self.width % 2 or self.height % 2:
             raise VcamError(f"width and height must be even (YUV formats halve them), not {self.width}×{self.height}")
         if self.classify_views not in VIEW_COUNTS or isinstance(self.classify_views, bool):
-            raise VcamError(f"classify_views must be {', '.join(map(str, VIEW_COUNTS))}, not {self.classify_views!r}")
+            raise VcamError(f"classify_views must be {', '.join(map(str, VIEW_COUNTS))}, not {shown(self.classify_views)}")
         for name, value in (("overlay", self.overlay), ("mirror_preview", self.mirror_preview)):
             if not isinstance(value, bool):
-                raise VcamError(f"{name} must be true or false, not {value!r}")
+                raise VcamError(f"{name} must be true or false, not {shown(value)}")
         if self.virtual_camera is not None and not (isinstance(self.virtual_camera, str) and self.virtual_camera):
-            raise VcamError(f"virtual_camera must be a device name such as \"/dev/video10\", not {self.virtual_camera!r}")
-        if isinstance(self.camera, bool) or not isinstance(self.camera, int | str) or self.camera == "":
-            raise VcamError(f"camera must be an index (0, 1, …) or a path, not {self.camera!r}")
-        if isinstance(self.camera, int) and self.camera < 0:
-            raise VcamError(f"camera index must be 0 or more, not {self.camera}")
+            raise VcamError(f"virtual_camera must be a device name such as \"/dev/video10\", not {shown(self.virtual_camera)}")
 
     def replace(self, **changes: Any) -> Config:
         """A copy with the given fields changed; None values (flags not given) change nothing."""
         return dataclasses.replace(self, **{key: value for key, value in changes.items() if value is not None})
 
 
+def shown(value: object) -> str:
+    """`value` for an error message: its repr, cut short (a TOML table may be long)."""
+    return reprlib.repr(value)
+
+
 def require_choice(name: str, value: object, allowed: Iterable[str]) -> None:
-    """UnknownChoice, naming the choices, unless `value` is one of `allowed`."""
-    if value not in allowed:
-        raise UnknownChoice(f"unknown {name} {value!r}; choose one of {', '.join(allowed)}")
+    """UnknownChoice, naming the choices, unless `value` is one of `allowed` (a string: a TOML
+    table or list is refused here too, not left to fail as unhashable)."""
+    if not isinstance(value, str) or value not in allowed:
+        raise UnknownChoice(f"unknown {name} {shown(value)}; choose one of {', '.join(allowed)}")
 
 
 _PATH_FIELDS = {"emoji_dir", "emotion_model", "detector_model"}
+
+
+def _path_setting(name: str, value: object) -> Path:
+    """A path read from the settings file; VcamError naming the key for anything but a usable string."""
+    if not isinstance(value, str) or not value.strip() or "\0" in value:
+        raise VcamError(f'{name} must be a path in quotes, e.g. {name} = "~/vcam/{name}", not {shown(value)}')
+    return Path(value).expanduser()
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -135,7 +178,7 @@ def load_config(path: Path | None = None) -> Config:
     try:
         if isinstance(values.get("camera"), str):
             values["camera"] = parse_camera(values["camera"])  # camera = "1" means webcam 1, as --source 1 does
-        return Config(**{key: Path(value).expanduser() if key in _PATH_FIELDS else value for key, value in values.items()})
+        return Config(**{key: _path_setting(key, value) if key in _PATH_FIELDS else value for key, value in values.items()})
     except VcamError as err:
         raise VcamError(f"config file {path}: {err}") from None
     except TypeError as err:
@@ -172,6 +215,14 @@ def save_settings(changes: dict[str, Any], path: Path | None = None) -> Config:
     lines = [f"{key} = {_toml_value(value)}" for key, value in written.items() if value is not None]
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    partial.write_text("# vcam settings; see `vcam --help`\n" + "\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(partial, path)
+    try:
+        with partial.open("w", encoding="utf-8") as handle:
+            handle.write("# vcam settings; see `vcam --help`\n" + "\n".join(lines) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())  # on disk before it takes the file's name: a power cut leaves one or the other
+        os.replace(partial, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        raise
     return updated

@@ -27,7 +27,7 @@ from vcam.config import Config, require_choice, save_settings
 from vcam.detect import FaceDetector
 from vcam.faces import Face
 from vcam.pipeline import FrameResult, Pipeline
-from vcam.placeholder import render_placeholder
+from vcam.placeholder import placeholder_frame
 from vcam.sources import FrameSource, describe_camera, open_source
 
 log = logging.getLogger("vcam")
@@ -261,9 +261,8 @@ class Engine:
         self._publish(FrameResult(frame, self._last_faces))
 
     def _publish_placeholder(self, title: str, detail: str = "") -> None:
-        frame = render_placeholder(self.config.width, self.config.height, title, detail)
         self._showing_placeholder = True
-        self._publish(FrameResult(frame, []))
+        self._publish(placeholder_frame(self.config.width, self.config.height, title, detail))
 
     def _publish(self, result: FrameResult) -> None:
         self._last_output = result

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from vcam.pipeline import FrameResult
+from vcam.placeholder import PlaceholderFrame
 
 log = logging.getLogger("vcam")
 
@@ -44,13 +45,15 @@ class JpegBroadcaster:
     `with JpegBroadcaster() as broadcaster: engine.add_sink(broadcaster); ... broadcaster.stream()`."""
 
     def __init__(self, quality: int = 80, mirror: bool = True, resend_after: float = 1.0) -> None:
-        """`mirror` flips the picture left–right, as people expect of their own preview.
+        """`mirror` flips the camera's picture left–right, as people expect of their own preview
+        (never vcam's own placeholder, whose text would read backwards).
         `resend_after`: with no new frame for that long, clients are sent the newest one again,
         which keeps the picture alive and shows a vanished client up at its next write."""
         self.quality = quality
         self.mirror = mirror
         self._resend_after = resend_after
         self._frame: np.ndarray | None = None
+        self._frame_mirrored = False
         self._frame_number = 0
         self._new_frame = threading.Condition()
         self._encoded: EncodedFrame | None = None
@@ -66,6 +69,7 @@ class JpegBroadcaster:
     def publish(self, result: FrameResult) -> None:
         with self._new_frame:
             self._frame = result.frame
+            self._frame_mirrored = self.mirror and not isinstance(result, PlaceholderFrame)
             self._frame_number += 1
             self._new_frame.notify()
 
@@ -172,8 +176,8 @@ class JpegBroadcaster:
                     self._frame_number > encoded_number and self._clients > 0))
                 if self._stop.is_set():
                     return
-                frame, number = self._frame, self._frame_number
-            jpeg = self._encode(frame)
+                frame, mirrored, number = self._frame, self._frame_mirrored, self._frame_number
+            jpeg = self._encode(frame, mirrored)
             encoded_number = number
             if jpeg is None:
                 continue
@@ -182,8 +186,8 @@ class JpegBroadcaster:
                 self.encodes += 1
                 self._new_jpeg.notify_all()
 
-    def _encode(self, frame: np.ndarray) -> bytes | None:
-        picture = cv2.flip(frame, 1) if self.mirror else frame  # a copy: the published frame stays as it is
+    def _encode(self, frame: np.ndarray, mirrored: bool) -> bytes | None:
+        picture = cv2.flip(frame, 1) if mirrored else frame  # a copy: the published frame stays as it is
         ok, buffer = cv2.imencode(".jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
         if not ok:
             log.warning("a preview frame could not be encoded as JPEG; skipping it")

@@ -24,12 +24,25 @@ class CameraError(VcamError):
     """A camera that cannot be opened: unplugged, busy, or not a camera at all."""
 
 
+MIN_FRAME_SIDE = 8
+"""The smallest picture, on either side, taken as a camera frame: anything smaller (a 4×4 icon)
+holds no face, and is refused where it enters."""
+
+
 class FrameSource(Protocol):
     name: str
 
     def read(self) -> np.ndarray | None: ...
 
     def close(self) -> None: ...
+
+
+def silence_opencv_log() -> None:
+    """Stop OpenCV printing its own lines (`[ERROR:0@…] … Camera index out of range`, `[ WARN:0@…]
+    … can't open camera by index`) on every try to open a camera: the capture thread retries a
+    lost camera every few seconds, and vcam's own one-line message already says what is wrong
+    and what to do."""
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
 def describe_camera(camera: int | str) -> str:
@@ -126,6 +139,10 @@ class ImageSource:
             self._image = read_image(path)
         except VcamError as err:
             raise CameraError(str(err)) from None
+        height, width = self._image.shape[:2]
+        if min(width, height) < MIN_FRAME_SIDE:
+            raise CameraError(f"{path.name} is only {width}×{height} pixels; a photo played as the camera must be at "
+                              f"least {MIN_FRAME_SIDE}×{MIN_FRAME_SIDE}: use a larger one")
         self.name = path.name
         self._pacer = Pacer(fps)
 

@@ -4,26 +4,24 @@
     GET  /video_feed   the MJPEG stream (multipart/x-mixed-replace)
     GET  /api/state    the engine's state as JSON;  POST {"overlay": bool, "placement": "face"} changes it
     GET  /api/faces    the newest frame's faces as JSON
-    GET  /healthz      {"ok": true} while the server runs
+    GET  /healthz      {"ok": true} while the server runs (the one route open without the token)
 
-`vcam web` runs it on its own (`serve`); the tray opens it inside its own process (`PreviewServer`).
+Who may ask is decided in `web_access` (the per-run token, the Host and Origin rules), how it is
+served in `web_server`. `vcam web` runs it on its own (`serve`); the tray opens it inside its own
+process (`PreviewServer`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import errno
-import ipaddress
 import json
 import logging
-import socket
 import threading
 from pathlib import Path
 from typing import Any
 
 import flask
 from werkzeug.exceptions import HTTPException
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, get_sockaddr, make_server, select_address_family
 
 from vcam import EMOTIONS
 from vcam.config import Config, require_choice
@@ -31,26 +29,30 @@ from vcam.engine import Engine, EngineState
 from vcam.errors import UnknownChoice, VcamError
 from vcam.mjpeg import MIMETYPE, JpegBroadcaster
 from vcam.overlay import PLACEMENTS
+from vcam.web_access import PreviewAccess
+from vcam.web_server import WebServer, check_port_free
 
 log = logging.getLogger("vcam")
 
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 SETTINGS = {"overlay": bool, "placement": str}
 """What POST /api/state may change, and the JSON type of each."""
+MAX_BODY_BYTES = 64 * 1024
+"""Request bodies this long or longer are refused (413): a settings change is a few dozen bytes."""
 
 
 class BadRequest(Exception):
     """A request the API refuses, with the message for the caller."""
 
 
-def create_app(engine: Engine, broadcaster: JpegBroadcaster, settings_file: Path | None = None,
-               trusted_hosts: list[str] | None = None) -> flask.Flask:
-    """The Flask app for one engine and its broadcaster. `trusted_hosts` (e.g. ["127.0.0.1",
-    "localhost"]) refuses requests for any other Host, so that a web page cannot reach the
-    camera through DNS rebinding; None accepts any."""
+def create_app(engine: Engine, broadcaster: JpegBroadcaster, access: PreviewAccess,
+               settings_file: Path | None = None, virtual_camera: bool = False) -> flask.Flask:
+    """The Flask app for one engine and its broadcaster, open to the requests `access` lets in.
+    `virtual_camera`: whether this process also publishes a virtual camera (the tray does,
+    `vcam web` does not), so that the page says where the picture goes."""
     app = flask.Flask(__name__, static_folder="web_static", static_url_path="/static")
-    app.config["TRUSTED_HOSTS"] = trusted_hosts
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False
+    access.install(app)
     state_changed = threading.Condition()
 
     def on_state(_: EngineState) -> None:
@@ -62,7 +64,8 @@ def create_app(engine: Engine, broadcaster: JpegBroadcaster, settings_file: Path
     @app.get("/")
     def page() -> str:
         return flask.render_template("preview.html", state=engine.state, placements=PLACEMENTS, emotions=EMOTIONS,
-                                     mirror=broadcaster.mirror, settings_file=settings_file)
+                                     mirror=broadcaster.mirror, settings_file=settings_file,
+                                     virtual_camera=virtual_camera)
 
     @app.get("/video_feed")
     def video_feed() -> flask.Response:
@@ -126,10 +129,14 @@ def parse_changes(request: flask.Request) -> dict[str, Any]:
     browser asking first (CORS), so no other site can switch the user's camera."""
     if request.mimetype != "application/json":
         raise BadRequest("send the settings as JSON with Content-Type: application/json")
+    body = request.get_data(as_text=True)  # a Content-Length over MAX_BODY_BYTES: 413 from werkzeug
+    request.stream.read(1)  # a chunked body stops at the limit; werkzeug answers 413 when asked for more
     try:
-        changes = json.loads(request.get_data(as_text=True))
+        changes = json.loads(body)
     except ValueError as err:
         raise BadRequest(f"the body is not valid JSON ({err})") from None
+    except RecursionError:  # [[[[…]]]] thousands deep: Python's parser gives up
+        raise BadRequest("the body is nested too deeply; send a flat JSON object") from None
     if not isinstance(changes, dict):
         raise BadRequest('the body must be a JSON object, e.g. {"overlay": false}')
     if not changes:
@@ -149,147 +156,6 @@ def parse_changes(request: flask.Request) -> dict[str, Any]:
     return changes
 
 
-# --- the HTTP server ---------------------------------------------------------------------------
-
-
-class _Connections:
-    """The open connections and the threads that serve them, so that stop() can end them all."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._open: dict[socket.socket, threading.Thread] = {}
-
-    def add(self, connection: socket.socket) -> None:
-        with self._lock:
-            self._open[connection] = threading.current_thread()
-
-    def remove(self, connection: socket.socket) -> None:
-        with self._lock:
-            self._open.pop(connection, None)
-
-    def close_all(self, timeout: float) -> None:
-        with self._lock:
-            items = list(self._open.items())
-        for connection, _ in items:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)  # a blocked read or write fails at once
-            except OSError:
-                pass
-        for _, thread in items:
-            thread.join(timeout)
-
-
-class _RequestHandler(WSGIRequestHandler):
-    connections: _Connections
-    timeout = 10.0
-    """Seconds a read or write may block: a client that stops reading is dropped after this."""
-
-    def setup(self) -> None:
-        super().setup()
-        self.connections.add(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.connections.remove(self.connection)
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass  # the page polls twice a second: a line per request would bury vcam's own news
-
-
-class WebServer:
-    """A threaded werkzeug server on a thread of its own: `WebServer(app, port=0).start().url`."""
-
-    def __init__(self, app: flask.Flask, host: str = "127.0.0.1", port: int = 8765,
-                 write_timeout: float = 10.0) -> None:
-        self.app = app
-        self.host = host
-        self.port = port
-        self.write_timeout = write_timeout
-        self._connections = _Connections()
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> WebServer:
-        if self._server is not None:
-            return self
-        if not is_local(self.host):
-            log.warning("serving the preview on %s: anyone on the network who can reach this machine can watch "
-                        "the camera; use --host 127.0.0.1 to keep it private", self.host)
-        handler = type("PreviewRequestHandler", (_RequestHandler,),
-                       {"connections": self._connections, "timeout": self.write_timeout})
-        check_port_free(self.host, self.port)
-        try:
-            self._server = make_server(self.host, self.port, self.app, threaded=True, request_handler=handler)
-        except SystemExit:  # werkzeug exits on a bind error; one taken since check_port_free
-            raise VcamError(f"cannot serve on {self.host}:{self.port}; pick another port with --port") from None
-        self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="vcam-web", daemon=True)
-        self._thread.start()
-        return self
-
-    @property
-    def url(self) -> str:
-        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
-        return f"http://[{host}]:{self.port}/" if ":" in host else f"http://{host}:{self.port}/"
-
-    def stop(self) -> None:
-        """Stop taking requests, end the open ones (streams included) and wait for their threads."""
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._connections.close_all(timeout=self.write_timeout)
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> WebServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def is_local(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def trusted_hosts_for(host: str) -> list[str] | None:
-    """The Host headers to accept: the loopback names when serving on loopback, any otherwise."""
-    return ["127.0.0.1", "localhost", "[::1]", "::1"] if is_local(host) else None
-
-
-def check_port_free(host: str, port: int) -> None:
-    """VcamError, with the fix, when `host:port` cannot be served on. Checked with a socket of
-    our own first, because werkzeug's make_server ends the process when its bind fails."""
-    if port == 0:
-        return
-    family = select_address_family(host, port)
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server's own socket
-        try:
-            probe.bind(get_sockaddr(host, port, family))
-        except OSError as err:
-            raise VcamError(port_problem(host, port, err)) from None
-
-
-def port_problem(host: str, port: int, err: OSError) -> str:
-    if err.errno in (errno.EADDRINUSE, 10048):  # 10048: WSAEADDRINUSE on Windows
-        return (f"port {port} on {host} is already in use (another vcam web?); stop that program "
-                f"or pick another port with --port")
-    if err.errno in (errno.EACCES, 10013):
-        return f"no permission to serve on port {port}; pick a port above 1024 with --port"
-    return f"cannot serve on {host}:{port} ({err.strerror or err}); check --host and --port"
-
-
 # --- running it ----------------------------------------------------------------------------------
 
 
@@ -306,13 +172,15 @@ class PreviewServer:
         self._lock = threading.Lock()
         self._broadcaster: JpegBroadcaster | None = None
         self._server: WebServer | None = None
+        self._access = PreviewAccess.for_host(host)
 
     def ensure_started(self) -> str:
-        """The preview's URL, starting it the first time. If the port is taken it takes any free one."""
+        """The preview's URL with its token, starting it the first time. If the port is taken it
+        takes any free one."""
         with self._lock:
             if self._server is None:
                 broadcaster = JpegBroadcaster(mirror=self.config.mirror_preview).start()
-                app = create_app(self.engine, broadcaster, self.settings_file, trusted_hosts_for(self.host))
+                app = create_app(self.engine, broadcaster, self._access, self.settings_file, virtual_camera=True)
                 try:
                     try:
                         server = WebServer(app, self.host, self.port).start()
@@ -324,11 +192,11 @@ class PreviewServer:
                     raise
                 self.engine.add_sink(broadcaster)
                 self._broadcaster, self._server = broadcaster, server
-            return self._server.url
+            return self._access.page_url(self._server.url)
 
     @property
     def url(self) -> str | None:
-        return self._server.url if self._server else None
+        return self._access.page_url(self._server.url) if self._server else None
 
     def stop(self) -> None:
         with self._lock:
@@ -342,19 +210,25 @@ class PreviewServer:
 
 def serve(config: Config, host: str = "127.0.0.1", port: int = 8765, settings_file: Path | None = None,
           stop: threading.Event | None = None) -> int:
-    """`vcam web`: the camera with emojis in the browser, until Ctrl-C (or until `stop` is set).
-    No virtual camera is opened. VcamError when the port is taken."""
+    """`vcam web`: the camera with emojis in the browser, until Ctrl-C (or SIGTERM or SIGHUP, which
+    the command line turns into Ctrl-C), or until `stop` is set. No virtual camera is opened.
+    VcamError when the port is taken."""
     stop = stop or threading.Event()
     check_port_free(host, port)  # before the models load: a taken port fails at once
     engine = Engine(config, settings_file=settings_file)
     # The engine runs before the server takes requests, so that every change comes to it as a command.
     with JpegBroadcaster(mirror=config.mirror_preview) as broadcaster, engine:
         engine.add_sink(broadcaster)
-        app = create_app(engine, broadcaster, settings_file, trusted_hosts_for(host))
+        access = PreviewAccess.for_host(host)
+        app = create_app(engine, broadcaster, access, settings_file)
         with WebServer(app, host, port) as server:
-            print(f"vcam: preview at {server.url} — open it in a browser and press Start; Ctrl-C stops", flush=True)
-            try:
-                stop.wait()
+            try:  # the print too: a signal may come the moment the URL is out
+                print(f"vcam: preview at {access.page_url(server.url)} — open it in a browser and press Start; "
+                      "Ctrl-C stops", flush=True)
+                # In slices: a signal the kernel hands to another thread runs its handler only
+                # when the main thread wakes, and a wait without a timeout might never wake.
+                while not stop.wait(0.5):
+                    pass
             except KeyboardInterrupt:
                 pass
             broadcaster.close()  # ends the open streams before the server waits for their threads

@@ -1,0 +1,146 @@
+"""The preview's HTTP server: werkzeug's threaded server on a thread of its own, which can be
+stopped with streams still open (werkzeug's own `run_simple` can only be ended with the process).
+
+It knows nothing of vcam's routes or who may use them (`web`, `web_access`): it serves one WSGI
+app on one address, ends every connection on `stop()`, and turns a bind failure into a one-line
+VcamError (werkzeug would end the process).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+import threading
+
+import flask
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, get_sockaddr, make_server, select_address_family
+
+from vcam.errors import VcamError
+from vcam.web_access import is_local
+
+log = logging.getLogger("vcam")
+
+
+class _Connections:
+    """The open connections and the threads that serve them, so that stop() can end them all."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[socket.socket, threading.Thread] = {}
+
+    def add(self, connection: socket.socket) -> None:
+        with self._lock:
+            self._open[connection] = threading.current_thread()
+
+    def remove(self, connection: socket.socket) -> None:
+        with self._lock:
+            self._open.pop(connection, None)
+
+    def close_all(self, timeout: float) -> None:
+        with self._lock:
+            items = list(self._open.items())
+        for connection, _ in items:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)  # a blocked read or write fails at once
+            except OSError:
+                pass
+        for _, thread in items:
+            thread.join(timeout)
+
+
+class _RequestHandler(WSGIRequestHandler):
+    connections: _Connections
+    timeout = 10.0
+    """Seconds a read or write may block: a client that stops reading is dropped after this."""
+
+    def setup(self) -> None:
+        super().setup()
+        self.connections.add(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.connections.remove(self.connection)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass  # the page polls twice a second: a line per request would bury vcam's own news
+
+
+class WebServer:
+    """A threaded werkzeug server on a thread of its own: `WebServer(app, port=0).start().url`."""
+
+    def __init__(self, app: flask.Flask, host: str = "127.0.0.1", port: int = 8765,
+                 write_timeout: float = 10.0) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self.write_timeout = write_timeout
+        self._connections = _Connections()
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> WebServer:
+        if self._server is not None:
+            return self
+        if not is_local(self.host):
+            log.warning("serving the preview on %s: anyone on the network who can reach this machine can watch "
+                        "the camera; use --host 127.0.0.1 to keep it private", self.host)
+        handler = type("PreviewRequestHandler", (_RequestHandler,),
+                       {"connections": self._connections, "timeout": self.write_timeout})
+        check_port_free(self.host, self.port)
+        try:
+            self._server = make_server(self.host, self.port, self.app, threaded=True, request_handler=handler)
+        except SystemExit:  # werkzeug exits on a bind error; one taken since check_port_free
+            raise VcamError(f"cannot serve on {self.host}:{self.port}; pick another port with --port") from None
+        self.port = self._server.server_port
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name="vcam-web", daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+        return f"http://[{host}]:{self.port}/" if ":" in host else f"http://{host}:{self.port}/"
+
+    def stop(self) -> None:
+        """Stop taking requests, end the open ones (streams included) and wait for their threads."""
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._connections.close_all(timeout=self.write_timeout)
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> WebServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def check_port_free(host: str, port: int) -> None:
+    """VcamError, with the fix, when `host:port` cannot be served on. Checked with a socket of
+    our own first, because werkzeug's make_server ends the process when its bind fails."""
+    if port == 0:
+        return
+    family = select_address_family(host, port)
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server's own socket
+        try:
+            probe.bind(get_sockaddr(host, port, family))
+        except OSError as err:
+            raise VcamError(port_problem(host, port, err)) from None
+
+
+def port_problem(host: str, port: int, err: OSError) -> str:
+    if err.errno in (errno.EADDRINUSE, 10048):  # 10048: WSAEADDRINUSE on Windows
+        return (f"port {port} on {host} is already in use (another vcam web?); stop that program "
+                f"or pick another port with --port")
+    if err.errno in (errno.EACCES, 10013):
+        return f"no permission to serve on port {port}; pick a port above 1024 with --port"
+    return f"cannot serve on {host}:{port} ({err.strerror or err}); check --host and --port"
