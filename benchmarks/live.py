@@ -35,14 +35,13 @@ import numpy as np
 import pyvirtualcam
 
 from benchmarks.frames import build_frame, findable_faces
+from vcam.app import LiveApp
 from vcam.classify import EmotionModel
 from vcam.config import Config, load_config
 from vcam.detect import FaceDetector
-from vcam.engine import Engine
 from vcam.errors import VcamError
 from vcam.pipeline import FrameResult
 from vcam.sources import FrameSource, open_source
-from vcam.virtual_camera import VirtualCameraSink
 
 WIDTH, HEIGHT, FPS = 1280, 720, 30
 CLIP_SECONDS = 12
@@ -197,15 +196,13 @@ def run_live(config: Config, clip: Path, faces: int, seconds: float, warmup: flo
         source.append(TimedSource(open_source(camera, WIDTH, HEIGHT)))
         return source[-1]
 
-    engine = Engine(config, opener=opener)
     shown = ShownEmotions()
-    sink = VirtualCameraSink.from_config(config, backend=BACKEND, on_status=engine.report_virtual_camera)
     with CLOCK.lock:
         CLOCK.latencies.clear(), CLOCK.captured_at.clear(), CLOCK.index_of.clear()
         CLOCK.recording, CLOCK.newest = False, None
-    with sink, engine:
+    with LiveApp(config, backend=BACKEND, opener=opener) as app:
+        engine, sink = app.engine, app.virtual_camera
         engine.add_sink(shown)
-        engine.add_sink(sink)
         time.sleep(warmup)
         with CLOCK.lock:
             CLOCK.recording = True

@@ -20,10 +20,8 @@ from urllib.parse import urlsplit
 
 import pyvirtualcam
 
+from vcam.app import LiveApp
 from vcam.config import Config
-from vcam.engine import Engine
-from vcam.virtual_camera import VirtualCameraSink
-from vcam.web import PreviewServer
 
 DISCARD_BACKEND = "vcam-discard"
 
@@ -155,13 +153,10 @@ def soak(config: Config, seconds: float, interval: float = 60.0, backend: str | 
          say=print) -> SoakReport:
     """Run the engine for `seconds`, sampling every `interval` seconds (the first sample is taken
     one interval in, after start-up has settled)."""
-    engine = Engine(config)
-    sink = VirtualCameraSink.from_config(config, backend=backend, on_status=engine.report_virtual_camera)
-    preview = PreviewServer(engine, config, port=0)
     report = SoakReport(seconds)
-    with sink, engine:
-        engine.add_sink(sink)
-        reader = StreamReader(preview.ensure_started()).start()
+    with LiveApp(config, backend=backend, preview_port=0) as app:
+        engine, sink = app.engine, app.virtual_camera
+        reader = StreamReader(app.preview.ensure_started()).start()
         try:
             began = last_time = time.monotonic()
             last = (engine.frames_processed, sink.frames_sent, reader.frames)
@@ -178,5 +173,4 @@ def soak(config: Config, seconds: float, interval: float = 60.0, backend: str | 
                     break
         finally:
             reader.stop()
-            preview.stop()
     return report

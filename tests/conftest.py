@@ -23,6 +23,7 @@ SLOW_MARKERS = {"gui", "browser", "training"}
 SLOW_TESTS = {
     "test_a_30_second_soak_keeps_memory_threads_and_rates_steady",
     "test_bench_prints_the_table_and_writes_the_json",
+    "test_the_live_measurement_runs_the_engine_at_camera_rate_and_reports_each_figure",
 }
 """Other tests that take more than a few seconds, by function name."""
 

@@ -124,3 +124,18 @@ def test_bench_refuses_bad_arguments_in_one_line(media: Path, args: list[str], p
     assert main(["--media", str(media), "--no-peer", *args]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and problem in err
+
+
+def test_the_live_measurement_runs_the_engine_at_camera_rate_and_reports_each_figure(media: Path, fer_npz: Path,
+                                                                                    tmp_path: Path) -> None:
+    from benchmarks import live
+
+    out = tmp_path / "live.json"
+    assert live.main(["--seconds", "2", "--faces", "1", "--media", str(media), "--data", str(fer_npz),
+                      "--json", str(out)]) == 0
+    results = json.loads(out.read_text())["results"]
+    assert [(r["clip"], r["faces"]) for r in results] == [("faces-1.mp4", 1), ("expression-change.mp4", 1)]
+    for result in results:
+        assert result["fps_published"] > 0 and result["cores"] > 0 and result["p95_latency_ms"] > 0, result
+    assert results[0]["emoji_lag_s"] is None
+    assert all(0 <= lag < live.CHANGE_EVERY for lag in results[1]["emoji_lag_s"])  # each cut counted once per loop

@@ -30,7 +30,8 @@ from vcam.engine import Engine
 from vcam.errors import VcamError
 from vcam.mjpeg import JpegBroadcaster
 from vcam.placeholder import BACKGROUND
-from vcam.web import MAX_BODY_BYTES, PreviewServer, create_app, serve
+from vcam.app import PreviewServer, serve_web
+from vcam.web import MAX_BODY_BYTES, create_app
 from vcam.web_access import PreviewAccess
 from vcam.web_server import WebServer
 
@@ -485,7 +486,7 @@ def test_a_port_in_use_is_a_one_line_error(preview, media):
         with pytest.raises(VcamError, match=f"port {port} on 127.0.0.1 is already in use.*--port"):
             WebServer(create_app(preview.engine, preview.broadcaster, preview.access), port=port).start()
         with pytest.raises(VcamError, match="already in use"):
-            serve(Config(camera=str(media / "short_hamilton_clip.mp4")), port=port)
+            serve_web(Config(camera=str(media / "short_hamilton_clip.mp4")), port=port)
 
 
 def test_serving_beyond_loopback_warns_that_the_camera_is_visible(preview, caplog):
@@ -506,7 +507,7 @@ def test_serve_runs_until_stopped(media, capsys):
     stop = threading.Event()
     outcome: list[int] = []
     runner = threading.Thread(target=lambda: outcome.append(
-        serve(Config(camera=str(media / "short_hamilton_clip.mp4")), port=port, stop=stop)))
+        serve_web(Config(camera=str(media / "short_hamilton_clip.mp4")), port=port, stop=stop)))
     runner.start()
     url = f"http://127.0.0.1:{port}/"
     try:

@@ -129,9 +129,9 @@ def run_tray(args: argparse.Namespace) -> int:
 
 
 def run_web(args: argparse.Namespace) -> int:
-    from vcam.web import serve
+    from vcam.app import serve_web
 
-    return serve(camera_config(args), args.host, args.port, settings_file(args))
+    return serve_web(camera_config(args), args.host, args.port, settings_file(args))
 
 
 def run_doctor(args: argparse.Namespace) -> int:

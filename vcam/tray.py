@@ -240,32 +240,24 @@ def _x11_icon_docked(icon: Any) -> bool | None:
 
 def run_tray_app(config: Config, settings_file: Path, virtual_camera_backend: str | None = None) -> int:
     """`vcam tray`: the engine, the virtual camera and the icon, until the user quits."""
-    from vcam.virtual_camera import VirtualCameraSink
+    from vcam.app import LiveApp
 
     protocol = tray_protocol()
     pystray = None if protocol is TrayProtocol.SNI else import_pystray()  # no desktop: fail before the camera opens
-    engine = Engine(config, settings_file=settings_file)
-    sink = VirtualCameraSink.from_config(config, backend=virtual_camera_backend, on_status=engine.report_virtual_camera)
-    preview = _preview_opener(engine, config, settings_file)
-    open_preview = preview.ensure_started if preview else None
+    live = LiveApp(config, settings_file, backend=virtual_camera_backend)
     app: TrayApp | Any
     if pystray is None:
         from vcam.tray_sni import SniTray
 
         log.info("showing the tray icon as a StatusNotifierItem")
-        app = SniTray(engine, open_preview=open_preview)
+        app = SniTray(live.engine, open_preview=live.preview.ensure_started)
     else:
-        app = TrayApp(engine, pystray, open_preview=open_preview)
+        app = TrayApp(live.engine, pystray, open_preview=live.preview.ensure_started)
     for signum in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, logout: quit as the menu's Quit does
         signal.signal(signum, lambda *_: app.on_quit())
-    engine.subscribe(_announce_virtual_camera())
-    try:
-        with sink, engine:
-            engine.add_sink(sink)
-            app.run()
-    finally:
-        if preview is not None:
-            preview.stop()
+    live.engine.subscribe(_announce_virtual_camera())
+    with live:
+        app.run()
     print("vcam: stopped", file=sys.stderr)
     return 0
 
@@ -281,11 +273,3 @@ def _announce_virtual_camera() -> Callable[[EngineState], None]:
         shown[0] = state.virtual_camera
 
     return announce
-
-
-def _preview_opener(engine: Engine, config: Config, settings_file: Path) -> Any:
-    try:
-        from vcam.web import PreviewServer
-    except ImportError:
-        return None
-    return PreviewServer(engine, config, settings_file)

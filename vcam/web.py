@@ -7,8 +7,8 @@
     GET  /healthz      {"ok": true} while the server runs (the one route open without the token)
 
 Who may ask is decided in `web_access` (the per-run token, the Host and Origin rules), how it is
-served in `web_server`. `vcam web` runs it on its own (`serve`); the tray opens it inside its own
-process (`PreviewServer`).
+served in `web_server`; vcam/app.py runs it beside the engine (`PreviewServer`), for `vcam web`
+and for the tray alike.
 """
 
 from __future__ import annotations
@@ -24,13 +24,12 @@ import flask
 from werkzeug.exceptions import HTTPException
 
 from vcam import EMOTIONS
-from vcam.config import Config, require_choice
+from vcam.config import require_choice
 from vcam.engine import Engine, EngineState
-from vcam.errors import UnknownChoice, VcamError
+from vcam.errors import UnknownChoice
 from vcam.mjpeg import MIMETYPE, JpegBroadcaster
 from vcam.overlay import PLACEMENTS
 from vcam.web_access import PreviewAccess
-from vcam.web_server import WebServer, check_port_free
 
 log = logging.getLogger("vcam")
 
@@ -154,83 +153,3 @@ def parse_changes(request: flask.Request) -> dict[str, Any]:
         except UnknownChoice as err:
             raise BadRequest(str(err)) from None
     return changes
-
-
-# --- running it ----------------------------------------------------------------------------------
-
-
-class PreviewServer:
-    """The preview inside another vcam process (the tray): started on first use, its broadcaster
-    fed by that process's engine. `url = preview.ensure_started(); webbrowser.open(url)`."""
-
-    def __init__(self, engine: Engine, config: Config, settings_file: Path | None = None,
-                 host: str = "127.0.0.1", port: int = 8765) -> None:
-        self.engine = engine
-        self.config = config
-        self.settings_file = settings_file
-        self.host, self.port = host, port
-        self._lock = threading.Lock()
-        self._broadcaster: JpegBroadcaster | None = None
-        self._server: WebServer | None = None
-        self._access = PreviewAccess.for_host(host)
-
-    def ensure_started(self) -> str:
-        """The preview's URL with its token, starting it the first time. If the port is taken it
-        takes any free one."""
-        with self._lock:
-            if self._server is None:
-                broadcaster = JpegBroadcaster(mirror=self.config.mirror_preview).start()
-                app = create_app(self.engine, broadcaster, self._access, self.settings_file, virtual_camera=True)
-                try:
-                    try:
-                        server = WebServer(app, self.host, self.port).start()
-                    except VcamError as err:
-                        log.info("%s; using a free port instead", err)
-                        server = WebServer(app, self.host, 0).start()
-                except BaseException:
-                    broadcaster.close()
-                    raise
-                self.engine.add_sink(broadcaster)
-                self._broadcaster, self._server = broadcaster, server
-            return self._access.page_url(self._server.url)
-
-    @property
-    def url(self) -> str | None:
-        return self._access.page_url(self._server.url) if self._server else None
-
-    def stop(self) -> None:
-        with self._lock:
-            if self._broadcaster is not None:
-                self.engine.remove_sink(self._broadcaster)
-                self._broadcaster.close()
-            if self._server is not None:
-                self._server.stop()
-            self._broadcaster = self._server = None
-
-
-def serve(config: Config, host: str = "127.0.0.1", port: int = 8765, settings_file: Path | None = None,
-          stop: threading.Event | None = None) -> int:
-    """`vcam web`: the camera with emojis in the browser, until Ctrl-C (or SIGTERM or SIGHUP, which
-    the command line turns into Ctrl-C), or until `stop` is set. No virtual camera is opened.
-    VcamError when the port is taken."""
-    stop = stop or threading.Event()
-    check_port_free(host, port)  # before the models load: a taken port fails at once
-    engine = Engine(config, settings_file=settings_file)
-    # The engine runs before the server takes requests, so that every change comes to it as a command.
-    with JpegBroadcaster(mirror=config.mirror_preview) as broadcaster, engine:
-        engine.add_sink(broadcaster)
-        access = PreviewAccess.for_host(host)
-        app = create_app(engine, broadcaster, access, settings_file)
-        with WebServer(app, host, port) as server:
-            try:  # the print too: a signal may come the moment the URL is out
-                print(f"vcam: preview at {access.page_url(server.url)} — open it in a browser and press Start; "
-                      "Ctrl-C stops", flush=True)
-                # In slices: a signal the kernel hands to another thread runs its handler only
-                # when the main thread wakes, and a wait without a timeout might never wake.
-                while not stop.wait(0.5):
-                    pass
-            except KeyboardInterrupt:
-                pass
-            broadcaster.close()  # ends the open streams before the server waits for their threads
-    print("vcam: preview stopped")
-    return 0
