@@ -25,8 +25,8 @@ def test_defaults() -> None:
     assert (config.detector, config.placement, config.score_threshold) == ("full", "face", None)
     assert (config.emoji_dir, config.emotion_model, config.detector_model) == (None, None, None)
     settings = TrackerSettings()
-    assert (config.smoothing, config.switch_margin, config.unsure_below) == (
-        settings.smoothing, settings.switch_margin, settings.unsure_below)
+    assert (config.smoothing_seconds, config.dwell_seconds, config.switch_margin, config.unsure_below) == (
+        settings.time_constant, settings.dwell, settings.switch_margin, settings.unsure_below)
 
 
 def test_no_config_file_of_ones_own_means_the_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,11 +41,11 @@ def test_a_named_config_file_must_exist(tmp_path: Path) -> None:
 
 def test_a_file_overrides_only_what_it_names(tmp_path: Path) -> None:
     path = write(tmp_path / "config.toml",
-                 'placement = "corner"\nsmoothing = 0.25\nscore_threshold = 0.7\nemoji_dir = "~/my-emojis"\n')
+                 'placement = "corner"\nsmoothing_seconds = 0.25\nscore_threshold = 0.7\nemoji_dir = "~/my-emojis"\n')
     config = load_config(path)
-    assert (config.placement, config.smoothing, config.score_threshold) == ("corner", 0.25, 0.7)
+    assert (config.placement, config.smoothing_seconds, config.score_threshold) == ("corner", 0.25, 0.7)
     assert config.emoji_dir == Path.home() / "my-emojis"
-    untouched = {"placement", "smoothing", "score_threshold", "emoji_dir"}
+    untouched = {"placement", "smoothing_seconds", "score_threshold", "emoji_dir"}
     for field in dataclasses.fields(Config):
         if field.name not in untouched:
             assert getattr(config, field.name) == getattr(Config(), field.name)

@@ -18,6 +18,8 @@ from vcam.errors import UnknownChoice, VcamError
 CONFIG_FILE = Path(user_config_dir("vcam")) / "config.toml"
 FITS = ("letterbox", "crop", "stretch")
 PIXEL_FORMATS = ("RGB", "BGR", "I420", "NV12", "YUYV", "UYVY")
+MAX_SECONDS = 60
+"""The longest smoothing or dwell time: beyond a minute an emoji no longer follows a face."""
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,12 @@ class Config:
     """A folder of the user's own <emotion>.png files; None uses the shipped emojis."""
     emotion_model: Path | None = None
     detector_model: Path | None = None
-    smoothing: float = 0.4
+    smoothing_seconds: float = 0.4
+    """Time constant of each face's moving average of probabilities, in seconds (the same at any
+    frame rate); longer is steadier and slower to follow a new expression."""
+    dwell_seconds: float = 0.8
+    """Least time a shown emoji stays before another replaces it (0: no dwell); a clear and
+    confident change may come sooner. vcam/track.py explains the defaults."""
     switch_margin: float = 0.15
     unsure_below: float = 0.4
     """Show the neutral emoji while no emotion's smoothed probability reaches this (0: never)."""
@@ -76,11 +83,18 @@ class Config:
                    ("fit", self.fit, FITS), ("pixel_format", self.pixel_format, PIXEL_FORMATS))
         for name, value, allowed in choices:
             require_choice(name, value, allowed)
-        numbers = (("score_threshold", self.score_threshold, 0.0, 1.0), ("smoothing", self.smoothing, 0.0, 1.0),
+        numbers = (("score_threshold", self.score_threshold, 0.0, 1.0), 
                    ("switch_margin", self.switch_margin, 0.0, 1.0), ("unsure_below", self.unsure_below, 0.0, 1.0))
         for name, value, low, high in numbers:
             if value is not None and (isinstance(value, bool) or not (isinstance(value, int | float) and low <= value <= high)):
                 raise VcamError(f"{name} must be a number from {low} to {high}, not {value!r}")
+        # Steady emojis: durations in seconds, above 0 (the dwell may be 0), at most a minute.
+        for name, value, zero_allowed in (("smoothing_seconds", self.smoothing_seconds, False),
+                                          ("dwell_seconds", self.dwell_seconds, True)):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not (
+                    (value >= 0 if zero_allowed else value > 0) and value <= MAX_SECONDS):
+                least = "0" if zero_allowed else "more than 0"
+                raise VcamError(f"{name} must be a number of seconds from {least} to {MAX_SECONDS}, not {value!r}")
         for name, value, low in (("threads", self.threads, 1), ("width", self.width, 16), ("height", self.height, 16),
                                  ("fps", self.fps, 1), ("detect_every", self.detect_every, 1)):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
