@@ -41,7 +41,8 @@ class KnownChangesClip:
 
     def change_times(self) -> list[float]:
         """When the true emotion changes."""
-        return [i * self.segment_seconds for i in range(1, len(self.emotions)) if self.emotions[i] != self.emotions[i - 1]]
+        return [i * self.segment_seconds for i in range(1, len(self.emotions))
+                if self.emotions[i] != self.emotions[i - 1]]
 
     def frames(self, fps: float, seed: int = 0) -> Iterator[tuple[float, np.ndarray]]:
         """(time, frame) at `fps` frames a second; the same seed gives the same frames."""
@@ -104,6 +105,37 @@ def _steady(pipeline: Pipeline, face: np.ndarray, emotion: str, rng: np.random.G
     return True
 
 
-def known_changes_clip(pipeline: Pipeline, npz: Path, emotions: tuple[str, ...] = ("happy", "surprise", "happy", "neutral"),
+def known_changes_clip(pipeline: Pipeline, npz: Path,
+                       emotions: tuple[str, ...] = ("happy", "surprise", "happy", "neutral"),
                        segment_seconds: float = 2.0) -> KnownChangesClip:
     return KnownChangesClip(pick_faces(pipeline, npz, emotions), emotions, segment_seconds)
+
+
+@dataclass(frozen=True)
+class FollowedTruth:
+    """How the shown emotion of a clip's face followed the known truth."""
+
+    false_changes: int
+    """Changes of the shown emoji outside the half second after a true change."""
+    steady_seconds: float
+    """Time outside those half seconds."""
+    lags: tuple[float | None, ...]
+    """Per true change: seconds until the shown emotion became the new truth (None: never)."""
+
+    @property
+    def false_changes_per_second(self) -> float:
+        return self.false_changes / self.steady_seconds
+
+
+def followed_truth(clip: KnownChangesClip, shown: list[tuple[float, str | None]], grace: float = 0.5) -> FollowedTruth:
+    """`shown`: (time, shown emotion) for each frame of `clip`, from the face's track."""
+    changes = clip.change_times()
+    in_grace = [any(change <= t < change + grace for change in changes) for t, _ in shown]
+    false_changes = sum(1 for i in range(1, len(shown))
+                        if shown[i][1] != shown[i - 1][1] and not in_grace[i])
+    frame_time = shown[1][0] - shown[0][0]
+    lags = []
+    for change in changes:
+        after = [t for t, emotion in shown if t >= change and emotion == clip.truth(change)]
+        lags.append(None if not after else after[0] - change)
+    return FollowedTruth(false_changes, (len(shown) - sum(in_grace)) * frame_time, tuple(lags))

@@ -100,7 +100,8 @@ def test_a_single_outlier_frame_does_not_switch() -> None:
 
 @pytest.mark.parametrize("offset, switches", [(-0.005, True), (0.005, False)])
 @pytest.mark.parametrize("dt", [0.15, 0.2])
-def test_one_smoothing_step_is_the_exponential_moving_average_in_seconds(offset: float, switches: bool, dt: float) -> None:
+def test_one_smoothing_step_is_the_exponential_moving_average_in_seconds(offset: float, switches: bool,
+                                                                        dt: float) -> None:
     """Classifications dt seconds apart mix as w·new + (1 − w)·old with w = 1 − exp(−dt / time
     constant), whatever the frame rate or the frames skipped between (here 4 and 6 frames at
     30 fps); the shown emotion switches exactly when the new leader's smoothed lead exceeds the margin."""

@@ -83,7 +83,7 @@ class Config:
                    ("fit", self.fit, FITS), ("pixel_format", self.pixel_format, PIXEL_FORMATS))
         for name, value, allowed in choices:
             require_choice(name, value, allowed)
-        numbers = (("score_threshold", self.score_threshold, 0.0, 1.0), 
+        numbers = (("score_threshold", self.score_threshold, 0.0, 1.0),
                    ("switch_margin", self.switch_margin, 0.0, 1.0), ("unsure_below", self.unsure_below, 0.0, 1.0))
         for name, value, low, high in numbers:
             if value is not None and (isinstance(value, bool) or not (isinstance(value, int | float) and low <= value <= high)):

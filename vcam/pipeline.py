@@ -16,7 +16,7 @@ from vcam.config import Config
 from vcam.detect import FaceDetector
 from vcam.faces import Face
 from vcam.overlay import EmojiOverlay, load_emojis
-from vcam.track import Tracker, TrackerSettings
+from vcam.track import Tracker, tracker_settings
 
 
 @dataclass
@@ -45,8 +45,7 @@ class Pipeline:
             FaceDetector(config.detector, config.score_threshold, model_path=config.detector_model,
                          num_threads=config.threads),
             EmotionModel(config.emotion_model, num_threads=config.threads, views=config.classify_views),
-            Tracker(TrackerSettings(time_constant=config.smoothing_seconds, dwell=config.dwell_seconds,
-                                    switch_margin=config.switch_margin, unsure_below=config.unsure_below)),
+            Tracker(tracker_settings(config)),
             EmojiOverlay(load_emojis(config.emoji_dir), config.placement),
             detect_every=config.detect_every,
         )

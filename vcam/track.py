@@ -15,8 +15,8 @@ clear expression lead the average within about a third of a second.
 Decisions with memory (hysteresis everywhere):
 - another emotion replaces the shown one only when it leads it by `switch_margin` (0.15);
 - a face becomes unsure (and shows neutral) when its top smoothed probability falls under
-  `unsure_below` (0.4), and is sure again only above `unsure_below + unsure_gap` (0.5): a face hovering at
-  0.4 keeps one emoji instead of blinking between its emotion and neutral;
+  `unsure_below` (0.4), and is sure again only above `unsure_below + unsure_gap` (0.5): a face
+  hovering at 0.4 keeps one emoji instead of blinking between its emotion and neutral;
 - a shown emoji stays at least `dwell` seconds (0.8): people hold an expression for seconds,
   so a faster change is almost always the classifier's noise. Only a clear and confident
   change overrides the dwell sooner: the new emotion's smoothed probability at least
@@ -27,23 +27,28 @@ worst case, and a real change of expression is shown within about 0.3–0.4 s
 
 Tracks that last: faces are matched to tracks by overlap (IoU) with the track's predicted box
 or by the distance of their keypoints from the predicted ones, in face sizes, greedily, nearest
-first; a face much larger or smaller than the track's is another face. The prediction moves the last box by the track's velocity for at most `predict_for`
-seconds. A track without a detection is shown as a predicted face (`Face.predicted`) for
-`show_missed` seconds (a face cut by the frame's border, a detector miss), and is kept, unseen,
-for `forget_after` seconds: a face found again within that time continues its track and its
-smoothed emotion instead of starting from nothing.
+first; a face much larger or smaller than the track's is another face. The prediction moves
+the last box by the track's velocity for at most `predict_for` seconds. A track without a
+detection is shown as a predicted face (`Face.predicted`, with the probabilities of its last
+detection) for `show_missed` seconds (a face cut by the frame's border, a detector miss), and
+is kept, unseen, for `forget_after` seconds: a face found again within that time continues its
+track and its smoothed emotion instead of starting from nothing.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vcam import EMOTIONS
 from vcam.faces import Face, Point, iou
+
+if TYPE_CHECKING:
+    from vcam.config import Config
 
 CLOCKLESS_FPS = 30.0
 """The frame rate assumed when `update` is called without a time: frame index / 30."""
@@ -83,6 +88,12 @@ class TrackerSettings:
     """Seconds a track without a detection is still returned, as a predicted face."""
     forget_after: float = 1.5
     """Seconds a track without a detection is kept to be found again; then it is dropped."""
+
+
+def tracker_settings(config: Config) -> TrackerSettings:
+    """The tracker's settings from the user's: the config's names are the ones users read."""
+    return TrackerSettings(time_constant=config.smoothing_seconds, dwell=config.dwell_seconds,
+                           switch_margin=config.switch_margin, unsure_below=config.unsure_below)
 
 
 @dataclass
