@@ -17,18 +17,22 @@ import platform
 import subprocess
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 from benchmarks.known_changes import KnownChangesClip, followed_truth, known_changes_clip
 from vcam import EMOTIONS
 from vcam.config import Config
 from vcam.faces import Face
 from vcam.media import VideoReader
 from vcam.pipeline import Pipeline
-from vcam.steadiness import Steadiness, measure_steadiness
+from vcam.steadiness import measure_steadiness
 from vcam.track import Tracker, tracker_settings
 
 RATES = (15, 30, 60)
-PERFORMER = 120
-"""Pixels: on the test clip only the performer's face is this wide (the audience's are under 100)."""
+CUT = 20.0
+"""Mean grey-level jump between two frames' thumbnails that marks a cut (the clip's are 28–31,
+other frames stay under 12)."""
 
 
 def cpu_name() -> str:
@@ -41,12 +45,19 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def classified_clip(pipeline: Pipeline, path: Path) -> tuple[list[list[Face]], float]:
-    """Each frame's detected and classified faces, and the clip's frame rate."""
+def classified_clip(pipeline: Pipeline, path: Path) -> tuple[list[list[Face]], float, list[int]]:
+    """Each frame's detected and classified faces, the clip's frame rate, and the first frame of
+    each shot (the frames where the picture cuts to another)."""
+    faces, shots, before = [], [0], None
     with VideoReader(path) as video:
-        faces = [pipeline.model.classify(frame, pipeline.detector.detect(frame)) if frame is not None else []
-                 for frame in video]
-        return faces, video.info.fps
+        for index, frame in enumerate(video):
+            faces.append(pipeline.model.classify(frame, pipeline.detector.detect(frame)) if frame is not None else [])
+            if frame is not None:
+                thumbnail = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), (64, 36), interpolation=cv2.INTER_AREA)
+                if before is not None and np.abs(thumbnail.astype(float) - before).mean() > CUT:
+                    shots.append(index)
+                before = thumbnail.astype(float)
+        return faces, video.info.fps, shots
 
 
 def tracked_at(frames: list[list[Face]], fps: float, rate: float, config: Config) -> list[dict]:
@@ -60,16 +71,39 @@ def tracked_at(frames: list[list[Face]], fps: float, rate: float, config: Config
     return records
 
 
-def performer_tracks(records: list[dict]) -> int:
-    """Tracks the performer's face falls into: ids of faces at least PERFORMER pixels wide."""
-    return len({face["id"] for record in records for face in record["faces"] if face["box"][2] >= PERFORMER})
+def performer_tracks(records: list[dict], shot: tuple[float, float], rate: float) -> list[int]:
+    """The tracks of the largest face in each frame of `shot` (start and end in seconds: the
+    clip's longest shot, the performer singing), as often as the largest for 5 frames or more."""
+    counts: dict[int, int] = {}
+    for record in records:
+        if shot[0] <= record["frame"] / rate < shot[1] and record["faces"]:
+            largest = max(record["faces"], key=lambda face: face["box"][2])
+            counts[largest["id"]] = counts.get(largest["id"], 0) + 1
+    return sorted(track for track, count in counts.items() if count >= 5)
 
 
-def describe(steadiness: Steadiness, records: list[dict]) -> str:
+def tracks_per_shot(records: list[dict], rate: float, fps: float, shots: list[int]) -> list[int]:
+    """Per shot (its first frames in the clip at `fps`), the tracks with a detected face in it
+    (the faces a track shows only as predicted, just after a cut, are not counted)."""
+    tracks: list[set[int]] = [set() for _ in shots]
+    for record in records:
+        source = round(record["frame"] / rate * fps)  # the clip's frame this record was made from
+        shot = sum(1 for start in shots if start <= source) - 1
+        tracks[shot].update(face["id"] for face in record["faces"] if not face.get("predicted"))
+    return [len(ids) for ids in tracks]
+
+
+def describe(records: list[dict], rate: float, fps: float, shots: list[int]) -> str:
+    steadiness = measure_steadiness(records, rate)
     long = steadiness.long_tracks()
     worst = max((track.changes_per_second for track in long), default=0.0)
-    return (f"{len(steadiness.tracks):2d} tracks, {len(long)} of ≥1 s, worst {worst:.2f} changes/s, "
-            f"performer in {performer_tracks(records)} track(s); {steadiness}")
+    bounds = [*shots, round(len(records) / rate * fps)]
+    start, end = max(zip(bounds, bounds[1:]), key=lambda shot: shot[1] - shot[0])
+    performer = performer_tracks(records, (start / fps, end / fps), rate)
+    return (f"{len(steadiness.tracks):2d} tracks, {len(long)} of ≥1 s, worst {worst:.2f} changes/s, performer in "
+            f"{len(performer)} track(s) {performer}, tracks per shot {tracks_per_shot(records, rate, fps, shots)}; "
+            f"{steadiness}; long tracks (id: seconds, changes): "
+            + ", ".join(f"{track.track_id}: {track.seconds:.1f} s, {track.changes}" for track in long))
 
 
 def known_changes_report(pipeline: Pipeline, clip: KnownChangesClip, rate: int) -> str:
@@ -125,14 +159,16 @@ def main() -> None:
     config = Config()
     pipeline = Pipeline.from_config(config)
     print(f"CPU: {cpu_name()}")
-    frames, fps = classified_clip(pipeline, args.media / "short_hamilton_clip.mp4")
-    print(f"short_hamilton_clip.mp4: {len(frames)} frames at {fps:.2f} fps")
+    frames, fps, shots = classified_clip(pipeline, args.media / "short_hamilton_clip.mp4")
+    bounds = [*shots, len(frames)]
+    start, end = max(zip(bounds, bounds[1:]), key=lambda shot: shot[1] - shot[0])
+    print(f"short_hamilton_clip.mp4: {len(frames)} frames at {fps:.2f} fps, shots from frames "
+          f"{', '.join(map(str, shots))}; the performer's shot: frames {start}–{end - 1}")
     if args.before:
-        before = json.loads(args.before.read_text())["frames"]
-        print(f"  before  : {describe(measure_steadiness(before, fps), before)}")
+        print(f"  before  : {describe(json.loads(args.before.read_text())['frames'], fps, fps, shots)}")
     for rate in RATES:
         records = tracked_at(frames, fps, rate, config)
-        print(f"  {rate:2d} fps  : {describe(measure_steadiness(records, rate), records)}")
+        print(f"  {rate:2d} fps  : {describe(records, rate, fps, shots)}")
         if rate == 30 and args.plot:
             print(f"  plotted track {plot_track(records, rate, args.plot)} into {args.plot}")
     clip = known_changes_clip(pipeline, args.data)

@@ -144,3 +144,27 @@ def test_annotate_stats_on_the_clip_reports_steady_tracks(tmp_path: Path, media:
     faces = [face for record in records for face in record["faces"]]
     assert any(face["predicted"] for face in faces) and all(face["emotion"] in EMOTIONS for face in faces)
     assert all(set(face["smoothed"]) == set(EMOTIONS) for face in faces)
+
+
+def test_a_face_leaving_by_the_frame_edge_keeps_its_emoji_a_moment_then_is_dropped(media: Path) -> None:
+    """The real photo slid left 20 px a frame at 30 fps until the face has left: the face keeps one
+    track while the detector finds it; once the detector loses it at the border, its emoji goes
+    on, moving left with the face's last motion, for show_missed (9 frames), and then the track
+    is no longer shown."""
+    photo = cv2.imread(str(media / "obama-720p.jpg"))
+    pipeline = Pipeline.from_config(Config())
+    results = []
+    for index, shift in enumerate(range(500, 1100, 20)):
+        frame = np.zeros_like(photo)
+        frame[:, :photo.shape[1] - shift] = photo[:, shift:]
+        results.append(pipeline.process(frame, index / 30).faces)
+    detected = [index for index, faces in enumerate(results) if any(not face.predicted for face in faces)]
+    last = detected[-1]
+    assert detected == list(range(last + 1)) and len({face.track_id for faces in results for face in faces}) == 1
+    assert results[last][0].box[0] < 0  # found even while cut by the border
+    kept = [faces for faces in results[last + 1:] if faces]
+    assert len(kept) == round(pipeline.tracker.settings.show_missed * 30)
+    assert all(faces[0].predicted and faces[0].emotion == results[last][0].emotion for faces in kept)
+    xs = [results[last][0].box[0]] + [faces[0].box[0] for faces in kept]
+    assert all(-30 < later - earlier < -10 for earlier, later in zip(xs, xs[1:]))  # about 20 px a frame
+    assert results[-1] == []
