@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -166,7 +168,7 @@ def test_the_dwell_holds_an_emoji_unless_a_change_is_clear_and_confident() -> No
     settings = TrackerSettings(time_constant=1e-9, dwell=0.8)
     modest = [{"sad": 0.55, "angry": 0.3}] * 5 + [{"angry": 0.55, "sad": 0.3}] * 5
     shown = shown_emotions(Tracker(settings), modest * 9)
-    runs = [len(list(group)) for _, group in __import__("itertools").groupby(shown)]
+    runs = [len(list(group)) for _, group in itertools.groupby(shown)]
     assert len(runs) > 1 and min(runs[:-1]) >= round(0.8 * FPS)
     confident = shown_emotions(Tracker(settings), [{"sad": 0.55, "angry": 0.3}] * 5 + [{"angry": 0.8}])
     assert confident[-1] == "angry"
