@@ -15,6 +15,7 @@ import argparse
 import json
 import platform
 import subprocess
+import time
 from pathlib import Path
 
 import cv2
@@ -149,6 +150,23 @@ def plot_track(records: list[dict], rate: float, path: Path) -> int:
     return track_id
 
 
+def tracker_milliseconds(count: int, frames: int = 200) -> float:
+    """The tracker's time a frame for `count` still faces in a grid (matching, smoothing, deciding)."""
+    probabilities = tuple(0.7 if emotion == "happy" else 0.05 for emotion in EMOTIONS)
+    faces = []
+    for index in range(count):
+        x, y = 80.0 * (index % 10), 80.0 * (index // 10)
+        keypoints = tuple((x + 60 * fx, y + 60 * fy) for fx, fy in ((0.3, 0.35), (0.7, 0.35), (0.5, 0.55),
+                                                                     (0.5, 0.75), (0.05, 0.4), (0.95, 0.4)))
+        faces.append(Face((x, y, 60.0, 60.0), keypoints, 0.9, probabilities))
+    tracker = Tracker()
+    tracker.update(faces, 0.0)
+    began = time.perf_counter()
+    for index in range(1, frames + 1):
+        tracker.update(faces, index / 30)
+    return (time.perf_counter() - began) / frames * 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--media", type=Path, default=Path("../shared/media"))
@@ -176,6 +194,7 @@ def main() -> None:
           f"{', '.join(f'{t:g} s' for t in clip.change_times())}")
     for rate in RATES:
         print(f"  {known_changes_report(pipeline, clip, rate)}")
+    print("tracker: " + ", ".join(f"{count} faces {tracker_milliseconds(count):.2f} ms a frame" for count in (1, 4, 24, 60)))
 
 
 if __name__ == "__main__":

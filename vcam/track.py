@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vcam import EMOTIONS
-from vcam.faces import Face, Point, iou
+from vcam.faces import Face, Point
 
 if TYPE_CHECKING:
     from vcam.config import Config
@@ -180,11 +180,27 @@ def moved(face: Face, dx: float, dy: float) -> Face:
     return face.replace(box=(x + dx, y + dy, w, h), keypoints=tuple((kx + dx, ky + dy) for kx, ky in face.keypoints))
 
 
-def keypoint_distance(a: Face, b: Face) -> float:
-    """Mean distance of matching keypoints (the box centres if either has none), in a's face sizes."""
-    side = max(a.box[2], a.box[3], 1.0)
-    pairs = list(zip(a.keypoints, b.keypoints)) or [(a.center, b.center)]
-    return sum(math.dist(p, q) for p, q in pairs) / len(pairs) / side
+def overlaps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every (x, y, w, h) box in `a` (n, 4) with every one in `b` (m, 4): (n, m)."""
+    a, b = a[:, None, :], b[None, :, :]
+    width = np.minimum(a[..., 0] + a[..., 2], b[..., 0] + b[..., 2]) - np.maximum(a[..., 0], b[..., 0])
+    height = np.minimum(a[..., 1] + a[..., 3], b[..., 1] + b[..., 3]) - np.maximum(a[..., 1], b[..., 1])
+    inter = np.clip(width, 0, None) * np.clip(height, 0, None)
+    return inter / (a[..., 2] * a[..., 3] + b[..., 2] * b[..., 3] - inter)
+
+
+def keypoint_distances(tracks: Sequence[Face], shifts: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
+    """Mean distance of matching keypoints of each track's face, moved by its shift (tracks, 2),
+    and each face, in the track's face sizes: (tracks, faces). Faces without the same keypoints
+    are compared by box centres."""
+    count = len(tracks[0].keypoints)
+    if count and all(len(face.keypoints) == count for face in [*tracks, *faces]):
+        a, b = np.array([face.keypoints for face in tracks]), np.array([face.keypoints for face in faces])
+    else:
+        a, b = np.array([[face.center] for face in tracks]), np.array([[face.center] for face in faces])
+    a = a + shifts[:, None, :]
+    sides = np.array([max(face.box[2], face.box[3], 1.0) for face in tracks])[:, None]
+    return np.sqrt(((a[:, None] - b[None, :]) ** 2).sum(axis=-1)).mean(axis=-1) / sides
 
 
 class Tracker:
@@ -203,8 +219,8 @@ class Tracker:
         self._frames += 1
         s = self.settings
         self._tracks = [track for track in self._tracks if t - track.seen_at <= s.forget_after]
-        predicted = [moved(track.face, *track.shift(t, s.predict_for)) for track in self._tracks]
-        track_of = self._match(predicted, faces)
+        shifts = np.array([track.shift(t, s.predict_for) for track in self._tracks]).reshape(-1, 2)
+        track_of = self._match(shifts, faces)
 
         result = []
         for f, face in enumerate(faces):
@@ -219,25 +235,34 @@ class Tracker:
                 track.emotion.update(np.asarray(face.probabilities, np.float64), t)
             result.append(face.replace(track_id=track.track_id, **track.emotion.shown_fields()))
         matched = set(map(id, track_of.values()))
-        for track, guess in zip(list(self._tracks), predicted):
+        for track, (dx, dy) in zip(list(self._tracks), shifts):  # the tracks from before this frame
             if id(track) not in matched and t - track.seen_at <= s.show_missed:
-                result.append(guess.replace(track_id=track.track_id, predicted=True,
-                                            **track.emotion.shown_fields()))
+                result.append(moved(track.face, float(dx), float(dy)).replace(
+                    track_id=track.track_id, predicted=True, **track.emotion.shown_fields()))
         return result
 
-    def _match(self, predicted: list[Face], faces: Sequence[Face]) -> dict[int, _Track]:
-        """Faces to tracks, the closest pairs first; a pair qualifies by overlap or by keypoint distance."""
+    def _match(self, shifts: np.ndarray, faces: Sequence[Face]) -> dict[int, _Track]:
+        """Faces to tracks, the closest pairs first, each track's last face moved by its shift
+        (its motion prediction); a pair qualifies by overlap or by keypoint distance, and by
+        size. Computed as (tracks × faces) arrays: a crowd of 60 stays cheap."""
         s = self.settings
-        pairs = []
-        for t, guess in enumerate(predicted):
-            for f, face in enumerate(faces):
-                overlap, distance = iou(guess.box, face.box), keypoint_distance(guess, face)
-                sizes = sorted((max(guess.box[2:]), max(face.box[2:])))
-                if sizes[1] <= s.match_size * sizes[0] and (overlap >= s.match_iou or distance <= s.match_distance):
-                    pairs.append((distance - overlap, t, f))
+        if not self._tracks or not faces:
+            return {}
+        last = [track.face for track in self._tracks]
+        boxes = np.array([face.box for face in last])
+        boxes[:, :2] += shifts
+        overlap = overlaps(boxes, np.array([face.box for face in faces]))
+        distance = keypoint_distances(last, shifts, faces)
+        track_sides = np.array([max(face.box[2:]) for face in last])[:, None]
+        face_sides = np.array([max(face.box[2:]) for face in faces])[None, :]
+        similar = np.maximum(track_sides, face_sides) <= s.match_size * np.minimum(track_sides, face_sides)
+        eligible = similar & ((overlap >= s.match_iou) | (distance <= s.match_distance))
+        tracks, candidates = np.nonzero(eligible)
+        cost = distance[tracks, candidates] - overlap[tracks, candidates]
         track_of: dict[int, _Track] = {}
         used: set[int] = set()
-        for _, t, f in sorted(pairs):
+        for pair in np.argsort(cost, kind="stable"):
+            t, f = int(tracks[pair]), int(candidates[pair])
             if t not in used and f not in track_of:
                 used.add(t)
                 track_of[f] = self._tracks[t]
