@@ -8,7 +8,8 @@ classifier skips frames: only the time between two classifications matters.
 Smoothing: an exponential moving average with a time constant (`time_constant`, default
 0.4 s). A classification `dt` seconds after the last one weighs `1 − exp(−dt / time_constant)`:
 at 30 fps 0.080 a frame, at 15 fps 0.154, at 60 fps 0.041, so the average forgets at the same
-speed in seconds. 0.4 s averages the frame-to-frame noise of the emotion CNN on a talking face
+speed in seconds. One classification stands for at most `longest_step` (0.2 s), so that a
+face back after a detector miss is not judged on its first look. 0.4 s averages the frame-to-frame noise of the emotion CNN on a talking face
 (its top pick changes 4.4 times a second on the test clip's performer) and still lets a new,
 clear expression lead the average within about a third of a second.
 
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
 
 CLOCKLESS_FPS = 30.0
 """The frame rate assumed when `update` is called without a time: frame index / 30."""
-NEUTRAL = EMOTIONS.index("neutral")
 
 
 @dataclass(frozen=True)
