@@ -125,6 +125,11 @@ BAD_INPUTS: dict[str, tuple[Callable[[Path, Path], list], str]] = {
     "config-unknown-placement": (lambda tmp, photo: configured(tmp, photo, 'placement = "middle"'), "middle"),
     "config-bad-threads": (lambda tmp, photo: configured(tmp, photo, "threads = 0"), "threads"),
     "config-bad-margin": (lambda tmp, photo: configured(tmp, photo, 'switch_margin = "big"'), "switch_margin"),
+    "config-negative-smoothing": (lambda tmp, photo: configured(tmp, photo, "smoothing_seconds = -0.5"),
+                                  "smoothing_seconds"),
+    "config-zero-smoothing": (lambda tmp, photo: configured(tmp, photo, "smoothing_seconds = 0"), "smoothing_seconds"),
+    "config-negative-dwell": (lambda tmp, photo: configured(tmp, photo, "dwell_seconds = -1"), "dwell_seconds"),
+    "config-dwell-over-a-minute": (lambda tmp, photo: configured(tmp, photo, "dwell_seconds = 61"), "dwell_seconds"),
 }
 
 

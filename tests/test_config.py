@@ -26,8 +26,8 @@ def test_defaults() -> None:
     assert (config.detector, config.placement, config.score_threshold) == ("full", "face", None)
     assert (config.emoji_dir, config.emotion_model, config.detector_model) == (None, None, None)
     settings = TrackerSettings()
-    assert (config.smoothing, config.switch_margin, config.unsure_below) == (
-        settings.smoothing, settings.switch_margin, settings.unsure_below)
+    assert (config.smoothing_seconds, config.dwell_seconds, config.switch_margin, config.unsure_below) == (
+        settings.time_constant, settings.dwell, settings.switch_margin, settings.unsure_below)
 
 
 def test_no_config_file_of_ones_own_means_the_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -42,11 +42,11 @@ def test_a_named_config_file_must_exist(tmp_path: Path) -> None:
 
 def test_a_file_overrides_only_what_it_names(tmp_path: Path) -> None:
     path = write(tmp_path / "config.toml",
-                 'placement = "corner"\nsmoothing = 0.25\nscore_threshold = 0.7\nemoji_dir = "~/my-emojis"\n')
+                 'placement = "corner"\nsmoothing_seconds = 0.25\nscore_threshold = 0.7\nemoji_dir = "~/my-emojis"\n')
     config = load_config(path)
-    assert (config.placement, config.smoothing, config.score_threshold) == ("corner", 0.25, 0.7)
+    assert (config.placement, config.smoothing_seconds, config.score_threshold) == ("corner", 0.25, 0.7)
     assert config.emoji_dir == Path.home() / "my-emojis"
-    untouched = {"placement", "smoothing", "score_threshold", "emoji_dir"}
+    untouched = {"placement", "smoothing_seconds", "score_threshold", "emoji_dir"}
     for field in dataclasses.fields(Config):
         if field.name not in untouched:
             assert getattr(config, field.name) == getattr(Config(), field.name)
@@ -143,7 +143,7 @@ def test_settings_of_the_wrong_kind_are_refused(tmp_path: Path) -> None:
     ("detect_every = 0", "detect_every must be a whole number from 1 to 60, not 0"),
     ("camera = 100000", "camera must be a whole number from 0 to 255, not 100000"),
     ('camera = "100000"', "camera must be a whole number from 0 to 255, not 100000"),
-    ("smoothing = 2", "smoothing must be a number from 0 to 1, not 2"),
+    ("switch_margin = 2", "switch_margin must be a number from 0 to 1, not 2"),
     ("score_threshold = nan", "score_threshold must be a number from 0 to 1, not nan"),
     ("unsure_below = -inf", "unsure_below must be a number from 0 to 1, not -inf"),
     ("switch_margin = {a = 1}", "switch_margin must be a number from 0 to 1, not {'a': 1}"),

@@ -202,3 +202,44 @@ def test_a_sticker_blends_into_any_view_of_a_frame(shipped) -> None:
     sticker.paste(bgra[:, :, :3], 10, 5)
     np.testing.assert_array_equal(bgra[:, :, :3], plain)
     assert (bgra[:, :, 3] == 90).all()
+
+
+def test_a_changed_emoji_cross_fades_over_150_ms_and_then_shows_only_the_new_one(tmp_path, photo, faces) -> None:
+    """At 30 fps a change from a red happy to a blue sad square is drawn, at the face's centre,
+    with both colours on the 4 frames of the fade (the new one's weight rising by (1/30 s) / 0.15 s
+    a frame, the old one's falling) and as pure blue from the fifth; a face whose emotion holds is
+    one layer at weight 1."""
+    from vcam.overlay import CrossFades
+
+    blue = (255, 0, 0)
+    write_square(tmp_path / "happy.png", (*RED, 255))
+    write_square(tmp_path / "sad.png", (*blue, 255))
+    overlay, fades = EmojiOverlay(load_emojis(tmp_path), "face"), CrossFades()
+    face = faces[0].replace(track_id=7)
+    happy, sad = face.replace(emotion="happy"), face.replace(emotion="sad")
+    cx, cy = (round(v) for v in face.center)
+    for index in range(3):
+        assert fades.layers([happy], index / 30) == [(happy, 1.0)]
+        overlay.draw(photo.copy(), [happy], index / 30)
+    weights, centres = [], []
+    for index in range(3, 10):
+        weights.append([(layer.emotion, weight) for layer, weight in fades.layers([sad], index / 30)])
+        centres.append(overlay.draw(photo.copy(), [sad], index / 30)[cy, cx].astype(int))
+    rising = [step / 30 / 0.15 for step in range(1, 5)]
+    for layers, weight in zip(weights[:4], rising):
+        assert [emotion for emotion, _ in layers] == ["happy", "sad"]
+        assert [w for _, w in layers] == pytest.approx([1 - weight, weight])
+    assert weights[4:] == [[("sad", 1.0)]] * 3
+    reds, blues = [centre[2] for centre in centres[:4]], [centre[0] for centre in centres[:4]]
+    assert all(red > 10 for red in reds) and all(blue > 50 for blue in blues)
+    assert reds == sorted(reds, reverse=True) and blues == sorted(blues)
+    assert all(tuple(centre) == blue for centre in centres[4:])
+
+
+def test_a_frame_drawn_without_a_time_shows_the_new_emoji_at_once(faces) -> None:
+    from vcam.overlay import CrossFades
+
+    fades = CrossFades()
+    fades.layers([faces[0].replace(track_id=1, emotion="happy")], 0.0)
+    sad = faces[0].replace(track_id=1, emotion="sad")
+    assert fades.layers([sad], None) == [(sad, 1.0)]

@@ -1,6 +1,8 @@
-"""vcam.track: identity across frames, and a steady emotion per face (EMA and hysteresis)."""
+"""vcam.track: identity across frames, and a steady emotion per face (smoothing in seconds, hysteresis, dwell)."""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pytest
@@ -45,12 +47,13 @@ def test_a_face_that_jumps_far_is_a_new_track() -> None:
     assert tracker.update([face_at(300, 0)])[0].track_id != first.track_id
 
 
-@pytest.mark.parametrize("absent, same_id", [(3, True), (10, True), (11, False), (20, False)])
-def test_a_face_back_after_more_than_max_missed_frames_is_new(absent: int, same_id: bool) -> None:
-    tracker = Tracker(TrackerSettings(max_missed=10))
+@pytest.mark.parametrize("absent, same_id", [(3, True), (10, True), (44, True), (46, False), (60, False)])
+def test_a_face_back_after_more_than_forget_after_is_new(absent: int, same_id: bool) -> None:
+    """Frames at 30 a second (no clock given): 1.5 s is 45 frames."""
+    tracker = Tracker(TrackerSettings(forget_after=1.5))
     before = tracker.update([face_at(100, 100)])[0]
     for _ in range(absent):
-        assert tracker.update([]) == []
+        assert all(face.predicted and face.track_id == before.track_id for face in tracker.update([]))
     after = tracker.update([face_at(102, 101)])[0]
     assert (after.track_id == before.track_id) is same_id
 
@@ -67,6 +70,11 @@ def shown_emotions(tracker: Tracker, sequence: list[dict[str, float]]) -> list[s
     return [tracker.update([face_at(100, 100, probabilities=p)])[0].emotion for p in sequence]
 
 
+UNSMOOTHED = TrackerSettings(time_constant=1e-9, dwell=0.0, switch_margin=0.0, unsure_gap=0.0)
+"""Each frame decides alone: no average, no dwell, no hysteresis."""
+FPS = 30
+HALF_A_SECOND = FPS // 2
+
 HOVERING = [{"neutral": 0.42, "sad": 0.38}, {"sad": 0.42, "neutral": 0.38}] * 15
 """Each frame alone has a different leader: neutral and sad take turns by 0.04."""
 
@@ -75,16 +83,16 @@ def test_a_face_hovering_between_two_emotions_does_not_flicker() -> None:
     shown = shown_emotions(Tracker(), HOVERING)
     assert shown == ["neutral"] * len(HOVERING)
     # The same frames without smoothing and hysteresis would flicker on every frame.
-    raw = shown_emotions(Tracker(TrackerSettings(smoothing=1.0, switch_margin=0.0)), HOVERING)
+    raw = shown_emotions(Tracker(UNSMOOTHED), HOVERING)
     assert raw == ["neutral", "sad"] * 15
 
 
-def test_a_clear_lasting_change_switches_the_emotion() -> None:
-    shown = shown_emotions(Tracker(), HOVERING + [{"happy": 0.9}] * 6)
-    assert shown[len(HOVERING) - 1] == "neutral"
-    assert shown[len(HOVERING)] == "neutral"  # one happy frame is not enough ...
-    assert shown[-1] == "happy"  # ... a few in a row are
-    assert shown[-3:] == ["happy"] * 3
+def test_a_clear_lasting_change_switches_the_emotion_within_half_a_second() -> None:
+    shown = shown_emotions(Tracker(), HOVERING + [{"happy": 0.9}] * FPS)
+    changed = shown.index("happy")
+    assert shown[:changed] == ["neutral"] * changed
+    assert len(HOVERING) < changed <= len(HOVERING) + HALF_A_SECOND  # one happy frame is not enough ...
+    assert shown[changed:] == ["happy"] * (len(shown) - changed)  # ... a few in a row are, and it stays
 
 
 def test_a_single_outlier_frame_does_not_switch() -> None:
@@ -93,16 +101,22 @@ def test_a_single_outlier_frame_does_not_switch() -> None:
 
 
 @pytest.mark.parametrize("offset, switches", [(-0.005, True), (0.005, False)])
-def test_one_smoothing_step_is_the_exponential_moving_average(offset: float, switches: bool) -> None:
-    """After two frames the smoothed probabilities are alpha·new + (1 − alpha)·old; the shown
-    emotion switches exactly when the new leader's smoothed lead exceeds the margin."""
-    alpha = 0.7
+@pytest.mark.parametrize("dt", [0.15, 0.2])
+def test_one_smoothing_step_is_the_exponential_moving_average_in_seconds(offset: float, switches: bool,
+                                                                        dt: float) -> None:
+    """Classifications dt seconds apart mix as w·new + (1 − w)·old with w = 1 − exp(−dt / time
+    constant), whatever the frame rate or the frames skipped between (here 4 and 6 frames at
+    30 fps); the shown emotion switches exactly when the new leader's smoothed lead exceeds the margin."""
     old = {"neutral": 0.5, "happy": 0.2, "sad": 0.1}
     new = {"neutral": 0.15, "happy": 0.75, "sad": 0.02}
-    smoothed = alpha * np.array(distribution(**new)) + (1 - alpha) * np.array(distribution(**old))
+    weight = 1 - np.exp(-dt / 0.3)
+    smoothed = weight * np.array(distribution(**new)) + (1 - weight) * np.array(distribution(**old))
     lead = smoothed[EMOTIONS.index("happy")] - smoothed[EMOTIONS.index("neutral")]
-    tracker = Tracker(TrackerSettings(smoothing=alpha, switch_margin=lead + offset))
-    assert shown_emotions(tracker, [old, new]) == ["neutral", "happy" if switches else "neutral"]
+    tracker = Tracker(TrackerSettings(time_constant=0.3, dwell=0.0, switch_margin=lead + offset))
+    first = tracker.update([face_at(100, 100, probabilities=old)], t=5.0)[0]
+    second = tracker.update([face_at(100, 100, probabilities=new)], t=5.0 + dt)[0]
+    np.testing.assert_allclose(second.smoothed, smoothed)
+    assert (first.emotion, second.emotion) == ("neutral", "happy" if switches else "neutral")
 
 
 def test_faces_keep_their_probabilities_and_a_face_without_them_shows_nothing_yet() -> None:
@@ -119,9 +133,83 @@ def test_a_face_with_no_clear_emotion_is_unsure_and_shows_neutral() -> None:
     tracker = Tracker()
     unsure = tracker.update([face_at(0, 0, probabilities=flat)])[0]
     assert unsure.unsure and unsure.emotion == "neutral" and unsure.top_emotion == "angry"
-    clear = tracker.update([face_at(0, 0, probabilities={"happy": 0.9, "neutral": 0.1})])[0]
-    # Smoothed: happy 0.4 × 0.9 + 0.6 × 0.2 = 0.48, past the threshold and the switch margin.
-    assert not clear.unsure and clear.emotion == "happy"
-    assert clear.to_json()["unsure"] is False and unsure.to_json()["unsure"] is True
+    clear = [tracker.update([face_at(0, 0, probabilities={"happy": 0.9, "neutral": 0.1})])[0] for _ in range(FPS)]
+    sure = [face.unsure for face in clear].index(False)
+    assert 0 < sure <= HALF_A_SECOND and clear[sure].emotion == "happy"
+    assert clear[-1].to_json()["unsure"] is False and unsure.to_json()["unsure"] is True
     never = Tracker(TrackerSettings(unsure_below=0.0)).update([face_at(0, 0, probabilities=flat)])[0]
     assert not never.unsure and never.emotion == "angry"
+
+
+def test_the_unsure_state_has_hysteresis() -> None:
+    """A top probability that hovers around the 0.4 threshold (0.34 … 0.50, a sway of ten frames)
+    enters the unsure state once and stays there; deciding frame by frame, it flips each sway."""
+    tops = [0.42 + 0.08 * np.sin(2 * np.pi * frame / 10) for frame in range(3 * FPS)]
+    sequence = [{"sad": top, "neutral": 0.1} for top in tops]
+
+    def unsure_flags(settings: TrackerSettings) -> list[bool]:
+        tracker = Tracker(settings)
+        return [tracker.update([face_at(100, 100, probabilities=p)])[0].unsure for p in sequence]
+
+    def flips(flags: list[bool]) -> int:
+        return sum(a != b for a, b in zip(flags, flags[1:]))
+
+    raw = unsure_flags(UNSMOOTHED)
+    assert flips(raw) >= 15
+    steady = unsure_flags(TrackerSettings(time_constant=1e-9, dwell=0.0))  # hysteresis alone
+    assert flips(steady) == 1 and steady[-1] is True
+    assert flips(unsure_flags(TrackerSettings())) <= 1
+
+
+def test_the_dwell_holds_an_emoji_unless_a_change_is_clear_and_confident() -> None:
+    """Without smoothing, a leader that changes every 5 frames (1/6 s) with a modest lead is
+    shown for at least the dwell's 24 frames each time; a confident one (0.8, leading by 0.7)
+    is shown at once."""
+    settings = TrackerSettings(time_constant=1e-9, dwell=0.8)
+    modest = [{"sad": 0.55, "angry": 0.3}] * 5 + [{"angry": 0.55, "sad": 0.3}] * 5
+    shown = shown_emotions(Tracker(settings), modest * 9)
+    runs = [len(list(group)) for _, group in itertools.groupby(shown)]
+    assert len(runs) > 1 and min(runs[:-1]) >= round(0.8 * FPS)
+    confident = shown_emotions(Tracker(settings), [{"sad": 0.55, "angry": 0.3}] * 5 + [{"angry": 0.8}])
+    assert confident[-1] == "angry"
+
+
+def follow(tracker: Tracker, frames: list[list[Face]]) -> list[list[Face]]:
+    return [tracker.update(faces) for faces in frames]
+
+
+def test_a_track_survives_a_two_frame_miss_and_a_20_pixel_jump_with_its_emotion() -> None:
+    happy = {"happy": 0.8}
+    before = [[face_at(100 + 2 * step, 100, probabilities=happy)] for step in range(10)]
+    frames = before + [[], []] + [[face_at(138, 100, probabilities={"sad": 0.6})]]  # 20 px past the last motion
+    out = follow(Tracker(), frames)
+    ids = {face.track_id for faces in out for face in faces}
+    assert len(ids) == 1
+    assert [faces[0].predicted for faces in out[9:12]] == [False, True, True]
+    assert out[10][0].box[0] == pytest.approx(120, abs=1.0) and out[11][0].box[0] == pytest.approx(122, abs=1.0)
+    assert out[-1][0].emotion == "happy" and not out[-1][0].predicted  # the smoothed state went on
+
+
+def test_a_track_found_again_within_a_second_continues_its_smoothed_emotion() -> None:
+    tracker = Tracker()
+    first = follow(tracker, [[face_at(100, 100, probabilities={"surprise": 0.8})]] * FPS)[-1][0]
+    follow(tracker, [[]] * FPS)
+    again = tracker.update([face_at(104, 98, probabilities={"neutral": 0.6})])[0]
+    assert (again.track_id, again.emotion) == (first.track_id, "surprise")
+    # The second away counts as the longest step (0.2 s), not as a second of new evidence.
+    weight = 1 - np.exp(-TrackerSettings().longest_step / TrackerSettings().time_constant)
+    np.testing.assert_allclose(again.smoothed[EMOTIONS.index("surprise")], 0.8 + (0.4 / 6 - 0.8) * weight)
+
+
+def test_a_face_leaving_at_the_edge_is_shown_moving_on_then_dropped() -> None:
+    """A face sliding left out of a frame, 6 px a frame, is detected until its box reaches the
+    border; then its predicted box goes on sliding with its emoji for show_missed (9 frames at
+    30 fps), and after that the track is no longer shown."""
+    entering = [[face_at(60 - 6 * step, 200, probabilities={"happy": 0.8})] for step in range(10)]
+    out = follow(Tracker(), entering + [[]] * 20)
+    predicted = [faces for faces in out[10:] if faces]
+    assert len(predicted) == round(TrackerSettings().show_missed * FPS)
+    xs = [faces[0].box[0] for faces in predicted]
+    assert all(faces[0].predicted and faces[0].emotion == "happy" for faces in predicted)
+    assert xs == sorted(xs, reverse=True) and xs[0] == pytest.approx(60 - 6 * 10, abs=1.0)
+    assert out[-1] == []

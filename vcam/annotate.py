@@ -24,6 +24,7 @@ from vcam.media import (
     write_image,
 )
 from vcam.pipeline import Pipeline
+from vcam.steadiness import Steadiness, measure_steadiness
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class AnnotateSummary:
     seconds: float
     broken: int = 0
     """Frames that failed to decode; the output repeats the frame before each."""
+    steadiness: Steadiness | None = None
+    """Emoji changes a second per track (`vcam annotate --stats` prints it)."""
 
     @property
     def fps(self) -> float:
@@ -74,7 +77,7 @@ def annotate(pipeline: Pipeline, source: Path, target: Path, json_path: Path | N
     with ExitStack() as outputs:
         json_partial = outputs.enter_context(atomic_output(json_path)) if json_path is not None else None
         if kind == "image":
-            result = pipeline.process(read_image(source))
+            result = pipeline.process(read_image(source), t=0.0)
             records.append({"frame": 0, "faces": [face.to_json() for face in result.faces]})
             write_image(target, result.frame)
         else:
@@ -88,7 +91,7 @@ def annotate(pipeline: Pipeline, source: Path, target: Path, json_path: Path | N
                 if frame is None:  # undecodable: keep the timing, repeat the last good frame
                     frame_faces: list[dict[str, object]] = []
                 else:
-                    result = pipeline.process(frame)
+                    result = pipeline.process(frame, t=index / info.fps)  # the file's clock, not the wall's
                     shown, frame_faces = result.frame, [face.to_json() for face in result.faces]
                 writer.write(shown)
                 records.append({"frame": index, "faces": frame_faces, **({"broken": True} if frame is None else {})})
@@ -97,4 +100,5 @@ def annotate(pipeline: Pipeline, source: Path, target: Path, json_path: Path | N
             json_partial.write_text(json.dumps({"source": str(source), "frames": records}, indent=1))
     faces = sum(len(record["faces"]) for record in records)
     broken = sum(1 for record in records if record.get("broken"))
-    return AnnotateSummary(len(records), faces, time.perf_counter() - began, broken)
+    steadiness = measure_steadiness(records, info.fps) if kind == "video" else None
+    return AnnotateSummary(len(records), faces, time.perf_counter() - began, broken, steadiness)

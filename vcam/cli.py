@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     annotate.add_argument("--emojis", type=Path, metavar="FOLDER", dest="emoji_dir",
                           help="a folder of your own angry.png … neutral.png")
     annotate.add_argument("--quiet", action="store_true", help="no progress bar")
+    annotate.add_argument("--stats", action="store_true",
+                          help="also print the number of tracks and each track's emoji changes a second")
 
     tray = commands.add_parser(
         "tray", help="the tray app: publish the virtual camera (the default command)",
@@ -183,6 +185,8 @@ def run_annotate(args: argparse.Namespace) -> int:
     check_paths(args.input, args.output, args.json)  # before the models load: bad paths fail fast
     summary = annotate(Pipeline.from_config(config), args.input, args.output, args.json, progress=not args.quiet)
     print(f"annotated {args.input} → {args.output}: {summary}")
+    if args.stats and summary.steadiness is not None:
+        print(f"steadiness: {summary.steadiness}")
     return 0
 
 

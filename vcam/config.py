@@ -41,7 +41,10 @@ class Range:
 
 RANGES: dict[str, Range] = {
     "score_threshold": Range(0.0, 1.0),
-    "smoothing": Range(0.0, 1.0),
+    # Steady emojis, in seconds: a moving average needs a time constant above 0, a dwell may be 0;
+    # beyond a minute an emoji no longer follows a face.
+    "smoothing_seconds": Range(0.01, 60.0),
+    "dwell_seconds": Range(0.0, 60.0),
     "switch_margin": Range(0.0, 1.0),
     "unsure_below": Range(0.0, 1.0),
     "threads": Range(1, os.cpu_count() or 1, whole=True),
@@ -71,7 +74,12 @@ class Config:
     """A folder of the user's own <emotion>.png files; None uses the shipped emojis."""
     emotion_model: Path | None = None
     detector_model: Path | None = None
-    smoothing: float = 0.4
+    smoothing_seconds: float = 0.4
+    """Time constant of each face's moving average of probabilities, in seconds (the same at any
+    frame rate); longer is steadier and slower to follow a new expression."""
+    dwell_seconds: float = 0.8
+    """Least time a shown emoji stays before another replaces it (0: no dwell); a clear and
+    confident change may come sooner. vcam/track.py explains the defaults."""
     switch_margin: float = 0.15
     unsure_below: float = 0.4
     """Show the neutral emoji while no emotion's smoothed probability reaches this (0: never)."""

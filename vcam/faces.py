@@ -28,6 +28,11 @@ class Face:
     emotion: str | None = None
     unsure: bool = False
     """No emotion clearly ahead (the tracker then shows neutral)."""
+    smoothed: tuple[float, ...] | None = None
+    """The track's probabilities averaged over time, from which the tracker decides the emotion."""
+    predicted: bool = False
+    """Not detected in this frame: the tracker's guess of where the face is (a detector miss, a
+    face cut by the frame's border), shown for a moment with the track's emotion."""
 
     @property
     def eyes(self) -> tuple[Point, Point]:
@@ -59,8 +64,12 @@ class Face:
             "probabilities": None
             if self.probabilities is None
             else {name: round(p, 4) for name, p in zip(EMOTIONS, self.probabilities)},
+            "smoothed": None
+            if self.smoothed is None
+            else {name: round(p, 4) for name, p in zip(EMOTIONS, self.smoothed)},
             "emotion": self.emotion,
             "unsure": self.unsure,
+            "predicted": self.predicted,
         }
 
 

@@ -70,12 +70,15 @@ class EmojiOverlay:
         self.face_scale = face_scale
         self.badge_scale = badge_scale
         self._stickers: dict[tuple[str, int, int], Sticker] = {}
+        self.fades = CrossFades()
 
-    def draw(self, frame: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
+    def draw(self, frame: np.ndarray, faces: Sequence[Face], t: float | None = None) -> np.ndarray:
+        """With `t` (seconds), a face whose emotion changed fades from the old emoji to the new one."""
         shown = [face for face in faces if face.emotion is not None]
+        layers = self.fades.layers(shown, t)
         if self.placement == "corner":
-            self._draw_corner(frame, shown)
-        for face in shown if self.placement != "corner" else ():
+            self._draw_corner(frame, layers)
+        for face, weight in layers if self.placement != "corner" else ():
             x, y, w, h = face.box
             side = max(w, h)
             if self.placement == "face":
@@ -86,15 +89,16 @@ class EmojiOverlay:
             else:  # badge: above the head's right side, clear of the face
                 emoji = self._sized(face.emotion, side * self.badge_scale)
                 cx, cy = x + w + emoji.width * 0.35, y - emoji.height * 0.15
-            emoji.paste(frame, round(cx - emoji.width / 2), round(cy - emoji.height / 2))
+            emoji.paste(frame, round(cx - emoji.width / 2), round(cy - emoji.height / 2), weight)
         return frame
 
-    def _draw_corner(self, frame: np.ndarray, faces: Sequence[Face]) -> None:
+    def _draw_corner(self, frame: np.ndarray, layers: Sequence[tuple[Face, float]]) -> None:
         size = max(24, frame.shape[0] // 6)
         margin = size // 8
-        ordered = sorted(faces, key=lambda face: face.box[0])  # left-to-right, as the faces stand
-        for slot, face in enumerate(ordered):
-            self._sized(face.emotion, size).paste(frame, margin, margin + slot * (size + margin))
+        slots: dict[int, int] = {}  # a face's two layers share its slot
+        for face, weight in sorted(layers, key=lambda layer: layer[0].box[0]):  # left-to-right, as the faces stand
+            slot = slots.setdefault(id(face) if face.track_id is None else face.track_id, len(slots))
+            self._sized(face.emotion, size).paste(frame, margin, margin + slot * (size + margin), weight)
 
     def _sized(self, emotion: str, side: float, angle: float = 0.0) -> Sticker:
         """The emoji scaled so that its larger side is `side` pixels, turned by `angle` degrees
@@ -159,8 +163,9 @@ class Sticker:
         return cls(cv2.multiply(colour, alpha3, scale=1 / 255), 255 - alpha3,
                    width, height, int(left), int(top))
 
-    def paste(self, frame: np.ndarray, x: int, y: int) -> None:
-        """Blend onto a BGR frame with the image's top-left at (x, y), clipped to the frame."""
+    def paste(self, frame: np.ndarray, x: int, y: int, weight: float = 1.0) -> None:
+        """Blend onto a BGR frame with the image's top-left at (x, y), clipped to the frame; a
+        `weight` under 1 scales the image's alpha (a cross-fade)."""
         x, y = x + self.left, y + self.top
         height, width = frame.shape[:2]
         patch_height, patch_width = self.premultiplied.shape[:2]
@@ -171,9 +176,61 @@ class Sticker:
         inside = (slice(y0 - y, y1 - y), slice(x0 - x, x1 - x))
         region = frame[y0:y1, x0:x1]
         # Assigned through numpy, not OpenCV's dst=: the frame may be any view (mirrored, a BGRA frame's BGR).
-        region[:] = cv2.add(self.premultiplied[inside], cv2.multiply(region, self.transparency[inside], scale=1 / 255))
+        premultiplied, transparency = self.premultiplied[inside], self.transparency[inside]
+        if weight < 1.0:  # colour·alpha·w, and 255 − alpha·w = w·(255 − alpha) + 255·(1 − w)
+            premultiplied = cv2.convertScaleAbs(premultiplied, alpha=weight)
+            transparency = cv2.convertScaleAbs(transparency, alpha=weight, beta=255 * (1.0 - weight))
+        region[:] = cv2.add(premultiplied, cv2.multiply(region, transparency, scale=1 / 255))
 
 
 def blend(frame: np.ndarray, image: np.ndarray, x: int, y: int) -> None:
     """Alpha-blend a BGRA image onto a BGR frame with its top-left at (x, y), clipped to the frame."""
     Sticker.from_bgra(image).paste(frame, x, y)
+
+
+FADE_SECONDS = 0.15
+"""An emoji change fades over 150 ms: long enough to read as deliberate, short enough not to lag."""
+
+
+@dataclass
+class _Shown:
+    emotion: str
+    previous: str | None = None
+    """The emoji fading out, while a fade lasts."""
+    changed_at: float = 0.0
+    """When the fade began: the frame before the one with the new emotion."""
+    drawn_at: float = 0.0
+
+
+class CrossFades:
+    """Per track, what its emoji was and when it changed, so that a change fades over `seconds`:
+    the old emoji at weight 1 − w under the new one at w, w rising from the first frame after the
+    change to 1, and from then on only the new emoji. Faces without a change, or drawn without a
+    time, are one layer at weight 1: no extra blending."""
+
+    def __init__(self, seconds: float = FADE_SECONDS) -> None:
+        self.seconds = seconds
+        self._shown: dict[int, _Shown] = {}
+
+    def layers(self, faces: Sequence[Face], t: float | None) -> list[tuple[Face, float]]:
+        """(face, weight) to draw in order: a fading face twice, its old emotion first."""
+        if t is None:
+            return [(face, 1.0) for face in faces]
+        layers, seen = [], {}
+        for face in faces:
+            if face.track_id is None:
+                layers.append((face, 1.0))
+                continue
+            state = self._shown.get(face.track_id) or _Shown(face.emotion, None, t, t)
+            if state.emotion != face.emotion:
+                state = _Shown(face.emotion, state.emotion, state.drawn_at, t)
+            weight = 1.0 if state.previous is None else min(1.0, (t - state.changed_at) / self.seconds)
+            if weight < 1.0:
+                layers += [(face.replace(emotion=state.previous), 1.0 - weight), (face, weight)]
+            else:
+                state.previous = None
+                layers.append((face, 1.0))
+            state.drawn_at = t
+            seen[face.track_id] = state
+        self._shown = seen  # tracks gone from the picture are forgotten
+        return layers

@@ -6,6 +6,7 @@ the faces it found; sources, sinks, threads and the user interface live elsewher
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +16,7 @@ from vcam.config import Config
 from vcam.detect import FaceDetector
 from vcam.faces import Face
 from vcam.overlay import EmojiOverlay, load_emojis
-from vcam.track import Tracker, TrackerSettings
+from vcam.track import Tracker, tracker_settings
 
 
 @dataclass
@@ -44,18 +45,21 @@ class Pipeline:
             FaceDetector(config.detector, config.score_threshold, model_path=config.detector_model,
                          num_threads=config.threads),
             EmotionModel(config.emotion_model, num_threads=config.threads, views=config.classify_views),
-            Tracker(TrackerSettings(smoothing=config.smoothing, switch_margin=config.switch_margin,
-                                    unsure_below=config.unsure_below)),
+            Tracker(tracker_settings(config)),
             EmojiOverlay(load_emojis(config.emoji_dir), config.placement),
             detect_every=config.detect_every,
         )
 
-    def process(self, frame: np.ndarray) -> FrameResult:
-        """Annotate `frame` in place and return it with its faces."""
+    def process(self, frame: np.ndarray, t: float | None = None) -> FrameResult:
+        """Annotate `frame`, taken at `t` seconds, in place and return it with its faces.
+
+        `t` drives the smoothing, the dwell and the cross-fade: a file's frame index / fps, or
+        (the default) now on the monotonic clock, for a live camera."""
+        t = time.monotonic() if t is None else t
         faces = self.detect(frame)
         faces = self.model.classify(frame, faces)
-        faces = self.tracker.update(faces)
-        self.draw(frame, faces)
+        faces = self.tracker.update(faces, t)
+        self.draw(frame, faces, t)
         return FrameResult(frame, faces)
 
     def detect(self, frame: np.ndarray) -> list[Face]:
@@ -71,7 +75,8 @@ class Pipeline:
         self.tracker.reset()
         self._detected, self._frames_since_detection = [], 0
 
-    def draw(self, frame: np.ndarray, faces: list[Face]) -> None:
-        """The emojis for `faces` onto `frame`, in place, when the overlay is on."""
+    def draw(self, frame: np.ndarray, faces: list[Face], t: float | None = None) -> None:
+        """The emojis for `faces` onto `frame`, in place, when the overlay is on; with `t`, an
+        emoji that changed fades into the new one (without, e.g. a redraw, it is shown at once)."""
         if self.overlay_enabled:
-            self.overlay.draw(frame, faces)
+            self.overlay.draw(frame, faces, t)

@@ -1,0 +1,141 @@
+"""A clip whose truth is known: FER2013 faces of different emotions pasted at one spot, one after
+another, so the true expression changes at known frames and nowhere else.
+
+Each segment holds one PublicTest face of one emotion for a few seconds; every frame moves it by
+a few pixels, rescales it by a few per cent and adds camera noise, so the detector and the
+classifier see a slightly different picture each frame, as they do with a person holding an
+expression. Faces are chosen, in a fixed random order, among those the real detector finds and
+the real classifier labels as FER2013 does (the clip tests the tracker, not the model)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vcam import EMOTIONS
+from vcam.pipeline import Pipeline
+
+SIZE = (640, 480)
+FACE = 220
+"""Pixels the 48×48 face is scaled to: a person about a metre from a 640×480 webcam."""
+
+
+@dataclass(frozen=True)
+class KnownChangesClip:
+    faces: tuple[np.ndarray, ...]
+    """One 48×48 gray face per segment."""
+    emotions: tuple[str, ...]
+    """The true emotion of each segment."""
+    segment_seconds: float
+
+    @property
+    def seconds(self) -> float:
+        return self.segment_seconds * len(self.emotions)
+
+    def truth(self, t: float) -> str:
+        return self.emotions[min(int(t / self.segment_seconds), len(self.emotions) - 1)]
+
+    def change_times(self) -> list[float]:
+        """When the true emotion changes."""
+        return [i * self.segment_seconds for i in range(1, len(self.emotions))
+                if self.emotions[i] != self.emotions[i - 1]]
+
+    def frames(self, fps: float, seed: int = 0) -> Iterator[tuple[float, np.ndarray]]:
+        """(time, frame) at `fps` frames a second; the same seed gives the same frames."""
+        rng = np.random.default_rng(seed)
+        background = _background()
+        for index in range(round(self.seconds * fps)):
+            t = index / fps
+            face = self.faces[min(int(t / self.segment_seconds), len(self.faces) - 1)]
+            yield t, _frame(background, face, rng)
+
+
+def _background() -> np.ndarray:
+    """A smooth, face-free backdrop: a blurred colour gradient."""
+    width, height = SIZE
+    ramp = np.linspace(60, 190, width, dtype=np.float32)[None, :].repeat(height, 0)
+    background = np.dstack([ramp, ramp[::-1, ::-1], np.full_like(ramp, 120)])
+    return cv2.GaussianBlur(background.astype(np.uint8), (0, 0), 15)
+
+
+def _frame(background: np.ndarray, face: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    frame = background.copy()
+    side = round(FACE * rng.uniform(0.97, 1.03))
+    patch = cv2.cvtColor(cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2BGR)
+    x = (SIZE[0] - side) // 2 + int(rng.integers(-4, 5))
+    y = (SIZE[1] - side) // 2 + int(rng.integers(-4, 5))
+    frame[y:y + side, x:x + side] = patch
+    noise = rng.normal(0, 6, frame.shape)
+    return np.clip(frame + noise, 0, 255).astype(np.uint8)
+
+
+def pick_faces(pipeline: Pipeline, npz: Path, emotions: tuple[str, ...], seed: int = 23) -> tuple[np.ndarray, ...]:
+    """For each emotion in turn, a PublicTest face of it (a different one each time) that the
+    detector finds alone and the classifier calls that emotion in every one of a few frames."""
+    with np.load(npz) as data:
+        public = np.flatnonzero(data["usage"] == "PublicTest")
+        images, labels = data["images"][public], data["labels"][public]
+    order = np.random.default_rng(seed).permutation(len(images))
+    rng = np.random.default_rng(seed)
+    chosen: list[np.ndarray] = []
+    used: set[int] = set()
+    for emotion in emotions:
+        for index in order:
+            if index in used or EMOTIONS[labels[index]] != emotion:
+                continue
+            if _steady(pipeline, images[index], emotion, rng):
+                used.add(int(index))
+                chosen.append(images[index])
+                break
+        else:
+            raise LookupError(f"no PublicTest face of {emotion} is found and classified as {emotion}")
+    return tuple(chosen)
+
+
+def _steady(pipeline: Pipeline, face: np.ndarray, emotion: str, rng: np.random.Generator, tries: int = 6) -> bool:
+    for _ in range(tries):
+        frame = _frame(_background(), face, rng)
+        found = pipeline.model.classify(frame, pipeline.detector.detect(frame))
+        if len(found) != 1 or found[0].top_emotion != emotion or max(found[0].probabilities) < 0.5:
+            return False
+    return True
+
+
+def known_changes_clip(pipeline: Pipeline, npz: Path,
+                       emotions: tuple[str, ...] = ("happy", "surprise", "happy", "neutral"),
+                       segment_seconds: float = 2.0) -> KnownChangesClip:
+    return KnownChangesClip(pick_faces(pipeline, npz, emotions), emotions, segment_seconds)
+
+
+@dataclass(frozen=True)
+class FollowedTruth:
+    """How the shown emotion of a clip's face followed the known truth."""
+
+    false_changes: int
+    """Changes of the shown emoji outside the half second after a true change."""
+    steady_seconds: float
+    """Time outside those half seconds."""
+    lags: tuple[float | None, ...]
+    """Per true change: seconds until the shown emotion became the new truth (None: never)."""
+
+    @property
+    def false_changes_per_second(self) -> float:
+        return self.false_changes / self.steady_seconds
+
+
+def followed_truth(clip: KnownChangesClip, shown: list[tuple[float, str | None]], grace: float = 0.5) -> FollowedTruth:
+    """`shown`: (time, shown emotion) for each frame of `clip`, from the face's track."""
+    changes = clip.change_times()
+    in_grace = [any(change <= t < change + grace for change in changes) for t, _ in shown]
+    false_changes = sum(1 for i in range(1, len(shown))
+                        if shown[i][1] != shown[i - 1][1] and not in_grace[i])
+    frame_time = shown[1][0] - shown[0][0]
+    lags = []
+    for change in changes:
+        after = [t for t, emotion in shown if t >= change and emotion == clip.truth(change)]
+        lags.append(None if not after else after[0] - change)
+    return FollowedTruth(false_changes, (len(shown) - sum(in_grace)) * frame_time, tuple(lags))
