@@ -12,7 +12,7 @@ from recording_backend import Recorder, new_recorder
 
 from vcam.capture import Backoff
 from vcam.pipeline import FrameResult
-from vcam.virtual_camera import VirtualCameraSink, fit_frame, to_pixel_format
+from vcam.virtual_camera import VirtualCameraSink, camera_frame, fit_frame, to_pixel_format
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +62,68 @@ def test_each_pixel_format_decodes_back_to_the_picture(photo: np.ndarray, pixel_
     decoded = cv2.cvtColor(converted, back)
     error = np.abs(decoded.astype(int) - frame.astype(int)).mean()
     assert error < (0.5 if pixel_format == "RGB" else 6.0)  # YUV 4:2:0 / 4:2:2 subsample the colour
+
+
+def two_pass(frame: np.ndarray, width: int, height: int, pixel_format: str, fit: str) -> np.ndarray:
+    """The virtual camera's frame as it was made before the one pass: scale, copy the scaled
+    picture into a black canvas, then convert (and for NV12 rebuild the whole buffer)."""
+    frame_height, frame_width = frame.shape[:2]
+    if (frame_width, frame_height) != (width, height):
+        if fit == "stretch":
+            frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+        else:
+            scale = (min if fit == "letterbox" else max)(width / frame_width, height / frame_height)
+            size = max(1, round(frame_width * scale)), max(1, round(frame_height * scale))
+            scaled = cv2.resize(frame, size, interpolation=cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR)
+            if fit == "crop":
+                x, y = (size[0] - width) // 2, (size[1] - height) // 2
+                frame = scaled[y:y + height, x:x + width]
+            else:
+                frame = np.zeros((height, width, 3), np.uint8)
+                x, y = (width - size[0]) // 2, (height - size[1]) // 2
+                frame[y:y + size[1], x:x + size[0]] = scaled
+    if pixel_format == "BGR":
+        return np.ascontiguousarray(frame)
+    if pixel_format == "NV12":
+        planar = cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).reshape(-1)
+        luma, quarter = width * height, width * height // 4
+        nv12 = np.empty_like(planar)
+        nv12[:luma] = planar[:luma]
+        nv12[luma::2] = planar[luma:luma + quarter]
+        nv12[luma + 1::2] = planar[luma + quarter:]
+        return nv12
+    codes = {"RGB": cv2.COLOR_BGR2RGB, "I420": cv2.COLOR_BGR2YUV_I420, "YUYV": cv2.COLOR_BGR2YUV_YUYV,
+             "UYVY": cv2.COLOR_BGR2YUV_UYVY}
+    return cv2.cvtColor(frame, codes[pixel_format])
+
+
+@pytest.fixture(scope="module")
+def clip_frames(media: Path) -> list[np.ndarray]:
+    """Three frames of the 640×360 clip, a second apart."""
+    capture = cv2.VideoCapture(str(media / "short_hamilton_clip.mp4"))
+    frames = []
+    for index in range(90):
+        ok, frame = capture.read()
+        assert ok
+        if index % 30 == 0:
+            frames.append(frame)
+    capture.release()
+    return frames
+
+
+@pytest.mark.parametrize("pixel_format", ["RGB", "BGR", "I420", "NV12", "YUYV", "UYVY"])
+@pytest.mark.parametrize("fit", ["letterbox", "crop", "stretch"])
+@pytest.mark.parametrize("size", [(1280, 720), (640, 480), (256, 144), (640, 360)])
+def test_the_one_pass_frame_equals_fitting_then_converting(clip_frames: list[np.ndarray], pixel_format: str,
+                                                           fit: str, size: tuple[int, int]) -> None:
+    # Up and down in scale, another aspect ratio (bars or cuts), below half size (area
+    # averaging), and the camera's own size (no scaling at all).
+    for frame in clip_frames:
+        before = frame.copy()
+        sent = camera_frame(frame, *size, pixel_format, fit)
+        assert np.array_equal(sent, two_pass(before, *size, pixel_format, fit)), (pixel_format, fit, size)
+        assert np.array_equal(frame, before), "the engine's frame is never written to"
+        assert np.array_equal(sent, to_pixel_format(fit_frame(frame, *size, fit), pixel_format))
 
 
 def publishing(sink: VirtualCameraSink, frame: np.ndarray) -> VirtualCameraSink:
