@@ -18,7 +18,7 @@ from vcam.engine import Engine, EngineState
 from vcam.pipeline import FrameResult, Pipeline
 from vcam.placeholder import BACKGROUND
 from vcam.repeats import REFRESH_EVERY
-from vcam.sources import CameraError, Pacer, VideoFileSource, open_source
+from vcam.sources import CameraError, Pacer, VideoFileSource, WebcamSource, open_source
 from vcam.virtual_camera import VirtualCameraSink, fit_frame, to_pixel_format
 
 FAST_RETRY = Backoff(0.02, 0.1)
@@ -392,3 +392,15 @@ def test_a_new_picture_after_a_settled_one_goes_through_the_pipeline(media: Path
             faces_by_picture[index].add(len(result.faces))
     assert repeated > 45, "each photo settled and was repeated"
     assert faces_by_picture == {0: {2}, 1: {1}}, "each photo's own faces, never the other's carried over"
+
+
+def test_a_capture_that_cannot_switch_to_mjpg_or_the_size_keeps_its_own_and_says_so(media: Path) -> None:
+    # A video file opened where a webcam would be: OpenCV's file reader takes no format or size,
+    # as a camera without MJPG or without the virtual camera's size does.
+    source = WebcamSource(str(media / "short_hamilton_clip.mp4"), 1280, 720)
+    try:
+        frame = source.read()
+    finally:
+        source.close()
+    assert source.mode == "640×360 h264"
+    assert frame is not None and frame.shape == (360, 640, 3)
