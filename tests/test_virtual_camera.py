@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from recording_backend import Recorder, new_recorder
 
+from benchmarks.camera_frame import two_pass
+
 from vcam.capture import Backoff
 from vcam.pipeline import FrameResult
 from vcam.virtual_camera import VirtualCameraSink, camera_frame, fit_frame, to_pixel_format
@@ -62,39 +64,6 @@ def test_each_pixel_format_decodes_back_to_the_picture(photo: np.ndarray, pixel_
     decoded = cv2.cvtColor(converted, back)
     error = np.abs(decoded.astype(int) - frame.astype(int)).mean()
     assert error < (0.5 if pixel_format == "RGB" else 6.0)  # YUV 4:2:0 / 4:2:2 subsample the colour
-
-
-def two_pass(frame: np.ndarray, width: int, height: int, pixel_format: str, fit: str) -> np.ndarray:
-    """The virtual camera's frame as it was made before the one pass: scale, copy the scaled
-    picture into a black canvas, then convert (and for NV12 rebuild the whole buffer)."""
-    frame_height, frame_width = frame.shape[:2]
-    if (frame_width, frame_height) != (width, height):
-        if fit == "stretch":
-            frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
-        else:
-            scale = (min if fit == "letterbox" else max)(width / frame_width, height / frame_height)
-            size = max(1, round(frame_width * scale)), max(1, round(frame_height * scale))
-            scaled = cv2.resize(frame, size, interpolation=cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR)
-            if fit == "crop":
-                x, y = (size[0] - width) // 2, (size[1] - height) // 2
-                frame = scaled[y:y + height, x:x + width]
-            else:
-                frame = np.zeros((height, width, 3), np.uint8)
-                x, y = (width - size[0]) // 2, (height - size[1]) // 2
-                frame[y:y + size[1], x:x + size[0]] = scaled
-    if pixel_format == "BGR":
-        return np.ascontiguousarray(frame)
-    if pixel_format == "NV12":
-        planar = cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).reshape(-1)
-        luma, quarter = width * height, width * height // 4
-        nv12 = np.empty_like(planar)
-        nv12[:luma] = planar[:luma]
-        nv12[luma::2] = planar[luma:luma + quarter]
-        nv12[luma + 1::2] = planar[luma + quarter:]
-        return nv12
-    codes = {"RGB": cv2.COLOR_BGR2RGB, "I420": cv2.COLOR_BGR2YUV_I420, "YUYV": cv2.COLOR_BGR2YUV_YUYV,
-             "UYVY": cv2.COLOR_BGR2YUV_UYVY}
-    return cv2.cvtColor(frame, codes[pixel_format])
 
 
 @pytest.fixture(scope="module")
