@@ -257,7 +257,7 @@ class Engine:
             except Exception as err:  # noqa: BLE001 - one bad frame must not stop the stream
                 log.warning("a frame could not be processed (%s); showing it without emojis", err)
                 result = FrameResult(raw.copy(), [])
-        self._repeats.ran(self._last_faces, result.faces)
+        self._repeats.ran(self._last_output.faces if self._last_output else [], result.faces)
         self._last_raw = raw
         if self.pipeline.overlay_enabled:  # with it off, the faces found last are kept for when it comes on
             self._last_faces = result.faces
