@@ -83,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|")
     for (camera, size, pixel_format) in CASES:
         frame = cv2.resize(photo, camera, interpolation=cv2.INTER_AREA)
-        ways = (lambda f: two_pass(f, *size, pixel_format, "letterbox"),
-                lambda f: camera_frame(f, *size, pixel_format, "letterbox"))
+        ways = (lambda f, size=size, fmt=pixel_format: two_pass(f, *size, fmt, "letterbox"),
+                lambda f, size=size, fmt=pixel_format: camera_frame(f, *size, fmt, "letterbox"))
         for make in ways:
             cpu_ms(make, frame, 10)  # warm-up: OpenCV's thread pool and the allocator
         # Alternating rounds, the median of each: the load of a shared machine falls on both alike.

@@ -11,7 +11,6 @@ import pytest
 from recording_backend import Recorder, new_recorder
 
 from benchmarks.camera_frame import two_pass
-
 from vcam.capture import Backoff
 from vcam.pipeline import FrameResult
 from vcam.virtual_camera import VirtualCameraSink, camera_frame, fit_frame, to_pixel_format
