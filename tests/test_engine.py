@@ -17,8 +17,10 @@ from waiting import wait_until
 from vcam.capture import Backoff
 from vcam.config import Config, load_config
 from vcam.engine import Engine, EngineState
+from vcam.pipeline import FrameResult, Pipeline
 from vcam.placeholder import BACKGROUND
-from vcam.sources import CameraError, VideoFileSource, open_source
+from vcam.repeats import REFRESH_EVERY
+from vcam.sources import CameraError, Pacer, VideoFileSource, WebcamSource, open_source
 from vcam.virtual_camera import VirtualCameraSink, fit_frame, to_pixel_format
 
 FAST_RETRY = Backoff(0.02, 0.1)
@@ -327,3 +329,124 @@ def test_a_camera_that_opens_but_sends_no_picture_is_never_reported_working(clip
     assert not any(state.camera_ok for state in run.states), "it flipped to working and back"
     problems = {state.camera_message for state in run.states if state.camera_message != "starting"}
     assert problems == {"camera 3 opens but sends no picture (not a camera, or a broken driver); retrying"}
+
+
+class Counted:
+    """A real pipeline whose detector and classifier count their calls."""
+
+    def __init__(self, config: Config) -> None:
+        self.pipeline = Pipeline.from_config(config)
+        self.detections = self.classifications = 0
+        detect, classify = self.pipeline.detector.detect, self.pipeline.model.classify
+
+        def counting_detect(frame):
+            self.detections += 1
+            return detect(frame)
+
+        def counting_classify(frame, faces):
+            self.classifications += 1
+            return classify(frame, faces)
+
+        self.pipeline.detector.detect = counting_detect
+        self.pipeline.model.classify = counting_classify
+
+
+class Published:
+    """A sink that keeps every result the engine publishes."""
+
+    def __init__(self) -> None:
+        self.results: list[FrameResult] = []
+
+    def publish(self, result: FrameResult) -> None:
+        self.results.append(result)
+
+
+def test_with_the_overlay_off_the_frames_go_to_the_sinks_without_detector_or_classifier(clip: Config) -> None:
+    config = clip.replace(overlay=False)
+    counted = Counted(config)
+    published = Published()
+    with Running(config, pipeline=counted.pipeline) as run:
+        run.engine.add_sink(published)
+        run.recorder.wait_for(lambda r: run.engine.frames_processed >= 30)
+        assert (counted.detections, counted.classifications) == (0, 0)
+        camera_frames = [result for result in published.results if not is_placeholder(result.frame)]
+        assert len(camera_frames) >= 30 and all(result.faces == [] for result in camera_frames)
+        run.engine.set_overlay(True)
+        run.recorder.wait_for(lambda r: counted.classifications >= 5)  # the same counters see the pipeline run
+    assert counted.detections >= 5
+
+
+def test_a_repeated_picture_is_published_again_without_running_the_pipeline(media: Path) -> None:
+    # A photo as the camera: every frame is a fresh copy of the same picture.
+    photo = str(media / "two_people.jpg")
+    plain = cv2.imread(photo)
+    config = Config(camera=photo)
+    counted = Counted(config)
+    published = Published()
+    with Running(config, pipeline=counted.pipeline) as run:
+        run.engine.add_sink(published)
+        run.recorder.wait_for(lambda r: run.engine.frames_repeated > 0)  # the tracker has settled
+        engine = run.engine
+        settled = (engine.frames_processed, engine.frames_repeated, counted.detections, len(published.results))
+        run.recorder.wait_for(lambda r: engine.frames_processed >= settled[0] + 60)
+        processed, repeated = engine.frames_processed - settled[0], engine.frames_repeated - settled[1]
+        runs, results = counted.detections - settled[2], published.results[settled[3]:]
+    assert runs + repeated == processed, "each frame either ran the pipeline or repeated the last result"
+    # Once settled, a still picture runs the pipeline every REFRESH_EVERY-th frame only.
+    assert processed // REFRESH_EVERY <= runs <= processed // REFRESH_EVERY + 1
+    assert len(results) >= processed, "every repeated frame is still published"
+    assert all(len(result.faces) == 2 for result in results)
+    first = results[0].frame
+    for result in results:
+        assert np.array_equal(result.frame, first), "the same emojis on the same picture"
+    assert (np.abs(first.astype(int) - plain.astype(int)).max(axis=2) > 40).mean() > 0.01, "with emojis on it"
+    assert len({id(result.frame) for result in results}) == len(results), "each in the frame its capture handed over"
+
+
+class Slideshow:
+    """Two photos as a camera at 30 fps, each for `hold` frames in turn, every frame a fresh copy;
+    notes which photo each frame it handed over shows."""
+
+    def __init__(self, pictures: list[np.ndarray], hold: int) -> None:
+        self.name, self._pictures, self._hold = "slideshow", pictures, hold
+        self._pacer = Pacer(30)
+        self.shows: dict[int, int] = {}
+
+    def read(self) -> np.ndarray:
+        self._pacer.wait()
+        index = (len(self.shows) // self._hold) % len(self._pictures)
+        frame = self._pictures[index].copy()
+        self.shows[id(frame)] = index
+        return frame
+
+    def close(self) -> None:
+        self._pacer.cancel()
+
+
+def test_a_new_picture_after_a_settled_one_goes_through_the_pipeline(media: Path) -> None:
+    pictures = [fit_frame(cv2.imread(str(media / name)), 1280, 720) for name in ("two_people.jpg", "obama-720p.jpg")]
+    slideshow = Slideshow(pictures, hold=45)
+    published = Published()
+    with Running(Config(camera="slideshow"), opener=lambda camera: slideshow) as run:
+        run.engine.add_sink(published)
+        run.recorder.wait_for(lambda r: len(slideshow.shows) >= 4 * 45 + 10)
+        repeated = run.engine.frames_repeated
+    faces_by_picture: dict[int, set[int]] = {0: set(), 1: set()}
+    for result in published.results:
+        index = slideshow.shows.get(id(result.frame))
+        if index is not None:
+            faces_by_picture[index].add(len(result.faces))
+    assert repeated > 45, "each photo settled and was repeated"
+    assert faces_by_picture == {0: {2}, 1: {1}}, "each photo's own faces, never the other's carried over"
+
+
+def test_a_capture_that_cannot_switch_to_mjpg_or_the_size_keeps_its_own_and_says_so(media: Path) -> None:
+    # A video file opened where a webcam would be: OpenCV's file reader takes no format or size,
+    # as a camera without MJPG or without the virtual camera's size does.
+    source = WebcamSource(str(media / "short_hamilton_clip.mp4"), 1280, 720)
+    try:
+        frame = source.read()
+    finally:
+        source.close()
+    assert source.mode == "640×360 h264"
+    assert frame is not None and frame.shape == (360, 640, 3)

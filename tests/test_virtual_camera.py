@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from recording_backend import Recorder, new_recorder
 
+from benchmarks.camera_frame import two_pass
 from vcam.capture import Backoff
 from vcam.pipeline import FrameResult
-from vcam.virtual_camera import VirtualCameraSink, fit_frame, to_pixel_format
+from vcam.virtual_camera import VirtualCameraSink, camera_frame, fit_frame, to_pixel_format
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +63,35 @@ def test_each_pixel_format_decodes_back_to_the_picture(photo: np.ndarray, pixel_
     decoded = cv2.cvtColor(converted, back)
     error = np.abs(decoded.astype(int) - frame.astype(int)).mean()
     assert error < (0.5 if pixel_format == "RGB" else 6.0)  # YUV 4:2:0 / 4:2:2 subsample the colour
+
+
+@pytest.fixture(scope="module")
+def clip_frames(media: Path) -> list[np.ndarray]:
+    """Three frames of the 640×360 clip, a second apart."""
+    capture = cv2.VideoCapture(str(media / "short_hamilton_clip.mp4"))
+    frames = []
+    for index in range(90):
+        ok, frame = capture.read()
+        assert ok
+        if index % 30 == 0:
+            frames.append(frame)
+    capture.release()
+    return frames
+
+
+@pytest.mark.parametrize("pixel_format", ["RGB", "BGR", "I420", "NV12", "YUYV", "UYVY"])
+@pytest.mark.parametrize("fit", ["letterbox", "crop", "stretch"])
+@pytest.mark.parametrize("size", [(1280, 720), (640, 480), (256, 144), (640, 360)])
+def test_the_one_pass_frame_equals_fitting_then_converting(clip_frames: list[np.ndarray], pixel_format: str,
+                                                           fit: str, size: tuple[int, int]) -> None:
+    # Up and down in scale, another aspect ratio (bars or cuts), below half size (area
+    # averaging), and the camera's own size (no scaling at all).
+    for frame in clip_frames:
+        before = frame.copy()
+        sent = camera_frame(frame, *size, pixel_format, fit)
+        assert np.array_equal(sent, two_pass(before, *size, pixel_format, fit)), (pixel_format, fit, size)
+        assert np.array_equal(frame, before), "the engine's frame is never written to"
+        assert np.array_equal(sent, to_pixel_format(fit_frame(frame, *size, fit), pixel_format))
 
 
 def publishing(sink: VirtualCameraSink, frame: np.ndarray) -> VirtualCameraSink:

@@ -83,7 +83,7 @@ class Config:
     switch_margin: float = 0.15
     unsure_below: float = 0.4
     """Show the neutral emoji while no emotion's smoothed probability reaches this (0: never)."""
-    threads: int = 2
+    threads: int = 1  # per model: less CPU a frame than 2, no slower under load (python -m benchmarks.threads)
     detect_every: int = 1
     """Run the face detector on every n-th frame and keep its faces for the frames between. On
     the test clip, 2 saves half the detector's time (about 2 ms a 720p frame) and misses 4.6 %

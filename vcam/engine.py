@@ -28,6 +28,7 @@ from vcam.detect import FaceDetector
 from vcam.faces import Face
 from vcam.pipeline import FrameResult, Pipeline
 from vcam.placeholder import placeholder_frame
+from vcam.repeats import RepeatedPicture
 from vcam.sources import FrameSource, describe_camera, open_source
 
 log = logging.getLogger("vcam")
@@ -86,9 +87,11 @@ class Engine:
         self._last_raw: np.ndarray | None = None
         self._last_faces: list[Face] = []
         self._last_output: FrameResult | None = None
+        self._repeats = RepeatedPicture()
         self._showing_placeholder = False
         self._frame_times: collections.deque[float] = collections.deque(maxlen=60)
         self.frames_processed = 0
+        self.frames_repeated = 0  # of those, the ones that repeated the last picture: published without the pipeline
 
     # --- the outside: safe to call from any thread ---------------------------------------------
 
@@ -188,6 +191,7 @@ class Engine:
                 if not self._commands:
                     return
                 command = self._commands.popleft()
+            self._repeats.forget()  # a changed setting: the next frame goes through the pipeline
             try:
                 command()
             except Exception as err:  # noqa: BLE001 - a failed change must not end the stream
@@ -240,17 +244,39 @@ class Engine:
         return "camera unavailable", state.camera_message
 
     def _process(self, frame: np.ndarray) -> None:
-        raw = frame.copy()  # kept unannotated, so that a change of overlay redraws at once
-        try:
-            result = self.pipeline.process(frame)
-        except Exception as err:  # noqa: BLE001 - one bad frame must not stop the stream
-            log.warning("a frame could not be processed (%s); showing it without emojis", err)
-            result = FrameResult(raw.copy(), [])
-        self._last_raw, self._last_faces = raw, result.faces
+        if self._repeats.may_skip(frame):
+            self._publish_again(frame)
+            return
+        if not self.pipeline.overlay_enabled:
+            # No emojis to draw: no detector, no classifier; the camera's frame goes straight to the sinks.
+            raw, result = frame, FrameResult(frame, [])
+        else:
+            raw = frame.copy()  # kept unannotated, so that a change of overlay redraws at once
+            try:
+                result = self.pipeline.process(frame)
+            except Exception as err:  # noqa: BLE001 - one bad frame must not stop the stream
+                log.warning("a frame could not be processed (%s); showing it without emojis", err)
+                result = FrameResult(raw.copy(), [])
+        self._repeats.ran(self._last_output.faces if self._last_output else [], result.faces)
+        self._last_raw = raw
+        if self.pipeline.overlay_enabled:  # with it off, the faces found last are kept for when it comes on
+            self._last_faces = result.faces
         self._showing_placeholder = False
         self.frames_processed += 1
         self._frame_times.append(time.monotonic())
         self._publish(result)
+
+    def _publish_again(self, frame: np.ndarray) -> None:
+        """The last result published for a repeated camera frame, without running the pipeline.
+        The picture is copied into the camera's new frame object, so that each published frame
+        is still the one its capture handed over (sinks and measurements follow frames by it)."""
+        last = self._last_output
+        assert last is not None
+        np.copyto(frame, last.frame)
+        self.frames_processed += 1
+        self.frames_repeated += 1
+        self._frame_times.append(time.monotonic())
+        self._publish(FrameResult(frame, last.faces))
 
     def _redraw(self) -> None:
         """Publish the last camera frame again with the current overlay settings."""
@@ -261,6 +287,7 @@ class Engine:
         self._publish(FrameResult(frame, self._last_faces))
 
     def _publish_placeholder(self, title: str, detail: str = "") -> None:
+        self._repeats.forget()
         self._showing_placeholder = True
         self._publish(placeholder_frame(self.config.width, self.config.height, title, detail))
 
@@ -272,8 +299,12 @@ class Engine:
     # --- commands, carried out on the processing thread ----------------------------------------
 
     def _apply_overlay(self, enabled: bool) -> None:
-        self.pipeline.overlay_enabled = enabled
+        was_enabled, self.pipeline.overlay_enabled = self.pipeline.overlay_enabled, enabled
         self._user_change(overlay=enabled)
+        if enabled and not was_enabled:
+            # The pipeline did not run while the overlay was off: the redraw shows the faces found
+            # before (at once, for one frame), and the next frame starts the tracks afresh.
+            self.pipeline.reset()
         self._redraw()
 
     def _apply_placement(self, placement: str) -> None:

@@ -13,8 +13,10 @@ from ai_edge_litert.interpreter import Interpreter
 from vcam.errors import ModelFileError
 
 
-def open_interpreter(path: Path, num_threads: int = 2) -> Interpreter:
-    """A ready LiteRT interpreter for the model at `path`."""
+def open_interpreter(path: Path, num_threads: int = 1) -> Interpreter:
+    """A ready LiteRT interpreter for the model at `path`. One thread unless asked: a second
+    shortens a call on an idle machine, but XNNPACK's workers spin while they wait for work, so
+    the process spends more CPU a frame in total (python -m benchmarks.threads measures both)."""
     if not path.is_file():
         raise ModelFileError(f"model file {path} is missing; reinstall vcam or pass the right path in the config")
     try:

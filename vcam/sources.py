@@ -7,6 +7,7 @@ decode, a camera that stopped answering). Tests put a video file where the webca
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
@@ -18,6 +19,8 @@ import numpy as np
 
 from vcam.errors import VcamError
 from vcam.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, read_image
+
+log = logging.getLogger("vcam")
 
 
 class CameraError(VcamError):
@@ -82,10 +85,24 @@ class WebcamSource:
             self._capture.release()
             raise CameraError(f"{self.name} cannot be opened: it is unplugged or another app is using it; "
                               "close that app, or pick another camera (--source, or the tray's Camera menu)")
-        # Ask for the virtual camera's size so that no scaling is needed; the camera may refuse.
         if width and height:
+            # MJPG first, then the size (a driver may reset the size when the format changes):
+            # over USB, webcams send 720p and above uncompressed at a few frames a second only,
+            # and their own JPEGs at full rate, decoded by OpenCV at the size asked for. At the
+            # virtual camera's size nothing is decoded larger than it is used, and nothing is
+            # scaled. A camera without MJPG, or without that size, keeps what it has.
+            self._capture.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter.fourcc(*"MJPG"))
             self._capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
             self._capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+        self.mode = self._granted_mode()
+        """What the camera agreed to send, e.g. "1280×720 MJPG" (shown in the log)."""
+        log.info("%s: %s", self.name, self.mode)
+
+    def _granted_mode(self) -> str:
+        width, height = (int(self._capture.get(prop)) for prop in (cv2.CAP_PROP_FRAME_WIDTH, cv2.CAP_PROP_FRAME_HEIGHT))
+        code = int(self._capture.get(cv2.CAP_PROP_FOURCC))
+        fourcc = "".join(chr((code >> 8 * i) & 0xFF) for i in range(4)).strip("\0 ") if code > 0 else "unknown format"
+        return f"{width}×{height} {fourcc}"
 
     def read(self) -> np.ndarray | None:
         ok, frame = self._capture.read()

@@ -1,0 +1,66 @@
+"""Frames the camera repeats: a photo shown as a camera, a still stretch of a clip, a driver that
+hands the same buffer again. Running the detector and the classifier on the same picture again
+finds what they found before, so the engine publishes its last result instead.
+
+Not at once, though: the tracker's smoothing and its rules that act over time need a few runs to
+settle on a new picture (an emoji that had just begun to change would otherwise freeze half way).
+A repeated picture skips the pipeline once a run on it showed what the run before it showed, and
+even then goes through it every REFRESH_EVERY-th frame, so that rules timed in seconds see time pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vcam.faces import Face
+
+SAMPLE_STEP = 8
+"""Every 8th pixel in each direction is compared: 1/64 of the frame, about 14,000 pixels at
+1280×720, while any change bigger than 8×8 pixels, and a real sensor's noise, shows."""
+REFRESH_EVERY = 15
+"""A settled still picture still goes through the pipeline every 15th frame (twice a second at 30 fps)."""
+PROBABILITY_TOLERANCE = 0.01
+"""Smoothed probabilities that moved less than this between two runs have settled."""
+
+
+def shows_the_same(before: list[Face], after: list[Face]) -> bool:
+    """Whether two runs of the pipeline show the user the same faces: the same boxes and emojis,
+    and smoothed probabilities that no longer move."""
+    return len(before) == len(after) and all(
+        a.box == b.box and a.emotion == b.emotion and a.unsure == b.unsure
+        and (a.probabilities is None) == (b.probabilities is None)
+        and (a.probabilities is None or max(abs(p - q) for p, q in zip(a.probabilities, b.probabilities))
+             < PROBABILITY_TOLERANCE)
+        for a, b in zip(before, after))
+
+
+class RepeatedPicture:
+    """Call `may_skip(frame)` for every camera frame; when it says False, run the pipeline and
+    tell `ran(faces before, faces after)`; `forget()` after anything that changes the output."""
+
+    def __init__(self) -> None:
+        self._sample: np.ndarray | None = None
+        self._shape: tuple[int, ...] = ()
+        self._same = False
+        self._settled = False
+        self._skipped = 0
+
+    def may_skip(self, frame: np.ndarray) -> bool:
+        """Whether `frame` repeats a settled picture, so that the last result may be published for it."""
+        sample = frame[::SAMPLE_STEP, ::SAMPLE_STEP]
+        self._same = self._sample is not None and frame.shape == self._shape and np.array_equal(sample, self._sample)
+        if self._same and self._settled and self._skipped < REFRESH_EVERY - 1:
+            self._skipped += 1
+            return True
+        if not self._same:
+            self._sample, self._shape = sample.copy(), frame.shape  # a copy: the pipeline draws on the frame
+        return False
+
+    def ran(self, before: list[Face], after: list[Face]) -> None:
+        """The pipeline ran on the frame `may_skip` last declined, turning the faces shown `before` into `after`."""
+        self._settled = self._same and shows_the_same(before, after)
+        self._skipped = 0
+
+    def forget(self) -> None:
+        """A setting changed, or something else was published: the next frame goes through the pipeline."""
+        self._sample, self._same, self._settled = None, False, False
