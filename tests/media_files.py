@@ -63,3 +63,27 @@ def damaged_copy(source: Path, path: Path, patches: int = 200) -> Path:
         data[start:start + 50] = rng.integers(0, 256, 50, dtype=np.uint8).tobytes()
     path.write_bytes(bytes(data))
     return path
+
+
+def clip_slice(source: Path, path: Path, seconds: float) -> Path:
+    """The first `seconds` of `source`, every stream copied packet for packet (no re-encoding):
+    a short video with the clip's own codecs, sound and timing, so tests annotate fewer frames."""
+    import av
+
+    with av.open(str(source)) as reader, av.open(str(path), "w") as writer:
+        streams = {stream.index: writer.add_stream_from_template(stream) for stream in reader.streams
+                   if stream.type in ("video", "audio")}
+        video = reader.streams.video[0]
+        end = (video.start_time or 0) + seconds / video.time_base
+        audio_end = None
+        for packet in reader.demux(*(reader.streams[index] for index in streams)):
+            if packet.dts is None:
+                continue
+            if packet.stream.type == "video" and packet.pts is not None and packet.pts >= end:
+                continue
+            seconds_at = float(packet.pts * packet.time_base) if packet.pts is not None else 0.0
+            if packet.stream.type == "audio" and seconds_at >= float(end * video.time_base):
+                continue
+            packet.stream = streams[packet.stream.index]
+            writer.mux(packet)
+    return path

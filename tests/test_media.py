@@ -19,13 +19,15 @@ def only_files(folder: Path) -> list[str]:
 @pytest.mark.parametrize(
     "name, kind",
     [("a.jpg", "image"), ("A.JPEG", "image"), ("shot.png", "image"),
-     ("v.mp4", "video"), ("V.MOV", "video"), ("v.avi", "video"), ("v.mkv", "video")],
+     ("v.mp4", "video"), ("V.MOV", "video"), ("v.avi", "video"), ("v.mkv", "video"),
+     ("p.webp", "image"), ("p.bmp", "image"), ("p.tif", "image"), ("P.TIFF", "image"),
+     ("v.webm", "video"), ("anim.gif", "video"), ("v.ts", "video")],
 )
 def test_media_kind_from_the_suffix(name: str, kind: str) -> None:
     assert media_kind(Path(name)) == kind
 
 
-@pytest.mark.parametrize("name", ["anim.gif", "notes.txt", "noextension", "photo.jpg.bak"])
+@pytest.mark.parametrize("name", ["notes.txt", "noextension", "photo.jpg.bak"])
 def test_unsupported_suffixes_are_media_errors(name: str) -> None:
     with pytest.raises(MediaError, match="unsupported file type"):
         media_kind(Path(name))

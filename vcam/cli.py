@@ -11,7 +11,9 @@ from vcam import __version__
 from vcam.config import CONFIG_FILE, FITS, PIXEL_FORMATS, Config, load_config, parse_camera
 from vcam.detect import DETECTORS
 from vcam.errors import VcamError
+from vcam.gif import GIF_FPS, GIF_WIDTH
 from vcam.overlay import PLACEMENTS
+from vcam.video import Quality
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,8 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     annotate = commands.add_parser(
         "annotate", help="draw emojis onto a photo or a video file",
-        description="Run the pipeline over a photo (jpg/png) or a video (mp4/avi/mov/mkv) and write the "
-                    "same kind of file with an emoji on every face.",
+        description="Run the pipeline over a photo (jpg, png, webp, bmp, tif) or a video (any FFmpeg reads: mp4, mov, "
+                    "mkv, webm, avi, gif, …) and write a photo, or a video (.mp4/.mov/.mkv as H.264, .webm as VP9, "
+                    "the sound kept) or an animated .gif, with an emoji on every face.",
     )
     annotate.add_argument("input", type=Path, metavar="INPUT", help="photo or video to read")
     annotate.add_argument("output", type=Path, metavar="OUTPUT", help="where to write the annotated photo or video")
@@ -37,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     annotate.add_argument("--emojis", type=Path, metavar="FOLDER", dest="emoji_dir",
                           help="a folder of your own angry.png … neutral.png")
     annotate.add_argument("--quiet", action="store_true", help="no progress bar")
+    annotate.add_argument("--quality", type=Quality, choices=list(Quality), default=Quality.GOOD,
+                          help="video encoding: draft (small, fast), good (default) or best (large, slow)")
+    annotate.add_argument("--width", type=parse_positive(int, 16), default=GIF_WIDTH, metavar="PIXELS",
+                          help=f"a .gif output's largest width (default {GIF_WIDTH}; narrower videos keep theirs)")
+    annotate.add_argument("--fps", type=parse_positive(float, 0.1), default=GIF_FPS,
+                          help=f"a .gif output's largest frame rate (default {GIF_FPS:g})")
 
     tray = commands.add_parser(
         "tray", help="the tray app: publish the virtual camera (the default command)",
@@ -117,6 +126,19 @@ def parse_size(text: str) -> tuple[int, int]:
     return width, height
 
 
+def parse_positive(kind: type, least: float):
+    """An argparse type: a number of `kind` no smaller than `least`."""
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not value >= least or value != value or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of at least {least:g}")
+        return value
+    return parse
+
+
 def parse_port(text: str) -> int:
     if not text.isdigit() or not 0 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
@@ -165,12 +187,14 @@ def show_log_lines() -> None:
 
 
 def run_annotate(args: argparse.Namespace) -> int:
-    from vcam.annotate import annotate, check_paths
+    from vcam.annotate import VideoOptions, annotate, check_paths
     from vcam.pipeline import Pipeline
 
     config = load_config(args.config).replace(detector=args.detector, placement=args.placement, emoji_dir=args.emoji_dir)
     check_paths(args.input, args.output, args.json)  # before the models load: bad paths fail fast
-    summary = annotate(Pipeline.from_config(config), args.input, args.output, args.json, progress=not args.quiet)
+    options = VideoOptions(args.quality, args.width, args.fps)
+    summary = annotate(Pipeline.from_config(config), args.input, args.output, args.json, progress=not args.quiet,
+                       options=options)
     print(f"annotated {args.input} → {args.output}: {summary}")
     return 0
 
