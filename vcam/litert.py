@@ -11,12 +11,12 @@ from pathlib import Path
 from ai_edge_litert.interpreter import Interpreter
 
 from vcam.errors import ModelFileError
+from vcam.resources import require_model_file
 
 
 def open_interpreter(path: Path, num_threads: int = 2) -> Interpreter:
     """A ready LiteRT interpreter for the model at `path`."""
-    if not path.is_file():
-        raise ModelFileError(f"model file {path} is missing; reinstall vcam or pass the right path in the config")
+    require_model_file(path)
     try:
         with _native_stderr_silenced():
             interpreter = Interpreter(model_path=str(path), num_threads=num_threads)

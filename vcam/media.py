@@ -12,7 +12,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vcam.errors import MediaError
 from vcam.paths import atomic_output, atomic_outputs, require_file, require_output_folder
@@ -64,28 +64,44 @@ def output_kind(path: Path) -> MediaKind:
     raise unsupported(path, (*VIDEO_FORMATS, GIF_SUFFIX))
 
 
-def require_decodable_size(path: Path) -> None:
-    """Refuse a photo whose header declares more than MAX_PIXELS, before any decoding."""
+def undecodable(path: Path) -> MediaError:
+    return MediaError(f"{path}: cannot decode the image (corrupt or not really {path.suffix}); use another file")
+
+
+def open_photo(path: Path) -> Image.Image:
+    """The photo's header, read without decoding its pixels; MediaError for a photo over
+    MAX_PIXELS or a file that is not a photo."""
     try:
-        with Image.open(path) as header:  # reads the header only
-            width, height = header.size
-    except Image.DecompressionBombError:
-        width = height = MAX_PIXELS  # Pillow's own, higher limit already said no
+        photo = Image.open(path)
+    except Image.DecompressionBombError:  # Pillow's own limit, higher than ours, already said no
+        raise MediaError(f"{path}: the photo is larger than vcam's limit of {MAX_PIXELS // 1_000_000} megapixels;"
+                         " scale it down first") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        raise MediaError(f"{path}: cannot decode the image (corrupt or not really {path.suffix}); use another file") from None
+        raise undecodable(path) from None
+    width, height = photo.size
     if width * height > MAX_PIXELS:
+        photo.close()
         raise MediaError(f"{path}: the photo is {width}×{height}, over vcam's limit of {MAX_PIXELS // 1_000_000} "
                          "megapixels; scale it down first")
+    return photo
+
+
+def require_decodable_size(path: Path) -> None:
+    """Refuse a photo whose header declares more than MAX_PIXELS, before any decoding."""
+    open_photo(path).close()
 
 
 def read_image(path: Path) -> np.ndarray:
-    """A photo as BGR uint8, upright: OpenCV turns it as its EXIF orientation says."""
+    """A photo as BGR uint8, upright as its EXIF orientation says (a phone stores a portrait
+    photo sideways and says so in EXIF). Pillow decodes: it reads every kind here, TIFFs that
+    OpenCV 5 cannot among them, and reports the size before decoding."""
     require_file(path)
-    require_decodable_size(path)
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise MediaError(f"{path}: cannot decode the image (corrupt or not really {path.suffix}); use another file")
-    return image
+    with open_photo(path) as photo:
+        try:
+            upright = ImageOps.exif_transpose(photo).convert("RGB")
+        except (OSError, ValueError, SyntaxError, EOFError):
+            raise undecodable(path) from None
+    return np.ascontiguousarray(np.asarray(upright)[:, :, ::-1])
 
 
 def encode_image(path: Path, image: np.ndarray, kind: str = "") -> None:

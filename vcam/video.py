@@ -137,13 +137,13 @@ class VideoReader:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._container = open_input(path)
+        self.on_audio: Callable[[av.Packet], None] | None = None
+        self.report = ReadReport()
         try:
             self._open_streams()
         except BaseException:
             self._container.close()
             raise
-        self.on_audio: Callable[[av.Packet], None] | None = None
-        self.report = ReadReport()
 
     def _open_streams(self) -> None:
         container, path = self._container, self.path
@@ -178,11 +178,17 @@ class VideoReader:
 
     def _demux(self) -> Iterator[av.VideoFrame | av.Packet]:
         """Decoded video frames and raw sound packets, in file order."""
+        checked = False
         for packet in self._container.demux(self._video, *self.audio):
             if packet.stream.type == "audio":
                 if packet.dts is not None:
                     yield packet
                 continue
+            if not checked and packet.size:  # encrypted files decode into noise, not errors: ask first
+                checked = True
+                if packet.has_sidedata("encryption_info"):
+                    raise MediaError(f"{self.path}: the video is encrypted (DRM) and cannot be decoded; "
+                                     "use an unencrypted copy")
             try:
                 yield from packet.decode()
             except av.FFmpegError:  # a damaged packet: the timestamp gap it leaves is filled later
