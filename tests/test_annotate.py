@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 from conftest import box_mask
-from media_files import damaged_copy, read_all_frames, run_cli
+from media_files import (clip_slice, damaged_copy, decoded_frames, empty_config, garbage, huge_png_header, probe,
+                         read_all_frames, remuxed, run_cli, truncated_copy, with_pcm_sound)
 from vcam import EMOTIONS
 from vcam.annotate import annotate
 from vcam.config import Config
@@ -180,3 +181,92 @@ def test_annotating_makes_no_network_connection(tmp_path: Path, media: Path, mon
     monkeypatch.setattr(socket, "create_connection", refuse)
     assert run_cli(tmp_path, "annotate", media / "two_people.jpg", tmp_path / "out.jpg", "--quiet") == 0
     assert attempts == []
+
+
+# --- Video kinds, sound and GIFs (PyAV), on the clip's first 2 seconds -----------------------
+
+VIDEO_CODECS = {".mp4": "h264", ".mov": "h264", ".mkv": "h264", ".webm": "vp9"}
+
+
+@pytest.fixture(scope="module")
+def short_clip(tmp_path_factory, media: Path) -> Path:
+    """The clip's first 2 seconds (60 frames), its H.264 and AAC copied unchanged."""
+    return clip_slice(media / CLIP, tmp_path_factory.mktemp("slice") / "short.mp4", 2.0)
+
+
+def annotate_to(folder: Path, source: Path, name: str, *flags: str) -> tuple[Path, str, list[dict]]:
+    """`vcam annotate SOURCE folder/NAME --json ...`: the output, the summary line, the records."""
+    out, report = folder / name, folder / f"{name}.json"
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        assert run_cli(folder, "annotate", source, out, "--json", report, "--quiet", *flags) == 0
+    return out, stdout.getvalue().strip(), json.loads(report.read_text())["frames"]
+
+
+@pytest.mark.parametrize("suffix", list(VIDEO_CODECS))
+def test_each_video_kind_keeps_frames_timing_and_sound_and_draws_only_on_faces(tmp_path: Path, short_clip: Path,
+                                                                            suffix: str) -> None:
+    out, summary, records = annotate_to(tmp_path, short_clip, f"out{suffix}")
+    source, back = probe(short_clip), probe(out)
+    assert (back.codec, back.pix_fmt) == (VIDEO_CODECS[suffix], "yuv420p")
+    assert (back.width, back.height, back.frames) == (source.width, source.height, source.frames) == (640, 360, 60)
+    assert back.seconds == pytest.approx(source.seconds, abs=0.002)
+    assert len(back.sounds) == 1 and back.sounds[0][1] == pytest.approx(source.sounds[0][1], abs=0.1)
+    assert back.sounds[0][0] == ("opus" if suffix == ".webm" else "aac")  # AAC copied; .webm cannot hold it
+    assert ("sound converted from aac to libopus" in summary) == (suffix == ".webm")
+    # The original frames through the same encoder, so that its noise is not taken for drawing.
+    original = decoded_frames(short_clip)
+    reference = tmp_path / f"reference{suffix}"
+    with video_writer(reference, 640, 360, 29.97) as writer:
+        for frame in original:
+            writer.write(frame)
+    assert_drawn_on_faces_only(records, decoded_frames(out), decoded_frames(reference))
+
+
+def assert_drawn_on_faces_only(records: list[dict], annotated: list[np.ndarray], original: list[np.ndarray]) -> None:
+    assert len(records) == len(annotated) == len(original)
+    for index, (record, drawn, plain) in enumerate(zip(records, annotated, original)):
+        difference = np.abs(drawn.astype(np.int16) - plain.astype(np.int16)).max(axis=2)
+        near = [box_mask(difference.shape, face["box"], grow=1.0) for face in record["faces"]]
+        far = ~np.logical_or.reduce([*near, np.zeros(difference.shape, bool)])
+        assert difference[far].mean() < 4, f"frame {index} changed far from its faces"
+        for face in record["faces"]:
+            assert difference[box_mask(difference.shape, face["box"])].mean() > 30, f"frame {index}: no emoji"
+
+
+@pytest.mark.parametrize("flags, width, frames", [((), 480, 30), (("--width", "320", "--fps", "10"), 320, 20)])
+def test_a_gif_is_capped_in_width_and_rate_and_names_its_size(tmp_path: Path, short_clip: Path, flags, width: int,
+                                                              frames: int) -> None:
+    out, summary, records = annotate_to(tmp_path, short_clip, "reaction.gif", *flags)
+    back = probe(out)
+    assert (back.codec, back.width, back.height, back.frames) == ("gif", width, round(360 * width / 640), frames)
+    assert back.seconds == pytest.approx(2.0, abs=0.05) and back.sounds == []
+    assert len(records) == frames
+    size = re.search(r"; (\d+\.\d) MB", summary)
+    assert size and float(size[1]) == pytest.approx(out.stat().st_size / 1e6, abs=0.05)
+    assert "sound dropped (a GIF has none)" in summary
+
+
+def test_sound_the_container_cannot_hold_is_converted(tmp_path: Path, short_clip: Path) -> None:
+    pcm = with_pcm_sound(short_clip, tmp_path / "pcm.mkv")
+    out, summary, _ = annotate_to(tmp_path, pcm, "out.mp4")
+    source, back = probe(pcm), probe(out)
+    assert source.sounds[0][0] == "pcm_s16le" and back.sounds[0][0] == "aac"
+    assert back.sounds[0][1] == pytest.approx(source.sounds[0][1], abs=0.1)
+    assert summary.endswith("; sound converted from pcm_s16le to aac (.mp4 cannot hold pcm_s16le)")
+
+
+def test_other_streams_are_dropped_with_a_note(tmp_path: Path, short_clip: Path) -> None:
+    two = remuxed(short_clip, tmp_path / "two.mkv", repeat_video=2)
+    out, summary, _ = annotate_to(tmp_path, two, "out.mkv")
+    assert summary.endswith("; 1 video stream dropped")
+    assert probe(out).frames == 60
+
+
+def test_a_truncated_video_says_how_many_frames_were_missing(tmp_path: Path, short_clip: Path) -> None:
+    cut = truncated_copy(short_clip, tmp_path / "cut.mp4")
+    decodable = len(decoded_frames(cut))
+    out, summary, records = annotate_to(tmp_path, cut, "out.mp4")
+    assert 0 < decodable < 60 and len(records) == decodable
+    assert f"{60 - decodable} frames missing: the file ends early (truncated?)" in summary
+    assert probe(out).frames == decodable

@@ -74,7 +74,7 @@ def open_photo(path: Path) -> Image.Image:
     try:
         photo = Image.open(path)
     except Image.DecompressionBombError:  # Pillow's own limit, higher than ours, already said no
-        raise MediaError(f"{path}: the photo is larger than vcam's limit of {MAX_PIXELS // 1_000_000} megapixels;"
+        raise MediaError(f"{path}: the photo is over vcam's limit of {MAX_PIXELS // 1_000_000} megapixels;"
                          " scale it down first") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise undecodable(path) from None

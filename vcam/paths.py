@@ -109,7 +109,8 @@ def atomic_outputs(*paths: Path) -> Iterator[tuple[Path, ...]]:
     except OSError as err:
         for path in done:  # both outputs or neither
             path.unlink(missing_ok=True)
-        failed = paths[len(done)] if len(done) < len(paths) else paths[-1]
+        named = {str(partial): path for partial, path in zip(partials, paths)} | {str(path): path for path in paths}
+        failed = named.get(str(err.filename), paths[min(len(done), len(paths) - 1)])
         raise MediaError(os_problem(failed, err)) from None
     finally:
         for partial in partials:
