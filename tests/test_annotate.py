@@ -270,3 +270,102 @@ def test_a_truncated_video_says_how_many_frames_were_missing(tmp_path: Path, sho
     assert 0 < decodable < 60 and len(records) == decodable
     assert f"{60 - decodable} frames missing: the file ends early (truncated?)" in summary
     assert probe(out).frames == decodable
+
+
+# --- Bad input through the command line: one line, status 2, nothing left -------------------
+
+def sound_only(tmp: Path, clip: Path, media: Path) -> list:
+    return [remuxed(clip, tmp / "sound.mp4", kinds=("audio",)), tmp / "out" / "o.mp4"]
+
+
+def encrypted(tmp: Path, clip: Path, media: Path) -> list:
+    drm = remuxed(clip, tmp / "drm.mp4", encryption_scheme="cenc-aes-ctr", encryption_key="0" * 32,
+                  encryption_kid="0" * 32)
+    return [drm, tmp / "out" / "o.mp4"]
+
+
+def symlink_loop(tmp: Path, clip: Path, media: Path) -> list:
+    (tmp / "loop.jpg").symlink_to(tmp / "loop.jpg")
+    return [tmp / "loop.jpg", tmp / "out" / "o.jpg"]
+
+
+def model_folder(tmp: Path, clip: Path, media: Path) -> list:
+    (tmp / "model.tflite").mkdir()
+    (tmp / "c.toml").write_text(f'emotion_model = "{tmp / "model.tflite"}"\n')
+    return ["--config", tmp / "c.toml", "annotate", media / "biden.jpg", tmp / "out" / "o.jpg"]
+
+
+def json_blocked(tmp: Path, clip: Path, media: Path) -> list:
+    """The JSON cannot be put in place at the very end (a folder sits where its temporary file goes)."""
+    (tmp / "out" / ".faces.partial.json").mkdir()
+    return [media / "two_people.jpg", tmp / "out" / "o.jpg", "--json", tmp / "out" / "faces.json"]
+
+
+BAD_ANNOTATIONS = {
+    "sound-only": (sound_only, "sound.mp4: has no video stream"),
+    "encrypted": (encrypted, "drm.mp4: the video is encrypted"),
+    "unknown-output": (lambda tmp, clip, media: [clip, tmp / "out" / "o.xyz"], "o.xyz: unsupported file type .xyz"),
+    "gif-from-photo": (lambda tmp, clip, media: [media / "biden.jpg", tmp / "out" / "o.gif"],
+                       "o.gif: a GIF is made from a video"),
+    "name-too-long": (lambda tmp, clip, media: [tmp / ("b" * 300 + ".jpg"), tmp / "out" / "o.jpg"],
+                      "longer than 255 bytes"),
+    "output-name-too-long": (lambda tmp, clip, media: [media / "biden.jpg", tmp / "out" / ("b" * 300 + ".jpg")],
+                             "longer than 255 bytes"),
+    "symlink-loop": (symlink_loop, "loop.jpg: the path is a symbolic link loop"),
+    "model-is-a-folder": (model_folder, "model.tflite is a folder"),
+    "huge-photo": (lambda tmp, clip, media: [huge_png_header(tmp / "huge.png"), tmp / "out" / "o.png"],
+                   "over vcam's limit of 100 megapixels"),
+    "json-not-writable": (json_blocked, "faces.json: is a folder"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_ANNOTATIONS)
+def test_bad_annotations_are_one_line_status_2_and_leave_no_output(tmp_path: Path, short_clip: Path, media: Path,
+                                                                   capsys, case: str) -> None:
+    from vcam.cli import main
+
+    (tmp_path / "out").mkdir()
+    make, message = BAD_ANNOTATIONS[case]
+    args = [str(arg) for arg in make(tmp_path, short_clip, media)]
+    before = sorted(path.name for path in (tmp_path / "out").iterdir())
+    if args[0] != "--config":
+        args = ["--config", str(empty_config(tmp_path)), "annotate", *args]
+    assert main(args) == 2
+    out, err = capsys.readouterr()
+    assert len(err.splitlines()) == 1 and err.startswith("vcam: error: ") and message in err, err
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == before  # no photo without its JSON
+
+
+def test_a_legal_250_byte_output_name_is_written(tmp_path: Path, media: Path) -> None:
+    name = "n" * 246 + ".jpg"
+    assert run_cli(tmp_path, "annotate", media / "biden.jpg", tmp_path / name, "--quiet") == 0
+    assert (tmp_path / name).is_file()
+
+
+def test_sigterm_during_a_video_removes_the_partial_file(tmp_path: Path, media: Path) -> None:
+    """A real `python -m vcam annotate` stopped by SIGTERM once its partial output exists."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import REPO
+    from waiting import wait_until
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vcam", "--config", str(empty_config(tmp_path)), "annotate", str(media / CLIP),
+         str(folder / "clip.mp4"), "--json", str(folder / "faces.json")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        wait_until(lambda: (folder / ".clip.partial.mp4").is_file() and (folder / ".clip.partial.mp4").stat().st_size,
+                   timeout=120, message="the partial video")
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130
+    assert err.splitlines()[-1] == "vcam: interrupted" and "Traceback" not in err
+    assert list(folder.iterdir()) == []
