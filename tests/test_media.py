@@ -249,3 +249,12 @@ def test_a_rotated_video_is_read_upright_and_written_with_its_rotation(tmp_path:
         assert (video.info.width, video.info.height, video.info.rotation) == (640, 360, 90)
     assert upright[5].shape == clip_frames[5].shape
     assert np.abs(upright[5].astype(int) - clip_frames[5].astype(int)).mean() < 8
+
+
+def test_an_odd_sized_video_loses_its_last_column_and_row_to_4_2_0(tmp_path: Path, clip_frames) -> None:
+    odd = [np.ascontiguousarray(np.pad(frame, ((0, 1), (0, 1), (0, 0)))) for frame in clip_frames[:5]]
+    with video_writer(tmp_path / "odd.mp4", 641, 361, 30.0) as writer:
+        for frame in odd:
+            writer.write(frame)
+    back = probe(tmp_path / "odd.mp4")
+    assert (back.width, back.height, back.frames, back.pix_fmt) == (640, 360, 5, "yuv420p")
