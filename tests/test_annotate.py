@@ -369,3 +369,24 @@ def test_sigterm_during_a_video_removes_the_partial_file(tmp_path: Path, media: 
     assert process.returncode == 130
     assert err.splitlines()[-1] == "vcam: interrupted" and "Traceback" not in err
     assert list(folder.iterdir()) == []
+
+
+def test_a_rotated_phone_video_is_annotated_upright_and_keeps_its_rotation(tmp_path: Path, clip_frames) -> None:
+    """Stored sideways with a display rotation, as phones record: the faces are found (the
+    pipeline sees the picture upright) and the output is stored and rotated like the input."""
+    from fractions import Fraction
+
+    from vcam.video import VideoInfo, VideoWriter
+
+    phone = tmp_path / "phone.mp4"
+    writer = VideoWriter(phone, VideoInfo(640, 360, 30.0, 0, time_base=Fraction(1, 30), rotation=270))
+    for frame in clip_frames[:10]:
+        writer.write(frame)
+    writer.close()
+    out, _, records = annotate_to(tmp_path, phone, "out.mp4")
+    back = probe(out)
+    assert (back.width, back.height, back.rotation, back.frames) == (360, 640, 270, 10)
+    assert sum(bool(record["faces"]) for record in records) >= 9
+    for record in records:
+        for x, y, w, h in (face["box"] for face in record["faces"]):
+            assert x + w <= 640 * 1.1 and y + h <= 360 * 1.1  # boxes in the upright picture
