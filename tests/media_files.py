@@ -76,7 +76,6 @@ def clip_slice(source: Path, path: Path, seconds: float) -> Path:
                    if stream.type in ("video", "audio")}
         video = reader.streams.video[0]
         end = (video.start_time or 0) + seconds / video.time_base
-        audio_end = None
         for packet in reader.demux(*(reader.streams[index] for index in streams)):
             if packet.dts is None:
                 continue

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from conftest import box_mask
-from media_files import (clip_slice, damaged_copy, decoded_frames, empty_config, garbage, huge_png_header, probe,
+from media_files import (clip_slice, damaged_copy, decoded_frames, empty_config, huge_png_header, probe,
                          read_all_frames, remuxed, run_cli, truncated_copy, with_pcm_sound)
 from vcam import EMOTIONS
 from vcam.annotate import annotate
