@@ -316,6 +316,8 @@ BAD_ANNOTATIONS = {
     "huge-photo": (lambda tmp, clip, media: [huge_png_header(tmp / "huge.png"), tmp / "out" / "o.png"],
                    "over vcam's limit of 100 megapixels"),
     "json-not-writable": (json_blocked, "faces.json: is a folder"),
+    "gif-flags-on-a-video": (lambda tmp, clip, media: [clip, tmp / "out" / "o.mp4", "--fps", "10"],
+                             "--fps shape a .gif output only"),
 }
 
 

@@ -42,9 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     annotate.add_argument("--quiet", action="store_true", help="no progress bar")
     annotate.add_argument("--quality", type=Quality, choices=list(Quality), default=Quality.GOOD,
                           help="video encoding: draft (small, fast), good (default) or best (large, slow)")
-    annotate.add_argument("--width", type=parse_positive(int, 16), default=GIF_WIDTH, metavar="PIXELS",
+    annotate.add_argument("--width", type=parse_positive(int, 16), metavar="PIXELS",
                           help=f"a .gif output's largest width (default {GIF_WIDTH}; narrower videos keep theirs)")
-    annotate.add_argument("--fps", type=parse_positive(float, 0.1), default=GIF_FPS,
+    annotate.add_argument("--fps", type=parse_positive(float, 0.1),
                           help=f"a .gif output's largest frame rate (default {GIF_FPS:g})")
 
     tray = commands.add_parser(
@@ -192,7 +192,11 @@ def run_annotate(args: argparse.Namespace) -> int:
 
     config = load_config(args.config).replace(detector=args.detector, placement=args.placement, emoji_dir=args.emoji_dir)
     check_paths(args.input, args.output, args.json)  # before the models load: bad paths fail fast
-    options = VideoOptions(args.quality, args.width, args.fps)
+    gif_flags = [flag for flag, value in (("--width", args.width), ("--fps", args.fps)) if value is not None]
+    if gif_flags and args.output.suffix.lower() != ".gif":
+        raise VcamError(f"{' and '.join(gif_flags)} shape a .gif output only; drop {'them' if len(gif_flags) > 1 else 'it'}"
+                        f" or write {args.output.with_suffix('.gif').name}")
+    options = VideoOptions(args.quality, args.width or GIF_WIDTH, args.fps or GIF_FPS)
     summary = annotate(Pipeline.from_config(config), args.input, args.output, args.json, progress=not args.quiet,
                        options=options)
     print(f"annotated {args.input} → {args.output}: {summary}")
