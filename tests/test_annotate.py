@@ -312,6 +312,8 @@ BAD_ANNOTATIONS = {
     "output-name-too-long": (lambda tmp, clip, media: [media / "biden.jpg", tmp / "out" / ("b" * 300 + ".jpg")],
                              "longer than 255 bytes"),
     "symlink-loop": (symlink_loop, "loop.jpg: the path is a symbolic link loop"),
+    "output-symlink-loop": (lambda tmp, clip, media: [media / "biden.jpg", symlink_loop(tmp / "out", clip, media)[0]],
+                            "out/loop.jpg: the path is a symbolic link loop"),
     "model-is-a-folder": (model_folder, "model.tflite is a folder"),
     "huge-photo": (lambda tmp, clip, media: [huge_png_header(tmp / "huge.png"), tmp / "out" / "o.png"],
                    "over vcam's limit of 100 megapixels"),
@@ -344,8 +346,10 @@ def test_a_legal_250_byte_output_name_is_written(tmp_path: Path, media: Path) ->
     assert (tmp_path / name).is_file()
 
 
-def test_sigterm_during_a_video_removes_the_partial_file(tmp_path: Path, media: Path) -> None:
-    """A real `python -m vcam annotate` stopped by SIGTERM once its partial output exists."""
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
+def test_a_signal_during_a_video_removes_the_partial_files(tmp_path: Path, media: Path, signal_name: str) -> None:
+    """A real `python -m vcam annotate` stopped by SIGTERM or SIGINT (Ctrl-C) once its partial
+    output exists: neither the video nor its JSON, finished or partial, is left."""
     import os
     import signal
     import subprocess
@@ -364,7 +368,7 @@ def test_sigterm_during_a_video_removes_the_partial_file(tmp_path: Path, media: 
     try:
         wait_until(lambda: (folder / ".clip.partial.mp4").is_file() and (folder / ".clip.partial.mp4").stat().st_size,
                    timeout=120, message="the partial video")
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(getattr(signal, signal_name))
         out, err = process.communicate(timeout=60)
     finally:
         process.kill()

@@ -15,7 +15,7 @@ from tqdm import tqdm
 from vcam.errors import MediaError
 from vcam.gif import GIF_FPS, GIF_WIDTH, GifShape, GifWriter
 from vcam.media import MediaKind, encode_image, media_kind, output_kind, read_image, require_decodable_size
-from vcam.paths import atomic_outputs, require_file, require_output_folder, signals_interrupt
+from vcam.paths import atomic_outputs, require_file, require_output_folder, same_file, signals_interrupt
 from vcam.pipeline import Pipeline
 from vcam.video import ReadReport, VideoReader, VideoWriter, Quality
 
@@ -72,9 +72,9 @@ def check_paths(source: Path, target: Path, json_path: Path | None = None) -> Me
     outputs = [target] if json_path is None else [target, json_path]
     for path in outputs:
         require_output_folder(path)
-        if path.resolve() == source.resolve():
+        if same_file(path, source):
             raise MediaError(f"{path}: is the input itself; choose another output path so the original is kept")
-    if json_path is not None and json_path.resolve() == target.resolve():
+    if json_path is not None and same_file(json_path, target):
         raise MediaError(f"{json_path}: is also the output {kind}; choose another path")
     if kind == MediaKind.IMAGE:
         require_decodable_size(source)

@@ -16,7 +16,7 @@ import av.filter
 import numpy as np
 
 from vcam.errors import MediaError
-from vcam.video import VideoInfo
+from vcam.video import VideoInfo, close_quietly
 
 GIF_WIDTH = 480
 """Default `--width`: shareable in chat apps, a few MB for a few seconds."""
@@ -108,4 +108,5 @@ class GifWriter:
         self._container.close()
 
     def abandon(self) -> None:
-        self._container.close()
+        """Close without flushing: the file is about to be deleted."""
+        close_quietly(self._container)

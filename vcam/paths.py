@@ -76,10 +76,21 @@ def require_output_folder(path: Path) -> None:
         raise MediaError(f"{path}: {folder} is not a folder; choose another output path")
     if len(os.fsencode(path.name)) > name_max(folder):
         raise MediaError(f"{path}: the file name is longer than {name_max(folder)} bytes; shorten it")
-    if path.is_dir():
+    try:
+        existing = os.stat(path)
+    except FileNotFoundError:
+        existing = None  # a new file (or a link to nowhere, which the output replaces)
+    except OSError as err:  # e.g. a symbolic link loop
+        raise MediaError(os_problem(path, err)) from None
+    if existing is not None and stat.S_ISDIR(existing.st_mode):
         raise MediaError(f"{path}: is a folder; give a file name for the output")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise MediaError(f"{path}: folder {folder} is not writable; choose another output path")
+
+
+def same_file(one: Path, other: Path) -> bool:
+    """Whether two paths name the same file, links followed (never raising on a link loop)."""
+    return os.path.realpath(one) == os.path.realpath(other)
 
 
 def partial_path(path: Path) -> Path:

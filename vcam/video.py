@@ -109,6 +109,15 @@ def as_stored(frame: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(frame, -(rotation // 90) % 4)) if rotation else frame
 
 
+def close_quietly(container: av.container.OutputContainer) -> None:
+    """Close an output that is being abandoned (an error or a signal is on its way up): a failure
+    to finish it must not hide why it was abandoned, and the file is deleted anyway."""
+    try:
+        container.close()
+    except (av.FFmpegError, OSError):
+        pass
+
+
 def open_input(path: Path) -> av.container.InputContainer:
     require_file(path)
     try:
@@ -317,7 +326,7 @@ class VideoWriter:
 
     def abandon(self) -> None:
         """Close without flushing: the file is about to be deleted."""
-        self._container.close()
+        close_quietly(self._container)
 
 
 @contextmanager
