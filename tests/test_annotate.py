@@ -396,3 +396,13 @@ def test_a_rotated_phone_video_is_annotated_upright_and_keeps_its_rotation(tmp_p
     for record in records:
         for x, y, w, h in (face["box"] for face in record["faces"]):
             assert x + w <= 640 * 1.1 and y + h <= 360 * 1.1  # boxes in the upright picture
+
+
+def test_a_gif_is_a_video_input_too_and_keeps_every_frame(tmp_path: Path, short_clip: Path) -> None:
+    """A 15 fps GIF (whole-centisecond delays) in: every frame out again, at its timing."""
+    gif, _, _ = annotate_to(tmp_path, short_clip, "reaction.gif")
+    for name, codec in [("again.gif", "gif"), ("again.mp4", "h264")]:
+        out, summary, records = annotate_to(tmp_path, gif, name)
+        back = probe(out)
+        assert (back.codec, back.frames, len(records)) == (codec, 30, 30), summary
+        assert back.seconds == pytest.approx(2.0, abs=0.05)

@@ -36,7 +36,9 @@ class GifShape:
     def of(cls, info: VideoInfo, max_width: int = GIF_WIDTH, max_fps: float = GIF_FPS) -> GifShape:
         width = min(max_width, info.width)
         height = max(1, round(info.height * width / info.width))
-        return cls(width, height, min(max_fps, info.fps))
+        # A rate within 1 % of the cap is the cap (a 15 fps GIF read back declares 15.08 fps from
+        # its whole-centisecond delays): keep every frame rather than drop one in a hundred.
+        return cls(width, height, info.fps if info.fps <= max_fps * 1.01 else max_fps)
 
 
 @dataclass

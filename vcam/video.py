@@ -109,6 +109,14 @@ def as_stored(frame: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(frame, -(rotation // 90) % 4)) if rotation else frame
 
 
+def measured_rate(stream: av.VideoStream) -> Fraction:
+    """Frames per second over the whole stream where the container says both (a GIF's FFmpeg
+    average rate is off: 50/3 for 30 frames in 2 s), else what FFmpeg estimates."""
+    if stream.frames and stream.duration and stream.time_base:
+        return Fraction(stream.frames) / (stream.duration * stream.time_base)
+    return stream.average_rate or stream.guessed_rate or Fraction(30)
+
+
 def close_quietly(container: av.container.OutputContainer) -> None:
     """Close an output that is being abandoned (an error or a signal is on its way up): a failure
     to finish it must not hide why it was abandoned, and the file is deleted anyway."""
@@ -180,7 +188,7 @@ class VideoReader:
             raise MediaError(f"{path}: the video has no frames that can be decoded (corrupt, encrypted or an "
                              "unsupported codec); use another file")
         stream, rotation = self._video, round(self._first.rotation) % 360
-        rate = stream.average_rate or stream.guessed_rate or Fraction(30)
+        rate = measured_rate(stream)
         width, height = self._first.width, self._first.height
         if rotation in (90, 270):
             width, height = height, width
