@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -258,3 +259,11 @@ def test_an_odd_sized_video_loses_its_last_column_and_row_to_4_2_0(tmp_path: Pat
             writer.write(frame)
     back = probe(tmp_path / "odd.mp4")
     assert (back.width, back.height, back.frames, back.pix_fmt) == (640, 360, 5, "yuv420p")
+
+
+def test_a_16_bit_grey_photo_is_scaled_to_8_bits_not_clipped(tmp_path: Path, media: Path) -> None:
+    grey = cv2.cvtColor(cv2.imread(str(media / "biden.jpg")), cv2.COLOR_BGR2GRAY)
+    cv2.imwrite(str(tmp_path / "deep.png"), grey.astype(np.uint16) * 257)
+    image = read_image(tmp_path / "deep.png")
+    assert image.shape == (*grey.shape, 3)
+    assert np.abs(image[:, :, 1].astype(int) - grey).max() <= 1

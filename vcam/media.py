@@ -30,6 +30,10 @@ MAX_PIXELS = 100_000_000
 1.8 MB file that would take 4.8 GB to decode. Read from the header, before decoding."""
 
 
+WIDE_GREY_MODES = {"I;16": 1 / 257, "I;16B": 1 / 257, "I;16L": 1 / 257, "I;16N": 1 / 257, "I": 1 / 257, "F": 1.0}
+"""Pillow's modes for 16-bit (and 32-bit) grey photos, and the factor to 8 bits, as OpenCV scales them."""
+
+
 class MediaKind(StrEnum):
     IMAGE = "image"
     VIDEO = "video"
@@ -98,10 +102,14 @@ def read_image(path: Path) -> np.ndarray:
     require_file(path)
     with open_photo(path) as photo:
         try:
-            upright = ImageOps.exif_transpose(photo).convert("RGB")
+            upright = ImageOps.exif_transpose(photo)
+            if upright.mode in WIDE_GREY_MODES:  # Pillow's convert("RGB") would clip them to white
+                grey = np.asarray(upright, dtype=np.float32) * WIDE_GREY_MODES[upright.mode]
+                return cv2.cvtColor(np.clip(grey, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+            rgb = upright.convert("RGB")
         except (OSError, ValueError, SyntaxError, EOFError):
             raise undecodable(path) from None
-    return np.ascontiguousarray(np.asarray(upright)[:, :, ::-1])
+    return np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])
 
 
 def encode_image(path: Path, image: np.ndarray, kind: str = "") -> None:
