@@ -114,6 +114,21 @@ def remuxed(source: Path, path: Path, kinds: tuple[str, ...] = ("video", "audio"
     return path
 
 
+def with_timecode(source: Path, path: Path) -> Path:
+    """`source` copied into a .mov with a timecode track, as cameras and editors write them: a
+    data stream beside the picture and the sound."""
+    import av
+
+    with av.open(str(source)) as reader, av.open(str(path), "w") as writer:
+        outputs = {stream.index: writer.add_stream_from_template(stream) for stream in reader.streams}
+        outputs[reader.streams.video[0].index].metadata["timecode"] = "01:00:00:00"
+        for packet in reader.demux():
+            if packet.dts is not None:
+                packet.stream = outputs[packet.stream.index]
+                writer.mux(packet)
+    return path
+
+
 def truncated_copy(source: Path, path: Path, keep: float = 0.4) -> Path:
     """`source` with its index moved to the front and only the first `keep` of its bytes: it
     opens, declares all its frames, and ends early."""

@@ -20,7 +20,7 @@ import pytest
 
 from conftest import box_mask
 from media_files import (clip_slice, damaged_copy, decoded_frames, empty_config, huge_png_header, probe,
-                         read_all_frames, remuxed, run_cli, truncated_copy, with_pcm_sound)
+                         read_all_frames, remuxed, run_cli, truncated_copy, with_pcm_sound, with_timecode)
 from vcam import EMOTIONS
 from vcam.annotate import annotate
 from vcam.config import Config
@@ -256,11 +256,16 @@ def test_sound_the_container_cannot_hold_is_converted(tmp_path: Path, short_clip
     assert summary.endswith("; sound converted from pcm_s16le to aac (.mp4 cannot hold pcm_s16le)")
 
 
-def test_other_streams_are_dropped_with_a_note(tmp_path: Path, short_clip: Path) -> None:
-    two = remuxed(short_clip, tmp_path / "two.mkv", repeat_video=2)
-    out, summary, _ = annotate_to(tmp_path, two, "out.mkv")
-    assert summary.endswith("; 1 video stream dropped")
-    assert probe(out).frames == 60
+@pytest.mark.parametrize("make, output, note", [
+    (lambda tmp, clip: remuxed(clip, tmp / "two.mkv", repeat_video=2), "out.mkv", "1 video stream dropped"),
+    (lambda tmp, clip: with_timecode(clip, tmp / "timecode.mov"), "out.mov", "1 data stream dropped"),
+], ids=["second-picture", "timecode"])
+def test_other_streams_are_dropped_with_a_note(tmp_path: Path, short_clip: Path, make, output: str, note: str) -> None:
+    source = make(tmp_path, short_clip)
+    out, summary, _ = annotate_to(tmp_path, source, output)
+    assert summary.endswith(f"; {note}")
+    back = probe(out)
+    assert back.frames == 60 and [codec for codec, _ in back.sounds] == ["aac"]
 
 
 def test_a_truncated_video_says_how_many_frames_were_missing(tmp_path: Path, short_clip: Path) -> None:
