@@ -323,6 +323,8 @@ BAD_ANNOTATIONS = {
     "huge-photo": (lambda tmp, clip, media: [huge_png_header(tmp / "huge.png"), tmp / "out" / "o.png"],
                    "over vcam's limit of 100 megapixels"),
     "json-not-writable": (json_blocked, "faces.json: is a folder"),
+    "emoji-folder-name-too-long": (lambda tmp, clip, media: [media / "biden.jpg", tmp / "out" / "o.jpg", "--emojis",
+                                                             tmp / ("e" * 300)], "emoji folder"),
     "gif-flags-on-a-video": (lambda tmp, clip, media: [clip, tmp / "out" / "o.mp4", "--fps", "10"],
                              "--fps shape a .gif output only"),
 }

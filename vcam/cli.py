@@ -188,10 +188,13 @@ def show_log_lines() -> None:
 
 def run_annotate(args: argparse.Namespace) -> int:
     from vcam.annotate import VideoOptions, annotate, check_paths
+    from vcam.paths import require_folder
     from vcam.pipeline import Pipeline
 
     config = load_config(args.config).replace(detector=args.detector, placement=args.placement, emoji_dir=args.emoji_dir)
     check_paths(args.input, args.output, args.json)  # before the models load: bad paths fail fast
+    if args.emoji_dir is not None:
+        require_folder(args.emoji_dir, "emoji folder")
     gif_flags = [flag for flag, value in (("--width", args.width), ("--fps", args.fps)) if value is not None]
     if gif_flags and args.output.suffix.lower() != ".gif":
         raise VcamError(f"{' and '.join(gif_flags)} shape a .gif output only; drop {'them' if len(gif_flags) > 1 else 'it'}"

@@ -55,6 +55,18 @@ def require_file(path: Path, what: str = "a photo or a video") -> None:
         raise MediaError(f"{path}: permission denied; check the file's permissions")
 
 
+def require_folder(path: Path, what: str) -> None:
+    """`path` names an existing folder (after following links); `what` says what it is for."""
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        raise MediaError(f"{what} {path} does not exist; check the path") from None
+    except OSError as err:
+        raise MediaError(f"{what} {os_problem(path, err)}") from None
+    if not stat.S_ISDIR(status.st_mode):
+        raise MediaError(f"{what} {path} is not a folder; pass a folder")
+
+
 def name_max(folder: Path) -> int:
     try:
         return os.pathconf(folder, "PC_NAME_MAX")
