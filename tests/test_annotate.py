@@ -413,3 +413,25 @@ def test_a_gif_is_a_video_input_too_and_keeps_every_frame(tmp_path: Path, short_
         back = probe(out)
         assert (back.codec, back.frames, len(records)) == (codec, 30, 30), summary
         assert back.seconds == pytest.approx(2.0, abs=0.05)
+
+
+def test_a_variable_frame_rate_video_keeps_its_frames_and_their_times(tmp_path: Path, clip_frames) -> None:
+    """A phone slows its frame rate in dim light: uneven gaps between frames are the file's own
+    timing, not lost frames, and the output keeps each frame at its time."""
+    from fractions import Fraction
+
+    import av
+
+    from vcam.video import VideoInfo, VideoWriter
+
+    times = [0, 1, 2, 4, 5, 8, 9, 10]  # in 30ths of a second
+    uneven = tmp_path / "uneven.mp4"
+    writer = VideoWriter(uneven, VideoInfo(640, 360, 30.0, 0, time_base=Fraction(1, 30)))
+    for pts, frame in zip(times, clip_frames):
+        writer.write(frame, pts)
+    writer.close()
+    out, summary, records = annotate_to(tmp_path, uneven, "out.mp4")
+    assert "undecodable" not in summary and len(records) == len(times)
+    with av.open(str(out)) as container:
+        shown = [round(float(frame.time) * 30) for frame in container.decode(video=0)]
+    assert shown == times

@@ -27,8 +27,8 @@ VIDEO_INPUT_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif",
                         ".m2ts", ".flv", ".wmv", ".3gp", ".ogv")
 """Containers FFmpeg reads that people keep videos in; the codec inside is FFmpeg's business."""
 GAP_FACTOR = 1.5
-"""A timestamp further than this many frame periods after the last one means frames were lost
-there (they failed to decode): each becomes a repeat of the frame before."""
+"""In a file where packets failed to decode, a timestamp further than this many frame periods
+after the last one means frames were lost there: each becomes a repeat of the frame before."""
 
 
 class Quality(StrEnum):
@@ -104,7 +104,7 @@ class VideoInfo:
 
 
 def upright(frame: np.ndarray, rotation: int) -> np.ndarray:
-    return np.rot90(frame, rotation // 90 % 4) if rotation else frame
+    return np.ascontiguousarray(np.rot90(frame, rotation // 90 % 4)) if rotation else frame
 
 
 def as_stored(frame: np.ndarray, rotation: int) -> np.ndarray:
@@ -225,7 +225,11 @@ class VideoReader:
                 if self.on_audio is not None:
                     self.on_audio(item)
                 continue
-            if last is not None and item.pts is not None and item.pts - last > GAP_FACTOR * info.period:
+            # In a file with damaged packets a gap is frames that failed to decode (a damaged
+            # packet can take its neighbours with it); in a sound file it is the file's own
+            # timing (a phone's variable frame rate) and stays as it is.
+            if (last is not None and item.pts is not None and item.pts - last > GAP_FACTOR * info.period
+                    and report.decode_errors):
                 lost = round((item.pts - last) / info.period) - 1
                 for _ in range(lost):
                     last = round(last + info.period)
