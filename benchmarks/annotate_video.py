@@ -21,10 +21,11 @@ from pathlib import Path
 
 import cv2
 
-from vcam.annotate import VideoOptions, annotate
+from vcam.annotate import annotate
 from vcam.config import Config
 from vcam.pipeline import Pipeline
-from vcam.video import Quality, VideoReader, video_writer
+from vcam.encoding import Quality, VideoOptions
+from vcam.video import VideoReader, video_writer
 
 CLIP = "short_hamilton_clip.mp4"
 

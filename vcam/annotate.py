@@ -12,12 +12,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from vcam.encoding import VideoOptions
 from vcam.errors import MediaError
-from vcam.gif import GIF_FPS, GIF_WIDTH, GifShape, GifWriter
+from vcam.gif import GifShape, GifWriter
 from vcam.media import MediaKind, encode_image, media_kind, output_kind, read_image, require_decodable_size
 from vcam.paths import atomic_outputs, require_file, require_output_folder, same_file, signals_interrupt
 from vcam.pipeline import Pipeline
-from vcam.video import ReadReport, VideoReader, VideoWriter, Quality
+from vcam.video import ReadReport, VideoReader, VideoWriter
 
 
 def plural(count: int, noun: str) -> str:
@@ -47,15 +48,6 @@ class AnnotateSummary:
         if self.missing:
             parts.append(f"{plural(self.missing, 'frame')} missing: the file ends early (truncated?)")
         return "; ".join([*parts, *self.notes])
-
-
-@dataclass(frozen=True)
-class VideoOptions:
-    """How a video or GIF output is encoded (`--quality`, and `--width`/`--fps` for a GIF)."""
-
-    quality: Quality = Quality.GOOD
-    gif_width: int = GIF_WIDTH
-    gif_fps: float = GIF_FPS
 
 
 def check_paths(source: Path, target: Path, json_path: Path | None = None) -> MediaKind:

@@ -11,9 +11,8 @@ from vcam import __version__
 from vcam.config import CONFIG_FILE, FITS, PIXEL_FORMATS, Config, load_config, parse_camera
 from vcam.detect import DETECTORS
 from vcam.errors import VcamError
-from vcam.gif import GIF_FPS, GIF_WIDTH
+from vcam.encoding import GIF_FPS, GIF_WIDTH, Quality, VideoOptions
 from vcam.overlay import PLACEMENTS
-from vcam.video import Quality
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -187,7 +186,7 @@ def show_log_lines() -> None:
 
 
 def run_annotate(args: argparse.Namespace) -> int:
-    from vcam.annotate import VideoOptions, annotate, check_paths
+    from vcam.annotate import annotate, check_paths
     from vcam.paths import require_folder
     from vcam.pipeline import Pipeline
 

@@ -15,13 +15,10 @@ import av
 import av.filter
 import numpy as np
 
+from vcam.encoding import GIF_FPS, GIF_WIDTH
 from vcam.errors import MediaError
 from vcam.video import VideoInfo, close_quietly
 
-GIF_WIDTH = 480
-"""Default `--width`: shareable in chat apps, a few MB for a few seconds."""
-GIF_FPS = 15.0
-"""Default and usual `--fps` cap: smooth enough for a face, half the frames of a 30 fps clip."""
 GIF_TIME_BASE = Fraction(1, 100)
 """GIF frame delays are in hundredths of a second."""
 

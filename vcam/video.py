@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from fractions import Fraction
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import cv2
 import numpy as np
 
 from vcam.audio import AudioPassage
+from vcam.encoding import Quality
 from vcam.errors import MediaError
 from vcam.paths import atomic_output, require_file
 
@@ -29,14 +29,6 @@ VIDEO_INPUT_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif",
 GAP_FACTOR = 1.5
 """In a file where packets failed to decode, a timestamp further than this many frame periods
 after the last one means frames were lost there: each becomes a repeat of the frame before."""
-
-
-class Quality(StrEnum):
-    """How hard the encoder works for a smaller, cleaner file (`--quality`)."""
-
-    DRAFT = "draft"
-    GOOD = "good"
-    BEST = "best"
 
 
 @dataclass(frozen=True)
