@@ -3,28 +3,27 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from vcam.encoding import VideoOptions
 from vcam.errors import MediaError
-from vcam.media import (
-    VideoReader,
-    atomic_output,
-    media_kind,
-    read_image,
-    require_file,
-    require_output_folder,
-    video_writer,
-    write_image,
-)
+from vcam.gif import GifShape, GifWriter
+from vcam.media import MediaKind, encode_image, media_kind, output_kind, read_image, require_decodable_size
+from vcam.paths import atomic_outputs, require_file, require_output_folder, same_file, signals_interrupt
 from vcam.pipeline import Pipeline
 from vcam.steadiness import Steadiness, measure_steadiness
+from vcam.video import ReadReport, VideoReader, VideoWriter
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' * (count != 1)}"
 
 
 @dataclass(frozen=True)
@@ -34,6 +33,10 @@ class AnnotateSummary:
     seconds: float
     broken: int = 0
     """Frames that failed to decode; the output repeats the frame before each."""
+    missing: int = 0
+    """Frames the input declares that were never there (a truncated file)."""
+    notes: tuple[str, ...] = ()
+    """What else the user should know: sound converted, streams dropped, the GIF's size."""
     steadiness: Steadiness | None = None
     """Emoji changes a second per track (`vcam annotate --stats` prints it)."""
 
@@ -42,63 +45,98 @@ class AnnotateSummary:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
     def __str__(self) -> str:
-        text = f"{self.frames} frame{'s' * (self.frames != 1)}, {self.faces} face{'s' * (self.faces != 1)}, {self.fps:.1f} fps"
+        parts = [f"{plural(self.frames, 'frame')}, {plural(self.faces, 'face')}, {self.fps:.1f} fps"]
         if self.broken:
-            text += f"; {self.broken} undecodable frame{'s' * (self.broken != 1)} replaced by the frame before"
-        return text
+            parts.append(f"{plural(self.broken, 'undecodable frame')} replaced by the frame before")
+        if self.missing:
+            parts.append(f"{plural(self.missing, 'frame')} missing: the file ends early (truncated?)")
+        return "; ".join([*parts, *self.notes])
 
 
-def check_paths(source: Path, target: Path, json_path: Path | None = None) -> str:
-    """Fail early, with MediaError, on paths that cannot work; returns "image" or "video"."""
-    kind = media_kind(source)
+def check_paths(source: Path, target: Path, json_path: Path | None = None) -> MediaKind:
+    """Fail early, with MediaError, on paths that cannot work, before any model loads or any
+    output is begun; returns the output's kind."""
+    kind, out = media_kind(source), output_kind(target)
     require_file(source)
-    if media_kind(target) != kind:
-        raise MediaError(f"{target}: the output must be {'an image' if kind == 'image' else 'a video'} like the input"
-                         f" {source.name}; change its extension")
+    if kind == MediaKind.IMAGE and out == MediaKind.GIF:
+        raise MediaError(f"{target}: a GIF is made from a video, and {source.name} is a photo; write a photo"
+                         f" (e.g. {target.with_suffix('.png').name}) or pass a video")
+    if (kind == MediaKind.IMAGE) != (out == MediaKind.IMAGE):
+        raise MediaError(f"{target}: the output must be {'a photo' if kind == MediaKind.IMAGE else 'a video or a GIF'}"
+                         f" like the input {source.name}; change its extension")
     outputs = [target] if json_path is None else [target, json_path]
     for path in outputs:
         require_output_folder(path)
-        if path.resolve() == source.resolve():
+        if same_file(path, source):
             raise MediaError(f"{path}: is the input itself; choose another output path so the original is kept")
-    if json_path is not None and json_path.resolve() == target.resolve():
-        raise MediaError(f"{json_path}: is also the output {'image' if kind == 'image' else 'video'}; choose another path")
-    return kind
+    if json_path is not None and same_file(json_path, target):
+        raise MediaError(f"{json_path}: is also the output {kind}; choose another path")
+    if kind == MediaKind.IMAGE:
+        require_decodable_size(source)
+    return out
 
 
 def annotate(pipeline: Pipeline, source: Path, target: Path, json_path: Path | None = None,
-             progress: bool = True) -> AnnotateSummary:
-    """Annotate `source` into `target` (the same kind: photo → photo, video → video).
+             progress: bool = True, options: VideoOptions = VideoOptions()) -> AnnotateSummary:
+    """Annotate `source` into `target` (photo → photo, video → video or GIF).
 
-    With `json_path`, the faces of every frame go there too; both files appear together or
-    not at all."""
+    With `json_path`, the faces of every frame go there too; both files appear together or not
+    at all, also when the run is stopped by Ctrl-C or SIGTERM."""
     kind = check_paths(source, target, json_path)
     began = time.perf_counter()
     records: list[dict[str, object]] = []
-    with ExitStack() as outputs:
-        json_partial = outputs.enter_context(atomic_output(json_path)) if json_path is not None else None
-        if kind == "image":
+    report, notes = ReadReport(), []
+    with signals_interrupt(), atomic_outputs(target, *([json_path] if json_path else [])) as partials:
+        if kind == MediaKind.IMAGE:
             result = pipeline.process(read_image(source), t=0.0)
             records.append({"frame": 0, "faces": [face.to_json() for face in result.faces]})
-            write_image(target, result.frame)
+            encode_image(partials[0], result.frame, target.suffix)
         else:
-            video = outputs.enter_context(VideoReader(source))
-            info = video.info
-            writer = outputs.enter_context(video_writer(target, info.width, info.height, info.fps))
-            bar = outputs.enter_context(tqdm(total=info.frames or None, unit="frame", desc=source.name,
-                                             disable=not progress, file=sys.stderr, leave=False))
-            shown: np.ndarray | None = None
-            for index, frame in enumerate(video):
-                if frame is None:  # undecodable: keep the timing, repeat the last good frame
-                    frame_faces: list[dict[str, object]] = []
-                else:
-                    result = pipeline.process(frame, t=index / info.fps)  # the file's clock, not the wall's
-                    shown, frame_faces = result.frame, [face.to_json() for face in result.faces]
-                writer.write(shown)
-                records.append({"frame": index, "faces": frame_faces, **({"broken": True} if frame is None else {})})
-                bar.update()
-        if json_partial is not None:
-            json_partial.write_text(json.dumps({"source": str(source), "frames": records}, indent=1))
+            report, notes, fps = annotate_video(pipeline, source, partials[0], target.suffix.lower(), options,
+                                                progress, records)
+        if json_path is not None:
+            partials[1].write_text(json.dumps({"source": str(source), "frames": records}, indent=1))
     faces = sum(len(record["faces"]) for record in records)
-    broken = sum(1 for record in records if record.get("broken"))
-    steadiness = measure_steadiness(records, info.fps) if kind == "video" else None
-    return AnnotateSummary(len(records), faces, time.perf_counter() - began, broken, steadiness)
+    steadiness = measure_steadiness(records, fps) if kind != MediaKind.IMAGE else None
+    return AnnotateSummary(len(records), faces, time.perf_counter() - began, report.repeated, report.missing,
+                           tuple(notes), steadiness)
+
+
+def annotate_video(pipeline: Pipeline, source: Path, partial: Path, suffix: str, options: VideoOptions,
+                   progress: bool, records: list[dict[str, object]]) -> tuple[ReadReport, list[str], float]:
+    """Every frame of `source` through the pipeline into `partial` (a file of `suffix`'s kind);
+    the sound passes along. Returns what reading found, the notes for the summary and the
+    frame rate."""
+    with VideoReader(source) as video:
+        info = video.info
+        if suffix == ".gif":
+            writer: VideoWriter | GifWriter = GifWriter(partial, info, GifShape.of(info, options.gif_width,
+                                                                                   options.gif_fps))
+            writer.notes.extend(["sound dropped (a GIF has none)"] if video.audio else [])
+        else:
+            writer = VideoWriter(partial, info, options.quality, video.audio, suffix)
+        try:
+            video.on_audio = writer.mux_audio
+            with tqdm(total=info.frames or None, unit="frame", desc=source.name, disable=not progress,
+                      file=sys.stderr, leave=False) as bar:
+                shown: np.ndarray | None = None
+                for index, (pts, frame) in enumerate(video.timed()):
+                    bar.update()
+                    if not writer.wants(index):
+                        continue
+                    if frame is None:  # undecodable: keep the timing, repeat the last good frame
+                        frame_faces: list[dict[str, object]] = []
+                    else:
+                        result = pipeline.process(frame, t=index / info.fps)  # the file's clock, not the wall's
+                        shown, frame_faces = result.frame, [face.to_json() for face in result.faces]
+                    writer.write(shown, pts)
+                    records.append({"frame": index, "faces": frame_faces, **({"broken": True} if frame is None else {})})
+            writer.close()
+        except BaseException:
+            writer.abandon()
+            raise
+    notes = [*writer.notes, *(f"{plural(count, f'{kind} stream')} dropped" for kind, count in
+                              sorted({kind: video.dropped.count(kind) for kind in video.dropped}.items()))]
+    if suffix == ".gif":
+        notes.append(f"{os.path.getsize(partial) / 1e6:.1f} MB")
+    return video.report, notes, info.fps

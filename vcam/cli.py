@@ -13,6 +13,7 @@ from vcam import __version__
 from vcam.config import CONFIG_FILE, FITS, PIXEL_FORMATS, Config, load_config, parse_camera
 from vcam.detect import DETECTORS
 from vcam.errors import VcamError
+from vcam.encoding import GIF_FPS, GIF_WIDTH, Quality, VideoOptions
 from vcam.overlay import PLACEMENTS
 from vcam.sources import silence_opencv_log
 
@@ -29,8 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     annotate = commands.add_parser(
         "annotate", help="draw emojis onto a photo or a video file",
-        description="Run the pipeline over a photo (jpg/png) or a video (mp4/avi/mov/mkv) and write the "
-                    "same kind of file with an emoji on every face.",
+        description="Run the pipeline over a photo (jpg, png, webp, bmp, tif) or a video (any FFmpeg reads: mp4, mov, "
+                    "mkv, webm, avi, gif, …) and write a photo, or a video (.mp4/.mov/.mkv as H.264, .webm as VP9, "
+                    "the sound kept) or an animated .gif, with an emoji on every face.",
     )
     annotate.add_argument("input", type=Path, metavar="INPUT", help="photo or video to read")
     annotate.add_argument("output", type=Path, metavar="OUTPUT", help="where to write the annotated photo or video")
@@ -42,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     annotate.add_argument("--quiet", action="store_true", help="no progress bar")
     annotate.add_argument("--stats", action="store_true",
                           help="also print the number of tracks and each track's emoji changes a second")
+    annotate.add_argument("--quality", type=Quality, choices=list(Quality), default=Quality.GOOD,
+                          help="video encoding: draft (small, fast), good (default) or best (large, slow)")
+    annotate.add_argument("--width", type=parse_positive(int, 16), metavar="PIXELS",
+                          help=f"a .gif output's largest width (default {GIF_WIDTH}; narrower videos keep theirs)")
+    annotate.add_argument("--fps", type=parse_positive(float, 0.1),
+                          help=f"a .gif output's largest frame rate (default {GIF_FPS:g})")
 
     tray = commands.add_parser(
         "tray", help="the tray app: publish the virtual camera (the default command)",
@@ -102,6 +110,19 @@ def parse_size(text: str) -> tuple[int, int]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a size like 1280x720") from None
     return width, height
+
+
+def parse_positive(kind: type, least: float):
+    """An argparse type: a number of `kind` no smaller than `least`."""
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not value >= least or value != value or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of at least {least:g}")
+        return value
+    return parse
 
 
 def parse_port(text: str) -> int:
@@ -179,11 +200,20 @@ def stop_on_signals_as_on_ctrl_c() -> None:
 
 def run_annotate(args: argparse.Namespace) -> int:
     from vcam.annotate import annotate, check_paths
+    from vcam.paths import require_folder
     from vcam.pipeline import Pipeline
 
     config = load_config(args.config).replace(detector=args.detector, placement=args.placement, emoji_dir=args.emoji_dir)
     check_paths(args.input, args.output, args.json)  # before the models load: bad paths fail fast
-    summary = annotate(Pipeline.from_config(config), args.input, args.output, args.json, progress=not args.quiet)
+    if args.emoji_dir is not None:
+        require_folder(args.emoji_dir, "emoji folder")
+    gif_flags = [flag for flag, value in (("--width", args.width), ("--fps", args.fps)) if value is not None]
+    if gif_flags and args.output.suffix.lower() != ".gif":
+        raise VcamError(f"{' and '.join(gif_flags)} shape a .gif output only; drop {'them' if len(gif_flags) > 1 else 'it'}"
+                        f" or write {args.output.with_suffix('.gif').name}")
+    options = VideoOptions(args.quality, args.width or GIF_WIDTH, args.fps or GIF_FPS)
+    summary = annotate(Pipeline.from_config(config), args.input, args.output, args.json, progress=not args.quiet,
+                       options=options)
     print(f"annotated {args.input} → {args.output}: {summary}")
     if args.stats and summary.steadiness is not None:
         print(f"steadiness: {summary.steadiness}")

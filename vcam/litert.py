@@ -11,14 +11,14 @@ from pathlib import Path
 from ai_edge_litert.interpreter import Interpreter
 
 from vcam.errors import ModelFileError
+from vcam.resources import require_model_file
 
 
 def open_interpreter(path: Path, num_threads: int = 1) -> Interpreter:
     """A ready LiteRT interpreter for the model at `path`. One thread unless asked: a second
     shortens a call on an idle machine, but XNNPACK's workers spin while they wait for work, so
     the process spends more CPU a frame in total (python -m benchmarks.threads measures both)."""
-    if not path.is_file():
-        raise ModelFileError(f"model file {path} is missing; reinstall vcam or pass the right path in the config")
+    require_model_file(path)
     try:
         with _native_stderr_silenced():
             interpreter = Interpreter(model_path=str(path), num_threads=num_threads)

@@ -1,157 +1,125 @@
-"""Reading and writing the photos and videos that `vcam annotate` works on.
+"""The photos and videos that `vcam annotate` works on: which kind a file is, and photos in and out.
 
-Outputs are written to a temporary file beside the target and renamed into place only when
-complete, so a failure never leaves a half-written file under the user's chosen name.
+Videos are vcam.video's (PyAV) and GIFs vcam.gif's; OpenCV reads and writes photos. Every output
+is written to a temporary file beside the target and renamed into place only when complete
+(vcam.paths), so a failure never leaves a half-written file under the user's chosen name.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vcam.errors import MediaError
+from vcam.paths import atomic_output, atomic_outputs, require_file, require_output_folder
+from vcam.video import VIDEO_FORMATS, VIDEO_INPUT_SUFFIXES, VideoReader, video_writer
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
-MAX_BROKEN_IN_A_ROW = 30
-"""Failed reads in a row after which a video is taken to have ended."""
-# Codecs that opencv-python's bundled FFmpeg writes on every platform.
-FOURCC = {".mp4": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+__all__ = ["IMAGE_SUFFIXES", "MAX_PIXELS", "VIDEO_SUFFIXES", "MediaError", "MediaKind", "VideoReader",
+           "atomic_output", "atomic_outputs", "media_kind", "output_kind", "read_image", "require_file",
+           "require_output_folder", "video_writer", "write_image"]
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+VIDEO_SUFFIXES = VIDEO_INPUT_SUFFIXES
+GIF_SUFFIX = ".gif"
+MAX_PIXELS = 100_000_000
+"""The largest photo vcam decodes (100 megapixels, 300 MB as BGR): a 40000×40000 PNG can be a
+1.8 MB file that would take 4.8 GB to decode. Read from the header, before decoding."""
 
 
-def media_kind(path: Path) -> str:
-    """"image" or "video", from the file name; MediaError for anything else."""
+WIDE_GREY_MODES = {"I;16": 1 / 257, "I;16B": 1 / 257, "I;16L": 1 / 257, "I;16N": 1 / 257, "I": 1 / 257, "F": 1.0}
+"""Pillow's modes for 16-bit (and 32-bit) grey photos, and the factor to 8 bits, as OpenCV scales them."""
+
+
+class MediaKind(StrEnum):
+    IMAGE = "image"
+    VIDEO = "video"
+    GIF = "gif"
+    """An animated GIF written for sharing (a GIF read is a video like any other)."""
+
+
+def unsupported(path: Path, suffixes: tuple[str, ...]) -> MediaError:
+    return MediaError(f"{path}: unsupported file type {path.suffix or '(none)'}; use a photo ({', '.join(IMAGE_SUFFIXES)})"
+                      f" or a video ({', '.join(suffixes)})")
+
+
+def media_kind(path: Path) -> MediaKind:
+    """What an input file is, from its name; MediaError for anything else."""
     suffix = path.suffix.lower()
     if suffix in IMAGE_SUFFIXES:
-        return "image"
+        return MediaKind.IMAGE
     if suffix in VIDEO_SUFFIXES:
-        return "video"
-    raise MediaError(
-        f"{path}: unsupported file type {suffix or '(none)'}; use a photo ({', '.join(IMAGE_SUFFIXES)})"
-        f" or a video ({', '.join(VIDEO_SUFFIXES)})"
-    )
+        return MediaKind.VIDEO
+    raise unsupported(path, VIDEO_SUFFIXES)
+
+
+def output_kind(path: Path) -> MediaKind:
+    """What an output file will be, from its name; MediaError for a kind vcam does not write."""
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return MediaKind.IMAGE
+    if suffix in VIDEO_FORMATS:
+        return MediaKind.VIDEO
+    if suffix == GIF_SUFFIX:
+        return MediaKind.GIF
+    raise unsupported(path, (*VIDEO_FORMATS, GIF_SUFFIX))
+
+
+def undecodable(path: Path) -> MediaError:
+    return MediaError(f"{path}: cannot decode the image (corrupt or not really {path.suffix}); use another file")
+
+
+def open_photo(path: Path) -> Image.Image:
+    """The photo's header, read without decoding its pixels; MediaError for a photo over
+    MAX_PIXELS or a file that is not a photo."""
+    try:
+        photo = Image.open(path)
+    except Image.DecompressionBombError:  # Pillow's own limit, higher than ours, already said no
+        raise MediaError(f"{path}: the photo is over vcam's limit of {MAX_PIXELS // 1_000_000} megapixels;"
+                         " scale it down first") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise undecodable(path) from None
+    width, height = photo.size
+    if width * height > MAX_PIXELS:
+        photo.close()
+        raise MediaError(f"{path}: the photo is {width}×{height}, over vcam's limit of {MAX_PIXELS // 1_000_000} "
+                         "megapixels; scale it down first")
+    return photo
+
+
+def require_decodable_size(path: Path) -> None:
+    """Refuse a photo whose header declares more than MAX_PIXELS, before any decoding."""
+    open_photo(path).close()
 
 
 def read_image(path: Path) -> np.ndarray:
+    """A photo as BGR uint8, upright as its EXIF orientation says (a phone stores a portrait
+    photo sideways and says so in EXIF). Pillow decodes: it reads every kind here, TIFFs that
+    OpenCV 5 cannot among them, and reports the size before decoding."""
     require_file(path)
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise MediaError(f"{path}: cannot decode the image (corrupt or not really {path.suffix}); use another file")
-    return image
+    with open_photo(path) as photo:
+        try:
+            upright = ImageOps.exif_transpose(photo)
+            if upright.mode in WIDE_GREY_MODES:  # Pillow's convert("RGB") would clip them to white
+                grey = np.asarray(upright, dtype=np.float32) * WIDE_GREY_MODES[upright.mode]
+                return cv2.cvtColor(np.clip(grey, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+            rgb = upright.convert("RGB")
+        except (OSError, ValueError, SyntaxError, EOFError):
+            raise undecodable(path) from None
+    return np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])
+
+
+def encode_image(path: Path, image: np.ndarray, kind: str = "") -> None:
+    """Write `image` to `path` in the format of `kind` (a suffix; default: the path's own)."""
+    ok, data = cv2.imencode(kind or path.suffix, image)
+    if not ok:
+        raise MediaError(f"{path}: could not encode the image; check the file name")
+    path.write_bytes(data.tobytes())
 
 
 def write_image(path: Path, image: np.ndarray) -> None:
     with atomic_output(path) as partial:
-        if not cv2.imwrite(str(partial), image):
-            raise MediaError(f"{path}: could not write the image; check the disk and the file name")
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    width: int
-    height: int
-    fps: float
-    frames: int
-    """As the container declares it; may be 0 or approximate for some files."""
-
-
-class VideoReader:
-    """Frames of a video file, as a context manager: `with VideoReader(p) as video: for f in video`."""
-
-    def __init__(self, path: Path) -> None:
-        require_file(path)
-        self.path = path
-        self._capture = cv2.VideoCapture(str(path))
-        if not self._capture.isOpened():
-            self._capture.release()
-            raise MediaError(f"{path}: cannot open the video (empty, corrupt or an unsupported codec); use another file"
-                             " or re-encode it as H.264 .mp4")
-        ok, self._first = self._capture.read()
-        if not ok or self._first is None:
-            self._capture.release()
-            raise MediaError(f"{path}: the video has no frames that can be decoded; use another file")
-        height, width = self._first.shape[:2]
-        fps = self._capture.get(cv2.CAP_PROP_FPS)
-        self.info = VideoInfo(width, height, fps if 0 < fps < 1000 else 30.0,
-                              max(0, int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT))))
-
-    def __iter__(self) -> Iterator[np.ndarray | None]:
-        """The frames in order; None for a frame that failed to decode.
-
-        A damaged stretch in the middle of a file makes single reads fail while later frames
-        still decode, so reading goes on until MAX_BROKEN_IN_A_ROW reads fail in a row, or the
-        declared end is reached."""
-        if self._first is not None:
-            first, self._first = self._first, None
-            yield first
-        failed_in_a_row = 0  # reported only when a good frame follows: failures at the end are the end
-        while failed_in_a_row < MAX_BROKEN_IN_A_ROW:
-            ok, frame = self._capture.read()
-            if ok:
-                yield from [None] * failed_in_a_row
-                failed_in_a_row = 0
-                yield frame
-            elif self.info.frames and self._capture.get(cv2.CAP_PROP_POS_FRAMES) >= self.info.frames:
-                return
-            else:
-                failed_in_a_row += 1
-
-    def close(self) -> None:
-        self._capture.release()
-
-    def __enter__(self) -> VideoReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-@contextmanager
-def video_writer(path: Path, width: int, height: int, fps: float) -> Iterator[cv2.VideoWriter]:
-    """A VideoWriter whose file appears at `path` only if the block completes."""
-    with atomic_output(path) as partial:
-        writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*FOURCC[path.suffix.lower()]), fps, (width, height))
-        if not writer.isOpened():
-            raise MediaError(f"{path}: cannot create the video; check the disk and the file name")
-        try:
-            yield writer
-        finally:
-            writer.release()
-
-
-@contextmanager
-def atomic_output(path: Path) -> Iterator[Path]:
-    """A temporary path to write to; it becomes `path` when the block completes, and vanishes
-    if the block fails. OS errors (no space, no permission) become one-line MediaErrors."""
-    require_output_folder(path)
-    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
-    try:
-        yield partial
-        os.replace(partial, path)
-    except OSError as err:
-        raise MediaError(f"{path}: cannot write it ({err.strerror or err}); check the path, permissions and free space") from None
-    finally:
-        try:
-            partial.unlink(missing_ok=True)
-        except OSError:
-            pass  # e.g. the folder is not writable: then no partial file was made either
-
-
-def require_output_folder(path: Path) -> None:
-    if not path.parent.is_dir():
-        raise MediaError(f"{path}: folder {path.parent} does not exist; create it or choose another output path")
-    if path.is_dir():
-        raise MediaError(f"{path}: is a folder; give a file name for the output")
-
-
-def require_file(path: Path) -> None:
-    if not path.exists():
-        raise MediaError(f"{path}: no such file; check the path")
-    if not path.is_file():
-        raise MediaError(f"{path}: not a file; pass a photo or a video")
+        encode_image(partial, image, path.suffix)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
+
+from vcam.errors import ModelFileError
+from vcam.paths import os_problem
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -20,3 +25,18 @@ def weights_dir() -> Path:
 
 def emojis_dir() -> Path:
     return _shipped("emojis")
+
+
+def require_model_file(path: Path) -> None:
+    """`path` is a model file that can be opened, or one ModelFileError line saying what it is
+    instead (missing, a folder, a symlink loop, a name too long) and what to do."""
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        raise ModelFileError(f"model file {path} is missing; reinstall vcam or pass the right path in the config") from None
+    except OSError as err:
+        raise ModelFileError(f"model file {os_problem(path, err)}") from None
+    if stat.S_ISDIR(status.st_mode):
+        raise ModelFileError(f"model file {path} is a folder; pass the path of the .tflite file itself")
+    if not stat.S_ISREG(status.st_mode):
+        raise ModelFileError(f"model file {path} is not a regular file; pass the path of a .tflite file")
