@@ -15,7 +15,12 @@ from vcam.config import Config
 from vcam.detect import FaceDetector
 from vcam.faces import Face
 from vcam.overlay import EmojiOverlay, load_emojis
+from vcam.tiles import TILE_SCORE, TiledDetector, TileRotation
 from vcam.track import Tracker, TrackerSettings
+
+TILES_PER_FRAME = 2
+"""Tiles the live schedule visits a frame beside the whole frame: at 1280×720 it keeps the
+detector's time within 1.5× of the whole frame alone (`python -m benchmarks.crowd` measures it)."""
 
 
 @dataclass
@@ -41,8 +46,7 @@ class Pipeline:
     @classmethod
     def from_config(cls, config: Config) -> Pipeline:
         return cls(
-            FaceDetector(config.detector, config.score_threshold, model_path=config.detector_model,
-                         num_threads=config.threads),
+            build_detector(config),
             EmotionModel(config.emotion_model, num_threads=config.threads, views=config.classify_views),
             Tracker(TrackerSettings(smoothing=config.smoothing, switch_margin=config.switch_margin,
                                     unsure_below=config.unsure_below)),
@@ -69,9 +73,23 @@ class Pipeline:
     def reset(self) -> None:
         """Forget the faces of earlier frames (a new camera or detector): tracks and kept detections."""
         self.tracker.reset()
+        if isinstance(self.detector, TileRotation):
+            self.detector.reset()  # the next frame searches every tile again
         self._detected, self._frames_since_detection = [], 0
 
     def draw(self, frame: np.ndarray, faces: list[Face]) -> None:
         """The emojis for `faces` onto `frame`, in place, when the overlay is on."""
         if self.overlay_enabled:
             self.overlay.draw(frame, faces)
+
+
+def build_detector(config: Config) -> FaceDetector | TileRotation:
+    """The "short" (desk) detector: one pass of the short-range model. The "full" (room) one: the
+    whole frame through the full-range model on every frame, and tiles through the short-range
+    model for faces down to `min_face` px, a few tiles a frame (vcam/tiles.py says why)."""
+    whole = FaceDetector(config.detector, config.score_threshold, model_path=config.detector_model,
+                         num_threads=config.threads)
+    if config.detector == "short":
+        return whole
+    tiles = FaceDetector("short", TILE_SCORE, num_threads=config.threads)
+    return TileRotation(TiledDetector(whole, tiles, config.min_face), TILES_PER_FRAME)
