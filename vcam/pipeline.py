@@ -18,9 +18,10 @@ from vcam.overlay import EmojiOverlay, load_emojis
 from vcam.tiles import TILE_SCORE, TiledDetector, TileRotation
 from vcam.track import Tracker, TrackerSettings
 
-TILES_PER_FRAME = 2
-"""Tiles the live schedule visits a frame beside the whole frame: at 1280×720 it keeps the
-detector's time within 1.5× of the whole frame alone (`python -m benchmarks.crowd` measures it)."""
+PIXELS_PER_TILE = 1280 * 720
+"""The live schedule visits one tile a frame for every this many pixels of the frame, beside the
+whole frame: one at 1280×720 keeps the detector's time within 1.5× of the whole frame alone
+(two were 1.86× here); `python -m benchmarks.crowd` measures it."""
 
 
 @dataclass
@@ -92,4 +93,4 @@ def build_detector(config: Config) -> FaceDetector | TileRotation:
     if config.detector == "short":
         return whole
     tiles = FaceDetector("short", TILE_SCORE, num_threads=config.threads)
-    return TileRotation(TiledDetector(whole, tiles, config.min_face), TILES_PER_FRAME)
+    return TileRotation(TiledDetector(whole, tiles, config.min_face), PIXELS_PER_TILE)

@@ -141,26 +141,31 @@ class TiledDetector:
 
 class TileRotation:
     """The live schedule of a `TiledDetector`: the whole frame on every frame, and the tiles in
-    turn, `tiles_per_frame` of them a frame; each tile's faces are kept until its next visit, so
-    a small face that sits still keeps its box between visits. The first frame (and the first
-    after `reset` or a change of frame size) visits every tile: a photo, or a camera's first
-    picture, is searched completely at once.
+    turn, one a frame for every `pixels_per_tile` of the frame (1 at 1280×720, 2 at 1920×1080:
+    the tiles grow with the frame's area, so either frame is searched through in about 17
+    frames at min_face 48); each tile's faces are kept until its next visit, so a small face that
+    sits still keeps its box between visits. The first frame (and the first after `reset` or a
+    change of frame size) visits every tile: a photo, or a camera's first picture, is searched
+    completely at once.
 
     A face that moves is found again by the whole-frame pass each frame when it is large; a small
     one keeps its last box until its tile comes round (`benchmarks/crowd.py` counts the faces
     that costs against detecting everything every frame)."""
 
-    def __init__(self, tiled: TiledDetector, tiles_per_frame: int = 2) -> None:
-        if tiles_per_frame < 1:
-            raise ValueError(f"tiles_per_frame must be at least 1, not {tiles_per_frame}")
+    def __init__(self, tiled: TiledDetector, pixels_per_tile: int = 1280 * 720) -> None:
+        if pixels_per_tile < 1:
+            raise ValueError(f"pixels_per_tile must be at least 1, not {pixels_per_tile}")
         self.tiled = tiled
-        self.tiles_per_frame = tiles_per_frame
+        self.pixels_per_tile = pixels_per_tile
         self.reset()
 
     def reset(self) -> None:
         self._size: tuple[int, int] | None = None
         self._kept: list[Detections] = []
         self._next = 0
+
+    def tiles_per_frame(self, width: int, height: int) -> int:
+        return max(1, round(width * height / self.pixels_per_tile))
 
     def detect(self, frame: np.ndarray) -> list[Face]:
         frame = gray_to_bgr(frame)
@@ -171,7 +176,8 @@ class TileRotation:
             self._kept = [Detections.none()] * len(tiles)
             visit: list[int] = list(range(len(tiles)))
         else:
-            visit = [(self._next + i) % len(tiles) for i in range(min(self.tiles_per_frame, len(tiles)))]
+            count = min(self.tiles_per_frame(*size), len(tiles))
+            visit = [(self._next + i) % len(tiles) for i in range(count)]
         for index in visit:
             self._kept[index] = tile_detections(self.tiled.tile_detector, frame, tiles[index])
         if tiles:
