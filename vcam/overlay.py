@@ -58,6 +58,53 @@ def _read_bgra(path: Path) -> np.ndarray:
     return image
 
 
+@dataclass(frozen=True)
+class EmojiPlace:
+    center: tuple[float, float]
+    side: float
+    """The face's size: what the box's larger side is on a face in full view."""
+    angle: float
+    """The eye line's slope in degrees, clockwise on screen."""
+
+
+EYES_PER_SIDE = 0.39
+EARS_PER_SIDE = 0.86
+"""Eye-to-eye and ear-to-ear distances ÷ the box's side, medians over the faces the full-range
+model finds in ../shared/media's photos and clip (96 faces; 5-95 % ranges 0.15-0.41 and
+0.55-0.91: the distances shrink as the head turns)."""
+EYES_TO_CENTER = (0.02, 0.186)
+"""The box's centre from the eyes' midpoint, in sides along and across the eye line (medians as above)."""
+SHRUNK = 0.1
+"""A box this much smaller than its eyes and ears say is taken wholly from them."""
+
+
+def emoji_place(face: Face) -> EmojiPlace:
+    """Where a face's emoji goes, and how large: from the box, and from the eyes and ears as well.
+
+    A hand over the mouth shrinks the detector's box (by a tenth on biden.jpg) and moves its
+    centre up, while eyes and ears stay where they are. The face's size is therefore the larger
+    of the box's side and the size the eye and ear distances give (turning the head shrinks those,
+    never the box), and its centre moves from the box's towards the one the eyes give as far as
+    the box has shrunk."""
+    x, y, w, h = face.box
+    box_side = max(w, h)
+    (rx, ry), (lx, ly) = face.eyes
+    angle = float(np.degrees(np.arctan2(ly - ry, lx - rx)))
+    if len(face.keypoints) < 6:
+        return EmojiPlace(face.center, box_side, angle)
+    (erx, ery), (elx, ely) = face.keypoints[4], face.keypoints[5]
+    eyes, ears = math.hypot(lx - rx, ly - ry), math.hypot(elx - erx, ely - ery)
+    side = max(box_side, (eyes / EYES_PER_SIDE + ears / EARS_PER_SIDE) / 2)
+    shrunk = min(max((side / max(box_side, 1e-6) - 1) / SHRUNK, 0.0), 1.0)
+    if shrunk == 0:
+        return EmojiPlace(face.center, side, angle)
+    cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+    along, across = EYES_TO_CENTER[0] * side, EYES_TO_CENTER[1] * side
+    from_eyes = ((rx + lx) / 2 + along * cos - across * sin, (ry + ly) / 2 + along * sin + across * cos)
+    (bx, by) = face.center
+    return EmojiPlace((bx + shrunk * (from_eyes[0] - bx), by + shrunk * (from_eyes[1] - by)), side, angle)
+
+
 class EmojiOverlay:
     """`draw(frame, faces)` draws each face's shown emotion onto the frame, in place."""
 
@@ -77,12 +124,11 @@ class EmojiOverlay:
             self._draw_corner(frame, shown)
         for face in shown if self.placement != "corner" else ():
             x, y, w, h = face.box
-            side = max(w, h)
+            place = emoji_place(face)
+            side = place.side
             if self.placement == "face":
-                (lx, ly), (rx, ry) = face.eyes
-                angle = float(np.degrees(np.arctan2(ry - ly, rx - lx)))
-                emoji = self._sized(face.emotion, side * self.face_scale, angle)
-                cx, cy = face.center
+                emoji = self._sized(face.emotion, side * self.face_scale, place.angle)
+                cx, cy = place.center
             else:  # badge: above the head's right side, clear of the face
                 emoji = self._sized(face.emotion, side * self.badge_scale)
                 cx, cy = x + w + emoji.width * 0.35, y - emoji.height * 0.15
