@@ -276,3 +276,30 @@ def test_a_face_in_full_view_keeps_about_its_box(name, media) -> None:
         side = max(face.box[2:])
         assert side <= place.side <= 1.1 * side
         assert math.dist(place.center, face.center) < 0.05 * side
+
+
+# Sharp emojis at any size: 1024-px artwork, only ever scaled down (vcam.overlay.emoji_pyramid).
+
+from benchmarks.emoji_sharpness import drawn_emoji, near_face as enlarged_face, widths, on_white  # noqa: E402
+from vcam.overlay import _scaled_emoji, emoji_pyramid  # noqa: E402
+
+
+@pytest.mark.parametrize("emotion", EMOTIONS)
+def test_the_emoji_on_a_500_px_face_has_edges_as_crisp_as_the_artwork(emotion, media, shipped) -> None:
+    big, face = enlarged_face(media)
+    assert 450 < face.box[3] < 550
+    drawn = drawn_emoji(big.shape, face, shipped, emotion)
+    side = max(drawn.shape[:2])
+    assert max(shipped[emotion].shape[:2]) >= side  # shipped large enough to be only scaled down
+    edge = widths(shipped[emotion], side, drawn)
+    assert edge["drawn"] <= edge["artwork_area_averaged"] + 1.0
+    assert edge["from_136_px_enlarged"] > edge["artwork_area_averaged"] + 1.0  # what the check would catch
+
+
+@pytest.mark.parametrize("side", [40, 97, 300, 650, 1024])
+def test_scaling_from_the_pyramid_matches_area_averaging_the_artwork(side, shipped) -> None:
+    art = shipped["happy"]
+    scaled = _scaled_emoji(emoji_pyramid(art), side, 0.0)
+    direct = cv2.resize(art, scaled.shape[1::-1], interpolation=cv2.INTER_AREA)
+    assert max(scaled.shape[:2]) == side
+    assert np.abs(on_white(scaled).astype(int) - on_white(direct).astype(int)).mean() < 1.0
