@@ -28,9 +28,11 @@ class Config:
     the camera from under 2 m: 80 % of the same frames)."""
     min_face: int = 48
     """Smallest face the "full" detector looks for, in pixels of the camera's frame: faces below
-    what the whole frame shows the model (a tenth of the frame's width) are searched for in tiles,
-    a few a frame. 48 finds 71 of 80 faces 48 px wide in a 1080p crowd and all of 64 px; larger values mean fewer
-    tiles. At least 16; a value the frame's whole-frame pass already reaches means no tiles."""
+    what the whole frame shows the model (a tenth of the frame's width) are searched for in
+    tiles, a few a frame. 48 finds 71 of 80 faces 48 px wide in a 1080p crowd and all of 64 px;
+    larger values mean fewer tiles. At least 16 (smaller tiles than the model's input show it
+    nothing more); a value at or above what the whole frame finds (so also one larger than the
+    frame) means no tiles: the whole-frame pass alone."""
     score_threshold: float | None = None
     """Least detector score for a face; None takes the model's own default (0.5 short, 0.6 full)."""
     placement: str = "face"

@@ -33,7 +33,7 @@ class FrameResult:
 class Pipeline:
     """Turns frames into frames with an emoji on every face."""
 
-    def __init__(self, detector: FaceDetector, model: EmotionModel, tracker: Tracker, overlay: EmojiOverlay,
+    def __init__(self, detector: FaceDetector | TileRotation, model: EmotionModel, tracker: Tracker, overlay: EmojiOverlay,
                  overlay_enabled: bool = True, detect_every: int = 1) -> None:
         self.detector = detector
         self.model = model
