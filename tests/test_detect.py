@@ -324,3 +324,18 @@ def test_no_tiles_when_the_whole_frame_already_finds_the_smallest_face() -> None
 def test_min_face_below_what_tiles_reach_is_refused(bad) -> None:
     with pytest.raises(VcamError, match="min_face"):
         Config(min_face=bad)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (10, 5, 3), (5, 10, 3), (1, 1000, 3), (8, 8, 3), (2000, 40, 3)])
+def test_tiny_and_odd_frames_do_not_crash_the_room_detector(shape, room_detector) -> None:
+    frame = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    for _ in range(2):  # a first frame (every tile), then a frame of the rotation
+        faces = room_detector.detect(frame)
+        assert all(np.isfinite(face.box).all() for face in faces)
+
+
+def test_the_room_detector_takes_a_grayscale_frame(media, room_detector, photo_faces) -> None:
+    gray = cv2.imread(str(media / "obama-720p.jpg"), cv2.IMREAD_GRAYSCALE)
+    faces = searched(room_detector, gray)
+    assert len(faces) == 1
+    assert iou(faces[0].box, photo_faces["full", "obama-720p.jpg"][0].box) > 0.7

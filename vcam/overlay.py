@@ -69,11 +69,13 @@ class EmojiPlace:
 
 EYES_PER_SIDE = 0.39
 EARS_PER_SIDE = 0.86
-"""Eye-to-eye and ear-to-ear distances ÷ the box's side, medians over the faces the full-range
-model finds in ../shared/media's photos and clip (96 faces; 5-95 % ranges 0.15-0.41 and
-0.55-0.91: the distances shrink as the head turns)."""
+"""Eye-to-eye and ear-to-ear distances ÷ the box's side on a face in full view, near the upper
+quartiles over 96 faces of the test photos and clip (medians 0.378 and 0.832, upper quartiles
+0.397 and 0.871; the distances shrink as the head turns): a face in full view then rarely
+measures larger than its box, and a box that a hand has shrunk is still outgrown."""
 EYES_TO_CENTER = (0.02, 0.186)
-"""The box's centre from the eyes' midpoint, in sides along and across the eye line (medians as above)."""
+"""The box's centre from the eyes' midpoint, in sides along and across the eye line (medians over
+the same faces; `python -m benchmarks.face_proportions` prints all these figures)."""
 SHRUNK = 0.1
 """A box this much smaller than its eyes and ears say is taken wholly from them."""
 

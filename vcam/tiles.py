@@ -6,10 +6,11 @@ faces are found by looking closer, as SAHI does for small objects: the frame is 
 overlapping square tiles, each run through the short-range model at its own input size (128 px),
 and every detection of every pass is merged by the same weighted NMS a single pass uses.
 
-Why the short-range model on tiles: on the crowd scenes of `benchmarks/crowd.py` it finds every
-face that is 19 of its 128 pixels wide (60 of 60 faces of 64 px, 80 of 80 of 48 px), where the
-full-range model needs 24 of its 192; and it runs in about a third of the time. So one tile of
-the short model covers more faces per millisecond than one of the full model.
+Why the short-range model on tiles: on the crowd scenes of `benchmarks/scenes.py` it finds every
+face that is 19.2 of its 128 pixels wide (60 of 60 faces of 64 px, 80 of 80 of 48 px), where the
+full-range model still misses some at 24 of its 192 (57 of 60, 79 of 80); and it runs in well
+under half the time. So one tile of the short model covers more faces per millisecond than one
+of the full model (`python -m benchmarks.tile_sizes` prints the figures).
 
 Tiles come in levels. A level's tiles are `TILE_PER_FACE` × its smallest face wide, so that face
 is 16 model pixels, and overlap by a third of a tile, so that every face up to a third of a tile
@@ -28,9 +29,9 @@ from vcam.detect import Detections, FaceDetector, Region, faces_from, gray_to_bg
 from vcam.faces import Face
 
 TILE_PER_FACE = 8
-"""Tile side ÷ the smallest face its level finds: that face is 128/8 = 16 model pixels (76 of
+"""Tile side ÷ the smallest face its level finds: that face is 128/8 = 16 model pixels (79 of
 80 faces of 48 px found on a 1080p crowd at this ratio and the model's own threshold, all of
-them at 6.7, which needs 1.6 times the tiles)."""
+them at 6.7, which needs about 1.4 times the tiles)."""
 LEVEL_STEP = 2.5
 """Each level's tiles this much larger than the last's: its smallest face (side/8) stays below
 the last level's largest (side/3), so no size falls between levels."""
@@ -44,8 +45,9 @@ EDGE = 0.02
 the rest of the frame is a face cut by the tile: a neighbour or a larger level sees it whole."""
 TILE_SCORE = 0.6
 """Least score of a face found in a tile, above the short model's own 0.5: tiles show it parts
-of bodies and rooms it never sees whole, and at 0.5 a hand in the two-people photo scores 0.54;
-at 0.6 the 1080p crowds keep every face of 64 px and up and 71 of 80 of 48 px."""
+of bodies and rooms it never sees whole, and at 0.5 crossed hands in two_people.jpg become a
+third face; at 0.6 they do not, and the 1080p crowds keep every face of 64 px and up and 71 of
+80 of 48 px (0.7 keeps 47 of those 80; python -m benchmarks.tile_sizes)."""
 MIN_FACE_REACH = 16
 """The smallest min_face: its tiles are then the short model's own 128 px, and smaller tiles
 would only be enlarged, which shows the model no more of the face."""
