@@ -109,14 +109,12 @@ def crowd(cutouts: list[Portrait], backdrop: np.ndarray, count: int, face_width:
     return Scene(frame, faces)
 
 
-def near_face(cutouts: list[Portrait], backdrop: np.ndarray, face_height: float, shift: float = 0.0,
-              which: int = 0) -> Scene:
-    """One face `face_height` px high, centred, or moved sideways by `shift` of its width
-    (0.3 of it beyond the frame's left edge: shift = -(0.5 - 0.3) · width from the edge, see out_of_frame)."""
+def near_face(cutouts: list[Portrait], backdrop: np.ndarray, face_height: float, which: int = 0) -> Scene:
+    """One face `face_height` px high in the middle of the frame: a person close to the webcam."""
     portrait = cutouts[which]
     width = face_height * portrait.box[2] / portrait.box[3]
     frame = backdrop.copy()
-    box = paste(frame, portrait, width, backdrop.shape[1] / 2 + shift, backdrop.shape[0] / 2)
+    box = paste(frame, portrait, width, backdrop.shape[1] / 2, backdrop.shape[0] / 2)
     return Scene(frame, [box])
 
 
