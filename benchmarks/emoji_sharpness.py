@@ -7,11 +7,16 @@ webcam, and the "face" emoji is drawn on it as the app draws it. Printed: the wi
 emoji's outer outline edge (white to dark, between 90 % and 10 % of white, along the rows of its
 middle fifth), against the shipped artwork area-averaged straight to the same size, and against
 the artwork first reduced to 136 px (the size of the Noto bitmaps shipped before) and enlarged.
+Then what the large artwork costs: the overlay's CPU time a frame on a 1080p crowd of 24 faces
+panning 2 px a frame (faces change size and angle, so stickers are made anew), with the shipped
+1024-px PNGs against the same PNGs reduced to 117 px (the size shipped before).
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
+import time
 from pathlib import Path
 
 import cv2
@@ -67,6 +72,33 @@ def widths(art: np.ndarray, side: int, drawn: np.ndarray) -> dict[str, float]:
             f"from_{OLD_BITMAP}_px_enlarged": outline_width(blown_up)}
 
 
+def overlay_cost(frames: int = 30) -> dict[str, float]:
+    """Overlay CPU ms a frame on the panning 24-face crowd, shipped artwork against 117-px copies."""
+    from benchmarks import scenes
+    from benchmarks.crowd import panned
+    from vcam.config import Config
+    from vcam.pipeline import Pipeline
+
+    cutouts = scenes.portraits(MEDIA)
+    sequence = panned(scenes.crowd(cutouts, scenes.blurred_background(MEDIA, 1920, 1080), 24, 128), frames + 1, 2)
+    pipeline = Pipeline.from_config(Config())
+    faces = [pipeline.process(frame.copy()).faces for frame, _ in sequence]
+    shipped = load_emojis()
+    costs = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for emotion, art in shipped.items():
+            scale = 117 / max(art.shape[:2])
+            cv2.imwrite(str(Path(folder) / f"{emotion}.png"), cv2.resize(art, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA))
+        for name, emojis in (("shipped_1024_px", shipped), ("reduced_117_px", load_emojis(Path(folder)))):
+            overlay = EmojiOverlay(emojis, "face")
+            overlay.draw(sequence[0][0].copy(), faces[0])
+            began = time.process_time()
+            for (frame, _), seen in zip(sequence[1:], faces[1:]):
+                overlay.draw(frame.copy(), seen)
+            costs[name] = 1000 * (time.process_time() - began) / frames
+    return costs
+
+
 def main() -> int:
     big, face = near_face(MEDIA)
     emojis = load_emojis()
@@ -76,6 +108,9 @@ def main() -> int:
         side = max(drawn.shape[:2])
         figures = ", ".join(f"{name} {value:.2f}" for name, value in widths(art, side, drawn).items())
         print(f"  {emotion:8s} drawn {side} px from {max(art.shape[:2])} px artwork; outline edge width (px): {figures}")
+    costs = overlay_cost()
+    print("overlay CPU a frame, 1080p crowd of 24 faces panning: "
+          + ", ".join(f"{name} {ms:.2f} ms" for name, ms in costs.items()))
     return 0
 
 

@@ -302,4 +302,4 @@ def test_scaling_from_the_pyramid_matches_area_averaging_the_artwork(side, shipp
     scaled = _scaled_emoji(emoji_pyramid(art), side, 0.0)
     direct = cv2.resize(art, scaled.shape[1::-1], interpolation=cv2.INTER_AREA)
     assert max(scaled.shape[:2]) == side
-    assert np.abs(on_white(scaled).astype(int) - on_white(direct).astype(int)).mean() < 1.0
+    assert np.abs(on_white(scaled).astype(int) - on_white(direct).astype(int)).mean() < 4.0

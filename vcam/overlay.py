@@ -170,9 +170,12 @@ STICKER_CACHE = 32
 
 def emoji_pyramid(emoji: np.ndarray) -> list[np.ndarray]:
     """The artwork and its halvings down to about 32 px, each pixel the mean of four of the last.
-    Scaling a 1024-px emoji straight to a face's size by area averaging takes 15-40 ms here;
-    from the smallest halving at least twice that size it takes 0.1-2 ms, and differs from it by
-    under one grey level on average, so a crowd whose faces change size does not stall the frame."""
+    Area averaging is slow in OpenCV at factors that are not whole numbers (8.9 ms from 1024 px
+    to 650 here, 1.3 ms from 512 to 166); from the smallest halving at least as large as the
+    target it takes a third of that (0.5 ms to 166 px), a crowd's worth of new sizes a frame
+    when faces move. The result differs from averaging the artwork directly only in how the
+    few pixels on each output pixel's border are weighed: 0.3 grey levels on average at 300 px,
+    3 at 40 px, with outlines as sharp (python -m benchmarks.emoji_sharpness)."""
     levels = [emoji]
     while min(levels[-1].shape[:2]) >= 64:
         last = levels[-1]
@@ -183,11 +186,10 @@ def emoji_pyramid(emoji: np.ndarray) -> list[np.ndarray]:
 def _scaled_emoji(pyramid: list[np.ndarray], side: float, angle: float) -> np.ndarray:
     """The emoji with its larger side `side` px, turned by `angle` degrees. Scaled first, by area
     averaging when smaller (each output pixel the mean of the artwork under it, so a 1024-px
-    emoji keeps clean outlines at 40 px), from the smallest level of its pyramid at least twice
-    as large (from a level just larger, the few artwork pixels each output pixel covers would be
-    weighed unevenly, 3 grey levels off at 40 px), and only then turned, at its final size, so that the bilinear turn samples
+    emoji keeps clean outlines at 40 px), from the smallest level of its pyramid that is at least
+    as large, and only then turned, at its final size, so that the bilinear turn samples
     neighbouring pixels of that size rather than skipping the artwork's."""
-    emoji = next((level for level in reversed(pyramid) if max(level.shape[:2]) >= 2 * side), pyramid[0])
+    emoji = next((level for level in reversed(pyramid) if max(level.shape[:2]) >= side), pyramid[0])
     scale = max(side, 1.0) / max(emoji.shape[:2])
     size = (max(1, round(emoji.shape[1] * scale)), max(1, round(emoji.shape[0] * scale)))
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
