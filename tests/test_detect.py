@@ -339,3 +339,16 @@ def test_the_room_detector_takes_a_grayscale_frame(media, room_detector, photo_f
     faces = searched(room_detector, gray)
     assert len(faces) == 1
     assert iou(faces[0].box, photo_faces["full", "obama-720p.jpg"][0].box) > 0.7
+
+
+def test_a_pipeline_reset_makes_the_next_frame_search_every_tile(media, cutouts) -> None:
+    from vcam.pipeline import Pipeline
+
+    pipeline = Pipeline.from_config(Config(detector="full"))
+    backdrop = scenes.blurred_background(media, 1920, 1080)
+    first, second = scenes.crowd(cutouts, backdrop, 60, 64, seed=1), scenes.crowd(cutouts, backdrop, 40, 96, seed=2)
+    pipeline.detect(first.frame)
+    rotating = scenes.score(second.faces, [face.box for face in pipeline.detect(second.frame)])
+    pipeline.reset()  # a new camera: its first frame is searched through
+    fresh = scenes.score(second.faces, [face.box for face in pipeline.detect(second.frame)])
+    assert rotating.recall < 0.5 <= 0.95 <= fresh.recall
