@@ -33,12 +33,13 @@ from vcam.config import Config, load_config
 from vcam.detect import FaceDetector
 from vcam.errors import MediaError, VcamError
 from vcam.faces import iou
+from vcam.pipeline import STAGES as PIPELINE_STAGES
 from vcam.pipeline import Pipeline
-from vcam.virtual_camera import fit_frame, to_pixel_format
+from vcam.virtual_camera import camera_frame
 
 SIZES = ((640, 360), (1280, 720), (1920, 1080))
 FACE_COUNTS = (1, 4, 8)
-STAGES = ("decode", "detect", "classify", "track", "overlay", "convert", "jpeg")
+STAGES = ("decode", *PIPELINE_STAGES, "convert", "jpeg")
 PHOTO = "two_people.jpg"
 CLIP = "short_hamilton_clip.mp4"
 TARGET = {"width": 1280, "height": 720, "faces": 4, "fps": 60.0, "p95_ms": 33.0, "peer_ratio": 5.0}
@@ -94,16 +95,9 @@ def one_frame(pipeline: Pipeline, jpeg: np.ndarray, config: Config, clock: Stage
     """One live frame through every stage; returns the faces found."""
     with clock("decode"):
         frame = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
-    with clock("detect"):
-        faces = pipeline.detect(frame)
-    with clock("classify"):
-        faces = pipeline.model.classify(frame, faces)
-    with clock("track"):
-        faces = pipeline.tracker.update(faces)
-    with clock("overlay"):
-        pipeline.draw(frame, faces)
+    faces = pipeline.process(frame, timer=clock).faces
     with clock("convert"):
-        to_pixel_format(fit_frame(frame, config.width, config.height, config.fit), config.pixel_format)
+        camera_frame(frame, config.width, config.height, config.pixel_format, config.fit)
     with clock("jpeg"):
         cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 80])
     clock.end_frame()

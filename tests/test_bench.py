@@ -1,6 +1,6 @@
-"""vcam bench: its frames, its figures and their JSON, the peer's protocol, and a 30-second soak
+"""python -m benchmarks.bench: its frames, its figures and their JSON, the peer's protocol, and a 30-second soak
 of the engine with the virtual camera and the web preview attached. Speed itself is measured by
-`vcam bench`, not asserted here: a slow machine must not fail the tests."""
+`python -m benchmarks.bench`, not asserted here: a slow machine must not fail the tests."""
 
 from __future__ import annotations
 

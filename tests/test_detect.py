@@ -201,3 +201,154 @@ def test_shrink_matches_area_averaging(photos, size) -> None:
     exact = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA).astype(int)
     assert fast.shape == exact.shape
     assert np.abs(fast - exact).mean() < 2.5
+
+
+# Faces of every size: the whole frame and tiles (vcam/tiles.py), on crowd scenes built from the
+# real photos (benchmarks/scenes.py).
+
+from benchmarks import scenes  # noqa: E402
+from vcam.errors import VcamError  # noqa: E402
+from vcam.pipeline import build_detector  # noqa: E402
+from vcam.tiles import MIN_FACE_REACH, TileRotation, plan_tiles  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cutouts(media: Path) -> list[scenes.Portrait]:
+    return scenes.portraits(media)
+
+
+@pytest.fixture(scope="module")
+def room_detector() -> TileRotation:
+    detector = build_detector(Config(detector="full"))
+    assert isinstance(detector, TileRotation)
+    return detector
+
+
+def searched(detector: TileRotation, frame: np.ndarray) -> list[Face]:
+    """Every tile of `frame` searched, as on a photo or a camera's first frame."""
+    detector.reset()
+    return detector.detect(frame)
+
+
+@pytest.mark.parametrize("count, width, least_recall", [(24, 128, 0.95), (40, 96, 0.95), (60, 64, 0.95),
+                                                        (80, 48, 0.8)])
+def test_a_1080p_crowd_is_found_face_by_face(count, width, least_recall, media, cutouts, room_detector) -> None:
+    backdrop = scenes.blurred_background(media, 1920, 1080)
+    scene = scenes.crowd(cutouts, backdrop, count, width)
+    whole_only = scenes.score(scene.faces, [face.box for face in room_detector.tiled.whole.detect(scene.frame)])
+    result = scenes.score(scene.faces, [face.box for face in searched(room_detector, scene.frame)])
+    assert result.recall >= least_recall and result.false <= 1
+    assert whole_only.recall < 0.5  # the whole frame alone misses most of them: the tiles found them
+
+
+@pytest.mark.parametrize("height", [300, 500])
+def test_a_near_face_is_found_whichever_person(height, media, cutouts, room_detector) -> None:
+    backdrop = scenes.blurred_background(media, 1280, 720)
+    for which in range(len(cutouts)):
+        scene = scenes.near_face(cutouts, backdrop, height, which=which)
+        result = scenes.score(scene.faces, [face.box for face in searched(room_detector, scene.frame)])
+        assert result.found == 1 and result.false <= 1
+
+
+def test_faces_30_percent_out_of_frame_are_found(media, cutouts, room_detector) -> None:
+    backdrop = scenes.blurred_background(media, 1280, 720)
+    found = total = false = 0
+    for side in ("left", "right"):
+        for height in (200, 300, 500):
+            for which in range(len(cutouts)):
+                scene = scenes.out_of_frame(cutouts, backdrop, height, 0.3, side, which=which)
+                result = scenes.score(scene.faces, [face.box for face in searched(room_detector, scene.frame)])
+                found, total, false = found + result.found, total + 1, false + result.false
+    assert found >= 0.9 * total and false <= total // 10
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (1280, 720)])
+def test_a_picture_without_people_has_no_faces(size, media, room_detector) -> None:
+    backdrop = scenes.blurred_background(media, *size)
+    assert searched(room_detector, backdrop) == []
+
+
+def test_a_room_without_people_in_a_real_photo_has_no_faces(photos, room_detector) -> None:
+    image = photos["obama-720p.jpg"]
+    flag_and_curtain = np.ascontiguousarray(image[:400, 336:560])  # the room left of the portrait
+    assert searched(room_detector, flag_and_curtain) == []
+
+
+def test_the_room_detector_finds_one_face_in_the_astronaut_photo(room_detector) -> None:
+    image = cv2.imread(str(Path(__file__).resolve().parents[1] / "examples" / "astronaut.png"))
+    assert len(searched(room_detector, image)) == 1
+
+
+@pytest.mark.parametrize("name", PHOTOS)
+def test_the_room_detector_finds_the_photos_faces(name, photos, room_detector) -> None:
+    assert len(searched(room_detector, photos[name])) == FACES_IN_PHOTO[name]
+
+
+def test_the_room_detector_finds_a_face_in_95_percent_of_the_clip(clip_frames) -> None:
+    detector = build_detector(Config(detector="full"))
+    found = sum(bool(detector.detect(frame)) for frame in clip_frames)
+    assert found >= 0.95 * len(clip_frames)
+
+
+def test_the_rotation_keeps_each_tiles_faces_between_its_visits(media, cutouts) -> None:
+    detector = build_detector(Config(detector="full"))
+    backdrop = scenes.blurred_background(media, 1920, 1080)
+    scene = scenes.crowd(cutouts, backdrop, 60, 64)
+    tiles = len(detector.tiled.plan(scene.frame))
+    assert detector.tiles_per_frame(1920, 1080) == 2 and tiles > 4
+    for _ in range(3):  # the first frame searches every tile, the next two visit two tiles each
+        result = scenes.score(scene.faces, [face.box for face in detector.detect(scene.frame)])
+        assert result.recall >= 0.95
+
+
+@pytest.mark.parametrize("width, height", [(1920, 1080), (1280, 720), (640, 360), (4096, 2160)])
+@pytest.mark.parametrize("min_face", [MIN_FACE_REACH, 48, 100])
+def test_every_face_a_level_keeps_is_whole_in_one_of_its_tiles(width, height, min_face) -> None:
+    tiles = plan_tiles(width, height, min_face)
+    whole_frame_finds = width * 20 / 192
+    for side in (min_face, 1.5 * min_face, 3 * min_face, whole_frame_finds * 0.99):
+        if not min_face <= side < whole_frame_finds or side > min(width, height):
+            continue
+        for x in np.linspace(0, width - side, 23):
+            for y in np.linspace(0, height - side, 13):
+                assert any(tx <= x and ty <= y and x + side <= tx + tw and y + side <= ty + th and side <= tile.largest_face
+                           for tile in tiles for tx, ty, tw, th in [tile.region]), (side, x, y)
+
+
+def test_no_tiles_when_the_whole_frame_already_finds_the_smallest_face() -> None:
+    assert plan_tiles(640, 360, 80) == []
+    assert plan_tiles(8, 8, MIN_FACE_REACH) == []
+
+
+@pytest.mark.parametrize("bad", [0, MIN_FACE_REACH - 1, 2.5, True])
+def test_min_face_below_what_tiles_reach_is_refused(bad) -> None:
+    with pytest.raises(VcamError, match="min_face"):
+        Config(min_face=bad)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (10, 5, 3), (5, 10, 3), (1, 1000, 3), (8, 8, 3), (2000, 40, 3)])
+def test_tiny_and_odd_frames_do_not_crash_the_room_detector(shape, room_detector) -> None:
+    frame = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    for _ in range(2):  # a first frame (every tile), then a frame of the rotation
+        faces = room_detector.detect(frame)
+        assert all(np.isfinite(face.box).all() for face in faces)
+
+
+def test_the_room_detector_takes_a_grayscale_frame(media, room_detector, photo_faces) -> None:
+    gray = cv2.imread(str(media / "obama-720p.jpg"), cv2.IMREAD_GRAYSCALE)
+    faces = searched(room_detector, gray)
+    assert len(faces) == 1
+    assert iou(faces[0].box, photo_faces["full", "obama-720p.jpg"][0].box) > 0.7
+
+
+def test_a_pipeline_reset_makes_the_next_frame_search_every_tile(media, cutouts) -> None:
+    from vcam.pipeline import Pipeline
+
+    pipeline = Pipeline.from_config(Config(detector="full"))
+    backdrop = scenes.blurred_background(media, 1920, 1080)
+    first, second = scenes.crowd(cutouts, backdrop, 60, 64, seed=1), scenes.crowd(cutouts, backdrop, 40, 96, seed=2)
+    pipeline.detect(first.frame)
+    rotating = scenes.score(second.faces, [face.box for face in pipeline.detect(second.frame)])
+    pipeline.reset()  # a new camera: its first frame is searched through
+    fresh = scenes.score(second.faces, [face.box for face in pipeline.detect(second.frame)])
+    assert rotating.recall < 0.5 <= 0.95 <= fresh.recall

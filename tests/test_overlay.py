@@ -243,3 +243,104 @@ def test_a_frame_drawn_without_a_time_shows_the_new_emoji_at_once(faces) -> None
     fades.layers([faces[0].replace(track_id=1, emotion="happy")], 0.0)
     sad = faces[0].replace(track_id=1, emotion="sad")
     assert fades.layers([sad], None) == [(sad, 1.0)]
+
+
+# The emoji's size and place from the keypoints as well as the box (vcam.overlay.emoji_place).
+
+from vcam.overlay import emoji_place  # noqa: E402
+
+PORTRAITS = ("obama-720p.jpg", "biden.jpg", "two_people.jpg")
+
+
+def hand_over_mouth(image: np.ndarray, face: Face, hand: np.ndarray, cover: float) -> np.ndarray:
+    """`image` with `hand` (a real hand, faded out at its edges) scaled to `cover` of the face's
+    width and pasted over its mouth, the fingers up to the nose."""
+    x, y, w, h = face.box
+    width = round(w * cover)
+    height = round(width * hand.shape[0] / hand.shape[1])
+    patch = cv2.resize(hand, (width, height), interpolation=cv2.INTER_AREA).astype(np.float32)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    ellipse = np.hypot((xx - width / 2) / (width / 2), (yy - height / 2) / (height / 2))
+    alpha = np.clip((1 - ellipse) / 0.2, 0, 1)[:, :, None]
+    mouth_x, mouth_y = face.keypoints[3]
+    left, top = round(mouth_x - width / 2), round(mouth_y - height * 0.35)
+    out = image.copy()
+    region = out[top:top + height, left:left + width].astype(np.float32)
+    out[top:top + height, left:left + width] = np.clip(alpha * patch + (1 - alpha) * region + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+@pytest.fixture(scope="module")
+def hand(media: Path) -> np.ndarray:
+    """The crossed hand of the man on the left in two_people.jpg."""
+    return cv2.imread(str(media / "two_people.jpg"))[445:515, 405:495]
+
+
+def test_a_hand_over_the_mouth_does_not_shrink_the_emoji(media, hand) -> None:
+    detector = FaceDetector("full")
+    shrunk_boxes = 0
+    for name in PORTRAITS:
+        image = cv2.imread(str(media / name))
+        for face in detector.detect(image):
+            for cover in (0.8, 1.0):
+                covered = [other for other in detector.detect(hand_over_mouth(image, face, hand, cover))
+                           if math.dist(other.center, face.center) < face.box[2] / 2]
+                if not covered:
+                    continue  # the hand hid the face from the detector: nothing to draw
+                [other] = covered
+                before, after = emoji_place(face), emoji_place(other)
+                shrunk_boxes += max(other.box[2:]) < 0.93 * max(face.box[2:])
+                assert after.side >= 0.94 * before.side, (name, cover)
+                assert math.dist(after.center, before.center) < 0.08 * before.side, (name, cover)
+    assert shrunk_boxes >= 1  # the box alone would have shrunk the emoji
+
+
+def test_the_face_emoji_follows_emoji_place_and_is_as_large(media, hand) -> None:
+    image = cv2.imread(str(media / "biden.jpg"))
+    detector = FaceDetector("full")
+    [face] = detector.detect(image)
+    [covered] = detector.detect(hand_over_mouth(image, face, hand, 1.0))
+    assert max(covered.box[2:]) < 0.92 * max(face.box[2:])  # the box shrank by more than 8 %
+    sides = []
+    for seen in (face, covered):
+        frame = image.copy()
+        EmojiOverlay(placement="face").draw(frame, [seen.replace(emotion="neutral")])
+        ys, xs = np.nonzero(changed(image, frame))
+        sides.append(max(xs.max() - xs.min(), ys.max() - ys.min()))
+    assert sides[1] >= 0.95 * sides[0]
+
+
+@pytest.mark.parametrize("name", PORTRAITS)
+def test_a_face_in_full_view_keeps_about_its_box(name, media) -> None:
+    for face in FaceDetector("full").detect(cv2.imread(str(media / name))):
+        place = emoji_place(face)
+        side = max(face.box[2:])
+        assert side <= place.side <= 1.1 * side
+        assert math.dist(place.center, face.center) < 0.05 * side
+
+
+# Sharp emojis at any size: 1024-px artwork, only ever scaled down (vcam.overlay.emoji_pyramid).
+
+from benchmarks.emoji_sharpness import drawn_emoji, near_face as enlarged_face, widths, on_white  # noqa: E402
+from vcam.overlay import _scaled_emoji, emoji_pyramid  # noqa: E402
+
+
+@pytest.mark.parametrize("emotion", EMOTIONS)
+def test_the_emoji_on_a_500_px_face_has_edges_as_crisp_as_the_artwork(emotion, media, shipped) -> None:
+    big, face = enlarged_face(media)
+    assert 450 < face.box[3] < 550
+    drawn = drawn_emoji(big.shape, face, shipped, emotion)
+    side = max(drawn.shape[:2])
+    assert max(shipped[emotion].shape[:2]) >= side  # shipped large enough to be only scaled down
+    edge = widths(shipped[emotion], side, drawn)
+    assert edge["drawn"] <= edge["artwork_area_averaged"] + 1.0
+    assert edge["from_136_px_enlarged"] > edge["artwork_area_averaged"] + 1.0  # what the check would catch
+
+
+@pytest.mark.parametrize("side", [40, 97, 300, 650, 1024])
+def test_scaling_from_the_pyramid_matches_area_averaging_the_artwork(side, shipped) -> None:
+    art = shipped["happy"]
+    scaled = _scaled_emoji(emoji_pyramid(art), side, 0.0)
+    direct = cv2.resize(art, scaled.shape[1::-1], interpolation=cv2.INTER_AREA)
+    assert max(scaled.shape[:2]) == side
+    assert np.abs(on_white(scaled).astype(int) - on_white(direct).astype(int)).mean() < 4.0

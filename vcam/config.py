@@ -39,6 +39,10 @@ class Range:
             raise VcamError(f"{name} must be {what} from {self.low:g} to {self.high:g}, not {shown(value)}")
 
 
+MIN_FACE_REACH = 16
+"""The smallest min_face: its tiles are then the short-range model's own 128 px, and smaller
+tiles would only be enlarged, which shows the model no more of the face (vcam/tiles.py)."""
+
 RANGES: dict[str, Range] = {
     "score_threshold": Range(0.0, 1.0),
     # Steady emojis, in seconds: a moving average needs a time constant above 0, a dwell may be 0;
@@ -55,6 +59,8 @@ RANGES: dict[str, Range] = {
     "width": Range(16, 4096, whole=True),
     "height": Range(16, 4096, whole=True),
     "fps": Range(1, 60, whole=True),
+    # Faces smaller than the tiles can reach are not findable; above the frame, no tiles run.
+    "min_face": Range(MIN_FACE_REACH, 4096, whole=True),
 }
 """Every numeric setting and the values it may take: one place to read them, one place to add one.
 A setting that may be None (score_threshold) is checked only when it has a value."""
@@ -66,6 +72,13 @@ class Config:
     """BlazeFace model: "full" (faces near and far, turned and half out of frame: the default, it
     finds the face in 98 % of the test clip's frames) or "short" (faster, for one person facing
     the camera from under 2 m: 80 % of the same frames)."""
+    min_face: int = 48
+    """Smallest face the "full" detector looks for, in pixels of the camera's frame: faces below
+    what the whole frame shows the model (a tenth of the frame's width) are searched for in
+    tiles, a few a frame. 48 finds 71 of 80 faces 48 px wide in a 1080p crowd and all of 64 px;
+    larger values mean fewer tiles. At least 16 (smaller tiles than the model's input show it
+    nothing more); a value at or above what the whole frame finds (so also one larger than the
+    frame) means no tiles: the whole-frame pass alone."""
     score_threshold: float | None = None
     """Least detector score for a face; None takes the model's own default (0.5 short, 0.6 full)."""
     placement: str = "face"
@@ -87,7 +100,7 @@ class Config:
     detect_every: int = 1
     """Run the face detector on every n-th frame and keep its faces for the frames between. On
     the test clip, 2 saves half the detector's time (about 2 ms a 720p frame) and misses 4.6 %
-    of the faces (IoU under 0.5 with a fresh detection): `vcam bench` measures both. 1 = every frame."""
+    of the faces (IoU under 0.5 with a fresh detection): `python -m benchmarks.bench` measures both. 1 = every frame."""
     classify_views: int = 1
     """Views of each face the emotion CNN classifies and averages (test-time augmentation): 1 the
     face; 2 also its mirror image; 10 also four corner crops, each mirrored. On FER2013's

@@ -263,12 +263,12 @@ def check_tray(platform: str = sys.platform, env: Mapping[str, str] = os.environ
 def check_models(config: Config) -> Check:
     """The emotion model and the face detector the settings name load and have the right shapes."""
     from vcam.classify import DEFAULT_MODEL, EmotionModel
-    from vcam.detect import DETECTORS, FaceDetector
+    from vcam.detect import DETECTORS
+    from vcam.pipeline import build_detector
 
     try:
         EmotionModel(config.emotion_model, config.threads)
-        FaceDetector(config.detector, config.score_threshold, model_path=config.detector_model,
-                     num_threads=config.threads)
+        build_detector(config)
     except VcamError as err:
         return Check("models", False, str(err),
                      f"point emotion_model / detector_model in {CONFIG_FILE} at working files,"

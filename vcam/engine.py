@@ -24,7 +24,6 @@ import numpy as np
 
 from vcam.capture import Backoff, CameraStatus, Capture
 from vcam.config import Config, require_choice, save_settings
-from vcam.detect import FaceDetector
 from vcam.faces import Face
 from vcam.pipeline import FrameResult, Pipeline
 from vcam.placeholder import placeholder_frame
@@ -67,8 +66,8 @@ class Engine:
         change the user makes (overlay, placement, detector, camera) is saved there for next time."""
         self.config = config
         self.pipeline = pipeline or Pipeline.from_config(config)
-        self.pipeline.overlay_enabled = config.overlay
-        self.pipeline.overlay.placement = config.placement
+        self.pipeline.set_overlay(config.overlay)
+        self.pipeline.set_placement(config.placement)
         self._sinks: list[Sink] = []
         self._opener = opener or (lambda camera: open_source(camera, config.width, config.height))
         self._stall_after = stall_after
@@ -299,7 +298,8 @@ class Engine:
     # --- commands, carried out on the processing thread ----------------------------------------
 
     def _apply_overlay(self, enabled: bool) -> None:
-        was_enabled, self.pipeline.overlay_enabled = self.pipeline.overlay_enabled, enabled
+        was_enabled = self.pipeline.overlay_enabled
+        self.pipeline.set_overlay(enabled)
         self._user_change(overlay=enabled)
         if enabled and not was_enabled:
             # The pipeline did not run while the overlay was off: the redraw shows the faces found
@@ -308,15 +308,12 @@ class Engine:
         self._redraw()
 
     def _apply_placement(self, placement: str) -> None:
-        self.pipeline.overlay.placement = placement
+        self.pipeline.set_placement(placement)
         self._user_change(placement=placement)
         self._redraw()
 
     def _apply_detector(self, kind: str) -> None:
-        config = self.config
-        self.pipeline.detector = FaceDetector(kind, config.score_threshold, model_path=config.detector_model,
-                                              num_threads=config.threads)
-        self.pipeline.reset()  # the next frame is detected afresh by the new model
+        self.pipeline.use_detector(kind)  # the next frame is detected afresh by the new model
         self._user_change(detector=kind)
 
     def _apply_camera(self, camera: int | str) -> None:

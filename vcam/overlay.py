@@ -58,6 +58,55 @@ def _read_bgra(path: Path) -> np.ndarray:
     return image
 
 
+@dataclass(frozen=True)
+class EmojiPlace:
+    center: tuple[float, float]
+    side: float
+    """The face's size: what the box's larger side is on a face in full view."""
+    angle: float
+    """The eye line's slope in degrees, clockwise on screen."""
+
+
+EYES_PER_SIDE = 0.39
+EARS_PER_SIDE = 0.86
+"""Eye-to-eye and ear-to-ear distances ÷ the box's side on a face in full view, near the upper
+quartiles over 96 faces of the test photos and clip (medians 0.378 and 0.832, upper quartiles
+0.397 and 0.871; the distances shrink as the head turns): a face in full view then rarely
+measures larger than its box, and a box that a hand has shrunk is still outgrown."""
+EYES_TO_CENTER = (0.02, 0.186)
+"""The box's centre from the eyes' midpoint, in sides along and across the eye line (medians over
+the same faces; `python -m benchmarks.face_proportions` prints all these figures)."""
+SHRUNK = 0.1
+"""A box this much smaller than its eyes and ears say is taken wholly from them."""
+
+
+def emoji_place(face: Face) -> EmojiPlace:
+    """Where a face's emoji goes, and how large: from the box, and from the eyes and ears as well.
+
+    A hand over the mouth shrinks the detector's box (by a tenth on biden.jpg) and moves its
+    centre up, while eyes and ears stay where they are. The face's size is therefore the larger
+    of the box's side and the size the eye and ear distances give (turning the head shrinks those,
+    never the box), and its centre moves from the box's towards the one the eyes give as far as
+    the box has shrunk."""
+    x, y, w, h = face.box
+    box_side = max(w, h)
+    (rx, ry), (lx, ly) = face.eyes
+    angle = float(np.degrees(np.arctan2(ly - ry, lx - rx)))
+    if len(face.keypoints) < 6:
+        return EmojiPlace(face.center, box_side, angle)
+    (erx, ery), (elx, ely) = face.keypoints[4], face.keypoints[5]
+    eyes, ears = math.hypot(lx - rx, ly - ry), math.hypot(elx - erx, ely - ery)
+    side = max(box_side, (eyes / EYES_PER_SIDE + ears / EARS_PER_SIDE) / 2)
+    shrunk = min(max((side / max(box_side, 1e-6) - 1) / SHRUNK, 0.0), 1.0)
+    if shrunk == 0:
+        return EmojiPlace(face.center, side, angle)
+    cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+    along, across = EYES_TO_CENTER[0] * side, EYES_TO_CENTER[1] * side
+    from_eyes = ((rx + lx) / 2 + along * cos - across * sin, (ry + ly) / 2 + along * sin + across * cos)
+    (bx, by) = face.center
+    return EmojiPlace((bx + shrunk * (from_eyes[0] - bx), by + shrunk * (from_eyes[1] - by)), side, angle)
+
+
 class EmojiOverlay:
     """`draw(frame, faces)` draws each face's shown emotion onto the frame, in place."""
 
@@ -71,6 +120,7 @@ class EmojiOverlay:
         self.badge_scale = badge_scale
         self._stickers: dict[tuple[str, int, int], Sticker] = {}
         self.fades = CrossFades()
+        self._pyramids: dict[str, list[np.ndarray]] = {}
 
     def draw(self, frame: np.ndarray, faces: Sequence[Face], t: float | None = None) -> np.ndarray:
         """With `t` (seconds), a face whose emotion changed fades from the old emoji to the new one."""
@@ -80,12 +130,11 @@ class EmojiOverlay:
             self._draw_corner(frame, layers)
         for face, weight in layers if self.placement != "corner" else ():
             x, y, w, h = face.box
-            side = max(w, h)
+            place = emoji_place(face)
+            side = place.side
             if self.placement == "face":
-                (lx, ly), (rx, ry) = face.eyes
-                angle = float(np.degrees(np.arctan2(ry - ly, rx - lx)))
-                emoji = self._sized(face.emotion, side * self.face_scale, angle)
-                cx, cy = face.center
+                emoji = self._sized(face.emotion, side * self.face_scale, place.angle)
+                cx, cy = place.center
             else:  # badge: above the head's right side, clear of the face
                 emoji = self._sized(face.emotion, side * self.badge_scale)
                 cx, cy = x + w + emoji.width * 0.35, y - emoji.height * 0.15
@@ -111,8 +160,10 @@ class EmojiOverlay:
         if sticker is None:
             if len(self._stickers) >= STICKER_CACHE:
                 self._stickers.pop(next(iter(self._stickers)))  # the oldest
+            if emotion not in self._pyramids:
+                self._pyramids[emotion] = emoji_pyramid(self.emojis[emotion])
             sticker = self._stickers[key] = Sticker.from_bgra(
-                _scaled_emoji(self.emojis[emotion], STICKER_STEP ** step, key[2]))
+                _scaled_emoji(self._pyramids[emotion], STICKER_STEP ** step, key[2]))
         return sticker
 
 
@@ -121,17 +172,39 @@ STICKER_STEP = 1.02
 STICKER_CACHE = 32
 
 
-def _scaled_emoji(emoji: np.ndarray, side: float, angle: float) -> np.ndarray:
+def emoji_pyramid(emoji: np.ndarray) -> list[np.ndarray]:
+    """The artwork and its halvings down to about 32 px, each pixel the mean of four of the last.
+    Area averaging is slow in OpenCV at factors that are not whole numbers (8.9 ms from 1024 px
+    to 650 here, 1.3 ms from 512 to 166); from the smallest halving at least as large as the
+    target it takes a third of that (0.5 ms to 166 px), a crowd's worth of new sizes a frame
+    when faces move. The result differs from averaging the artwork directly only in how the
+    few pixels on each output pixel's border are weighed: 0.3 grey levels on average at 300 px,
+    3 at 40 px, with outlines as sharp (python -m benchmarks.emoji_sharpness)."""
+    levels = [emoji]
+    while min(levels[-1].shape[:2]) >= 64:
+        last = levels[-1]
+        levels.append(cv2.resize(last, (last.shape[1] // 2, last.shape[0] // 2), interpolation=cv2.INTER_AREA))
+    return levels
+
+
+def _scaled_emoji(pyramid: list[np.ndarray], side: float, angle: float) -> np.ndarray:
+    """The emoji with its larger side `side` px, turned by `angle` degrees. Scaled first, by area
+    averaging when smaller (each output pixel the mean of the artwork under it, so a 1024-px
+    emoji keeps clean outlines at 40 px), from the smallest level of its pyramid that is at least
+    as large, and only then turned, at its final size, so that the bilinear turn samples
+    neighbouring pixels of that size rather than skipping the artwork's."""
+    emoji = next((level for level in reversed(pyramid) if max(level.shape[:2]) >= side), pyramid[0])
     scale = max(side, 1.0) / max(emoji.shape[:2])
+    size = (max(1, round(emoji.shape[1] * scale)), max(1, round(emoji.shape[0] * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    scaled = emoji if size == (emoji.shape[1], emoji.shape[0]) else cv2.resize(emoji, size, interpolation=interpolation)
     if angle == 0:
-        size = (max(1, round(emoji.shape[1] * scale)), max(1, round(emoji.shape[0] * scale)))
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        return cv2.resize(emoji, size, interpolation=interpolation)
-    out = max(1, round(max(emoji.shape[:2]) * scale * 1.42))  # room for the corners when turned
-    matrix = cv2.getRotationMatrix2D((emoji.shape[1] / 2, emoji.shape[0] / 2), -angle, scale)
-    matrix[0, 2] += out / 2 - emoji.shape[1] / 2
-    matrix[1, 2] += out / 2 - emoji.shape[0] / 2
-    return cv2.warpAffine(emoji, matrix, (out, out), flags=cv2.INTER_LINEAR,
+        return scaled
+    out = max(1, round(max(scaled.shape[:2]) * 1.42))  # room for the corners when turned
+    matrix = cv2.getRotationMatrix2D((scaled.shape[1] / 2, scaled.shape[0] / 2), -angle, 1.0)
+    matrix[0, 2] += out / 2 - scaled.shape[1] / 2
+    matrix[1, 2] += out / 2 - scaled.shape[0] / 2
+    return cv2.warpAffine(scaled, matrix, (out, out), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
 
 

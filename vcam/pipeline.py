@@ -6,7 +6,10 @@ the faces it found; sources, sinks, threads and the user interface live elsewher
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +19,22 @@ from vcam.config import Config
 from vcam.detect import FaceDetector
 from vcam.faces import Face
 from vcam.overlay import EmojiOverlay, load_emojis
+from vcam.tiles import TILE_SCORE, TiledDetector, TileRotation
 from vcam.track import Tracker, tracker_settings
+
+PIXELS_PER_TILE = 1280 * 720
+"""The live schedule visits one tile a frame for every this many pixels of the frame, beside the
+whole frame: one at 1280×720 keeps the detector's time within 1.5× of the whole frame alone
+(two were 1.86× here); `python -m benchmarks.crowd` measures it."""
+
+
+StageTimer = Callable[[str], AbstractContextManager[object]]
+"""`with timer("detect"): ...` around each stage: how a benchmark times the real sequence."""
+STAGES = ("detect", "classify", "track", "overlay")
+
+
+def untimed(stage: str) -> AbstractContextManager[object]:
+    return contextlib.nullcontext()
 
 
 @dataclass
@@ -28,8 +46,10 @@ class FrameResult:
 class Pipeline:
     """Turns frames into frames with an emoji on every face."""
 
-    def __init__(self, detector: FaceDetector, model: EmotionModel, tracker: Tracker, overlay: EmojiOverlay,
-                 overlay_enabled: bool = True, detect_every: int = 1) -> None:
+    def __init__(self, detector: FaceDetector | TileRotation, model: EmotionModel, tracker: Tracker, overlay: EmojiOverlay,
+                 overlay_enabled: bool = True, detect_every: int = 1, config: Config | None = None) -> None:
+        self.config = config or Config()
+        """The settings the stages were built from; a detector chosen later is built from them too."""
         self.detector = detector
         self.model = model
         self.tracker = tracker
@@ -42,25 +62,44 @@ class Pipeline:
     @classmethod
     def from_config(cls, config: Config) -> Pipeline:
         return cls(
-            FaceDetector(config.detector, config.score_threshold, model_path=config.detector_model,
-                         num_threads=config.threads),
+            build_detector(config),
             EmotionModel(config.emotion_model, num_threads=config.threads, views=config.classify_views),
             Tracker(tracker_settings(config)),
             EmojiOverlay(load_emojis(config.emoji_dir), config.placement),
             detect_every=config.detect_every,
+            config=config,
         )
 
-    def process(self, frame: np.ndarray, t: float | None = None) -> FrameResult:
+    def process(self, frame: np.ndarray, t: float | None = None, timer: StageTimer = untimed) -> FrameResult:
         """Annotate `frame`, taken at `t` seconds, in place and return it with its faces.
 
         `t` drives the smoothing, the dwell and the cross-fade: a file's frame index / fps, or
-        (the default) now on the monotonic clock, for a live camera."""
+        (the default) now on the monotonic clock, for a live camera. `timer` wraps each of
+        STAGES (benchmarks time them so)."""
         t = time.monotonic() if t is None else t
-        faces = self.detect(frame)
-        faces = self.model.classify(frame, faces)
-        faces = self.tracker.update(faces, t)
-        self.draw(frame, faces, t)
+        with timer("detect"):
+            faces = self.detect(frame)
+        with timer("classify"):
+            faces = self.model.classify(frame, faces)
+        with timer("track"):
+            faces = self.tracker.update(faces, t)
+        with timer("overlay"):
+            self.draw(frame, faces, t)
         return FrameResult(frame, faces)
+
+    # --- what the user changes while it runs ---------------------------------------------------
+
+    def set_overlay(self, enabled: bool) -> None:
+        self.overlay_enabled = enabled
+
+    def set_placement(self, placement: str) -> None:
+        self.overlay.placement = placement
+
+    def use_detector(self, kind: str) -> None:
+        """Detect with `kind` from the next frame on, afresh (tracks and kept detections forgotten)."""
+        self.config = self.config.replace(detector=kind)
+        self.detector = build_detector(self.config)
+        self.reset()
 
     def detect(self, frame: np.ndarray) -> list[Face]:
         """The detector's faces: fresh on every `detect_every`-th frame, the last ones between."""
@@ -73,6 +112,8 @@ class Pipeline:
     def reset(self) -> None:
         """Forget the faces of earlier frames (a new camera or detector): tracks and kept detections."""
         self.tracker.reset()
+        if isinstance(self.detector, TileRotation):
+            self.detector.reset()  # the next frame searches every tile again
         self._detected, self._frames_since_detection = [], 0
 
     def draw(self, frame: np.ndarray, faces: list[Face], t: float | None = None) -> None:
@@ -80,3 +121,15 @@ class Pipeline:
         emoji that changed fades into the new one (without, e.g. a redraw, it is shown at once)."""
         if self.overlay_enabled:
             self.overlay.draw(frame, faces, t)
+
+
+def build_detector(config: Config) -> FaceDetector | TileRotation:
+    """The "short" (desk) detector: one pass of the short-range model. The "full" (room) one: the
+    whole frame through the full-range model on every frame, and tiles through the short-range
+    model for faces down to `min_face` px, a few tiles a frame (vcam/tiles.py says why)."""
+    whole = FaceDetector(config.detector, config.score_threshold, model_path=config.detector_model,
+                         num_threads=config.threads)
+    if config.detector == "short":
+        return whole
+    tiles = FaceDetector("short", TILE_SCORE, num_threads=config.threads)
+    return TileRotation(TiledDetector(whole, tiles, config.min_face), PIXELS_PER_TILE)

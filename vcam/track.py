@@ -166,13 +166,22 @@ class _Track:
     def follow(self, face: Face, t: float) -> None:
         """Continue the track with a new detection at `t`, learning its velocity."""
         dt = t - self.seen_at
-        (x0, y0), (x1, y1) = self.face.center, face.center
+        # The eyes, not the box: a face cut by the frame's edge keeps its eyes where they are
+        # while its box shrinks towards the visible part, which would read as motion.
+        (x0, y0), (x1, y1) = eyes_centre(self.face), eyes_centre(face)
         if 0 < dt <= 0.5:  # a velocity over a longer gap says little about the next frame
             measured = ((x1 - x0) / dt, (y1 - y0) / dt)
-            self.velocity = tuple(0.5 * v + 0.5 * m for v, m in zip(self.velocity, measured))
+            # Averaged over about three detections: one detection's keypoints jitter by a few
+            # pixels, and a face half out of frame jitters more.
+            self.velocity = tuple(0.7 * v + 0.3 * m for v, m in zip(self.velocity, measured))
         else:
             self.velocity = (0.0, 0.0)
         self.face, self.seen_at = face, t
+
+
+def eyes_centre(face: Face) -> tuple[float, float]:
+    (rx, ry), (lx, ly) = face.eyes
+    return (rx + lx) / 2, (ry + ly) / 2
 
 
 def moved(face: Face, dx: float, dy: float) -> Face:

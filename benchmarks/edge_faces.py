@@ -1,0 +1,54 @@
+"""Faces cut by the frame's edge: the scores the full-range model gives them, and false faces.
+
+    python -m benchmarks.edge_faces
+
+The figures behind vcam/detect.py's EDGE_SCORE. On 1280×720 scenes (benchmarks/scenes.py), one
+face 200, 300, 400 or 500 px high with 20, 30 or 40 % of it beyond the left or right edge, each
+of the eight cut-outs: the share of those faces the model finds (IoU ≥ 0.3) at each score
+threshold. Then the highest score of anything the model puts on a face-free picture, across a
+side edge and elsewhere.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from benchmarks import scenes
+from benchmarks.crowd import MEDIA
+from vcam.detect import EDGE_CUT, FaceDetector
+from vcam.faces import iou
+
+THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+
+
+def main() -> int:
+    cutouts = scenes.portraits(MEDIA)
+    backdrop = scenes.blurred_background(MEDIA, 1280, 720)
+    detector = FaceDetector("full", score_threshold=0.05)
+    print("Faces out of the frame found by the full-range model, by score threshold (IoU >= 0.3)")
+    for share in (0.2, 0.3, 0.4):
+        best = []
+        for side in ("left", "right"):
+            for height in (200, 300, 400, 500):
+                for which in range(len(cutouts)):
+                    scene = scenes.out_of_frame(cutouts, backdrop, height, share, side, which=which)
+                    scores = [face.score for face in detector.detect(scene.frame) if iou(face.box, scene.faces[0]) >= 0.3]
+                    best.append(max(scores, default=0.0))
+        best_scores = np.array(best)
+        cells = ", ".join(f"{t}: {np.mean(best_scores >= t):.3f}" for t in THRESHOLDS)
+        print(f"  {round(100 * share)} % out ({len(best)} faces): {cells}")
+    for size in ((1280, 720), (1920, 1080)):
+        empty = scenes.blurred_background(MEDIA, *size)
+        found = detector.detections(empty)
+        width = found.rows[:, 2] - found.rows[:, 0]
+        beyond_sides = np.maximum(-found.rows[:, 0], 0) + np.maximum(found.rows[:, 2] - size[0], 0)
+        across = beyond_sides >= EDGE_CUT * width
+        top = found.rows[:, 1] < 0
+        print(f"  face-free {size[0]}x{size[1]}: best score across a side edge"
+              f" {found.scores[across].max(initial=0):.2f}, across the top {found.scores[top & ~across].max(initial=0):.2f},"
+              f" elsewhere {found.scores[~across & ~top].max(initial=0):.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,153 @@
+"""Crowd scenes made from real photos: the faces in ../shared/media's photos and their mirror
+images, each cut out with its head and shoulders, scaled so that the face box is a chosen width,
+and pasted with a soft edge on a blurred background, in a jittered grid. Deterministic (a seeded
+generator), so figures from two runs or two machines compare.
+
+The truth for each pasted face is the full-range detector's box on the source photo, scaled and
+moved with the cut-out: recall is then "found where a detector that saw the face large found it".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from benchmarks.frames import background
+from vcam.detect import FaceDetector
+from vcam.faces import Box, iou
+
+PHOTOS = ("two_people.jpg", "obama-720p.jpg", "biden.jpg")
+BACKGROUND = "two_people.jpg"
+CUTOUT = 2.4
+"""Side of a cut-out ÷ its face box's width: the head, hair and some shoulders."""
+
+
+@dataclass(frozen=True)
+class Portrait:
+    """A square cut-out around one face, and that face's box inside it (x, y, w, h)."""
+
+    image: np.ndarray
+    box: Box
+
+
+@dataclass(frozen=True)
+class Scene:
+    frame: np.ndarray
+    faces: list[Box]
+    """Where each pasted face is, in frame pixels."""
+
+
+def portraits(media: Path) -> list[Portrait]:
+    """Every face of the photos, and its mirror image, as cut-outs."""
+    detector = FaceDetector("full")
+    cut: list[Portrait] = []
+    for name in PHOTOS:
+        photo = cv2.imread(str(media / name))
+        for face in detector.detect(photo):
+            x, y, w, h = face.box
+            side = round(CUTOUT * w)
+            cx, cy = x + w / 2, y + h / 2
+            left, top = round(cx - side / 2), round(cy - side / 2)
+            padded = cv2.copyMakeBorder(photo, side, side, side, side, cv2.BORDER_REFLECT)
+            image = padded[top + side:top + 2 * side, left + side:left + 2 * side]
+            box = (x - left, y - top, w, h)
+            cut.append(Portrait(image, box))
+            cut.append(Portrait(image[:, ::-1].copy(), (side - box[0] - w, box[1], w, h)))
+    return cut
+
+
+def soft_disc(side: int) -> np.ndarray:
+    """An alpha mask (side×side, float32): opaque in a central disc, fading to nothing at the edge,
+    so that a cut-out has no straight seams for a detector to read as edges of something."""
+    yy, xx = np.mgrid[0:side, 0:side].astype(np.float32)
+    radius = np.hypot(xx - (side - 1) / 2, yy - (side - 1) / 2) / (side / 2)
+    return np.clip((1.0 - radius) / 0.15, 0.0, 1.0)
+
+
+def paste(frame: np.ndarray, portrait: Portrait, face_width: float, cx: float, cy: float) -> Box:
+    """`portrait` scaled so its face is `face_width` px wide, its face centred at (cx, cy); returns
+    the face's box in the frame. Parts beyond the frame are cut off."""
+    scale = face_width / portrait.box[2]
+    side = max(1, round(portrait.image.shape[0] * scale))
+    scale = side / portrait.image.shape[0]
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    image = cv2.resize(portrait.image, (side, side), interpolation=interpolation).astype(np.float32)
+    bx, by, bw, bh = (v * scale for v in portrait.box)
+    left, top = round(cx - bx - bw / 2), round(cy - by - bh / 2)
+    height, width = frame.shape[:2]
+    x0, y0, x1, y1 = max(left, 0), max(top, 0), min(left + side, width), min(top + side, height)
+    if x0 < x1 and y0 < y1:
+        alpha = soft_disc(side)[y0 - top:y1 - top, x0 - left:x1 - left, None]
+        region = frame[y0:y1, x0:x1].astype(np.float32)
+        mixed = alpha * image[y0 - top:y1 - top, x0 - left:x1 - left] + (1 - alpha) * region
+        frame[y0:y1, x0:x1] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+    return (left + bx, top + by, bw, bh)
+
+
+def blurred_background(media: Path, width: int, height: int) -> np.ndarray:
+    return background(cv2.imread(str(media / BACKGROUND)), width, height)
+
+
+def crowd(cutouts: list[Portrait], backdrop: np.ndarray, count: int, face_width: float, seed: int = 0) -> Scene:
+    """`count` faces `face_width` px wide in a grid as square as the frame allows, each moved
+    within its cell by up to a tenth of the cell, cut-outs taken in turn."""
+    height, width = backdrop.shape[:2]
+    columns = max(1, round(np.sqrt(count * width / height)))
+    rows = -(-count // columns)
+    rng = np.random.default_rng(seed)
+    frame = backdrop.copy()
+    faces = []
+    cell_w, cell_h = width / columns, height / rows
+    for i in range(count):
+        row, column = divmod(i, columns)
+        dx, dy = rng.uniform(-0.1, 0.1, 2)
+        cx, cy = (column + 0.5 + dx) * cell_w, (row + 0.5 + dy) * cell_h
+        faces.append(paste(frame, cutouts[(3 * i + row) % len(cutouts)], face_width, cx, cy))
+    return Scene(frame, faces)
+
+
+def near_face(cutouts: list[Portrait], backdrop: np.ndarray, face_height: float, which: int = 0) -> Scene:
+    """One face `face_height` px high in the middle of the frame: a person close to the webcam."""
+    portrait = cutouts[which]
+    width = face_height * portrait.box[2] / portrait.box[3]
+    frame = backdrop.copy()
+    box = paste(frame, portrait, width, backdrop.shape[1] / 2, backdrop.shape[0] / 2)
+    return Scene(frame, [box])
+
+
+def out_of_frame(cutouts: list[Portrait], backdrop: np.ndarray, face_height: float, share: float,
+                 side: str, which: int = 0) -> Scene:
+    """One face `face_height` px high with `share` of its box beyond the frame's `side` edge."""
+    portrait = cutouts[which]
+    width = face_height * portrait.box[2] / portrait.box[3]
+    frame = backdrop.copy()
+    cx = width * (0.5 - share) if side == "left" else backdrop.shape[1] - width * (0.5 - share)
+    box = paste(frame, portrait, width, cx, backdrop.shape[0] / 2)
+    return Scene(frame, [box])
+
+
+@dataclass(frozen=True)
+class Score:
+    found: int
+    faces: int
+    false: int
+
+    @property
+    def recall(self) -> float:
+        return self.found / max(self.faces, 1)
+
+
+def score(truth: list[Box], found: list[Box], min_iou: float = 0.3) -> Score:
+    """Greedy one-to-one matching, best IoU first: found faces, and detections matching no face."""
+    pairs = sorted(((iou(t, f), i, j) for i, t in enumerate(truth) for j, f in enumerate(found)), reverse=True)
+    used_truth, used_found = set(), set()
+    for overlap, i, j in pairs:
+        if overlap < min_iou:
+            break
+        if i not in used_truth and j not in used_found:
+            used_truth.add(i)
+            used_found.add(j)
+    return Score(len(used_truth), len(truth), len(found) - len(used_found))

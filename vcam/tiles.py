@@ -1,0 +1,222 @@
+"""Faces of every size: the whole frame for large faces, overlapping tiles for small ones.
+
+The full-range model sees the whole frame letterboxed into 192 px, so in a 1920×1080 frame a face
+must be about 200 px wide to be found every time (it needs some 20 of its 192 pixels). Smaller
+faces are found by looking closer, as SAHI does for small objects: the frame is cut into
+overlapping square tiles, each run through the short-range model at its own input size (128 px),
+and every detection of every pass is merged by the same weighted NMS a single pass uses.
+
+Why the short-range model on tiles: on the crowd scenes of `benchmarks/scenes.py` it finds every
+face that is 19.2 of its 128 pixels wide (60 of 60 faces of 64 px, 80 of 80 of 48 px), where the
+full-range model still misses some at 24 of its 192 (57 of 60, 79 of 80); and it runs in well
+under half the time. So one tile of the short model covers more faces per millisecond than one
+of the full model (`python -m benchmarks.tile_sizes` prints the figures).
+
+Tiles come in levels. A level's tiles are `TILE_PER_FACE` × its smallest face wide, so that face
+is 16 model pixels, and overlap by a third of a tile, so that every face up to a third of a tile
+is whole in one of them; the next level's tiles are `LEVEL_STEP` times larger, until the largest
+face a level keeps reaches the size the whole-frame pass finds by itself.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from vcam.config import MIN_FACE_REACH
+from vcam.detect import Detections, FaceDetector, Region, faces_from, gray_to_bgr, weighted_nms
+from vcam.faces import Face
+
+TILE_PER_FACE = 8
+"""Tile side ÷ the smallest face its level finds: that face is 128/8 = 16 model pixels (79 of
+80 faces of 48 px found on a 1080p crowd at this ratio and the model's own threshold, all of
+them at 6.7, which needs about 1.4 times the tiles)."""
+LEVEL_STEP = 2.5
+"""Each level's tiles this much larger than the last's: its smallest face (side/8) stays below
+the last level's largest (side/3), so no size falls between levels."""
+OVERLAP = 1 / 3
+"""Tiles of a level overlap by this share of their side: the largest face the level keeps."""
+WHOLE_FRAME_FACE = 20 / 192
+"""Smallest face the whole-frame pass finds every time, as a share of the frame's longer side
+(20 of the full-range model's 192 pixels)."""
+EDGE = 0.02
+"""A tile's detection that comes this close (share of the tile) to an edge the tile shares with
+the rest of the frame is a face cut by the tile: a neighbour or a larger level sees it whole."""
+TILE_SCORE = 0.62
+"""Least score of a face found in a tile, above the short model's own 0.5: tiles show it parts
+of bodies and rooms it never sees whole, and at 0.5 crossed hands in two_people.jpg become a
+third face, and letterboxed into 1280×720 they still scored 0.602; at 0.62 they do not, and the
+1080p crowds keep every face of 64 px and up and most of 48 px (0.6 kept 71 of 80, 0.65 under
+the 0.8 the tests ask, 0.7 kept 47; python -m benchmarks.tile_sizes)."""
+
+
+LOOK = 8
+"""Side of the grey thumbnail a kept tile face is remembered by."""
+LOOK_CHANGE = 12.0
+"""Mean grey-level change of that thumbnail past which the kept face is dropped: a face that
+sits still changes a few levels (sensor noise, a blink, a word), one that moved or was cut away
+changes tens."""
+
+
+def looks(grey: np.ndarray, found: Detections) -> np.ndarray:
+    """Each detection's box in `grey` as a LOOK×LOOK thumbnail, (n, LOOK, LOOK) float32."""
+    height, width = grey.shape
+    thumbs = np.zeros((len(found.scores), LOOK, LOOK), np.float32)
+    for row, (x0, y0, x1, y1) in enumerate(found.rows[:, :4]):
+        x0, y0 = max(0, int(x0)), max(0, int(y0))
+        x1, y1 = min(width, int(np.ceil(x1))), min(height, int(np.ceil(y1)))
+        if x1 > x0 and y1 > y0:
+            thumbs[row] = cv2.resize(grey[y0:y1, x0:x1], (LOOK, LOOK), interpolation=cv2.INTER_AREA)
+    return thumbs
+
+
+@dataclass(frozen=True)
+class Tile:
+    region: Region
+    largest_face: float
+    """Detections wider than this belong to a larger level or the whole frame."""
+
+
+def plan_tiles(width: int, height: int, min_face: int) -> list[Tile]:
+    """The tiles that find faces from `min_face` px up to what the whole-frame pass finds, for a
+    width×height frame; none when the whole frame finds them already."""
+    whole_frame_finds = WHOLE_FRAME_FACE * max(width, height)
+    tiles: list[Tile] = []
+    side = TILE_PER_FACE * min_face
+    smallest = float(min_face)
+    while smallest < whole_frame_finds:
+        tile_w, tile_h = min(side, width), min(side, height)
+        overlap = round(min(tile_w, tile_h) * OVERLAP)
+        largest = max(overlap, 1)
+        for y in _starts(height, tile_h, overlap):
+            for x in _starts(width, tile_w, overlap):
+                tiles.append(Tile((x, y, tile_w, tile_h), largest))
+        if tile_w == width and tile_h == height:
+            break
+        side = round(side * LEVEL_STEP)
+        smallest = side / TILE_PER_FACE
+    return tiles
+
+
+def _starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Evenly spread starts of tiles `tile` long over `length`, neighbours overlapping by at least `overlap`."""
+    if tile >= length:
+        return [0]
+    count = math.ceil((length - overlap) / max(tile - overlap, 1))
+    count = max(count, 2)
+    return [round(i * (length - tile) / (count - 1)) for i in range(count)]
+
+
+def tile_detections(detector: FaceDetector, frame: np.ndarray, tile: Tile) -> Detections:
+    """The faces the tile sees whole and its level is for: none cut by one of its inner edges,
+    none larger than the level keeps."""
+    found = detector.detections(frame, tile.region)
+    if not len(found.scores):
+        return found
+    x, y, w, h = tile.region
+    rows = found.rows
+    margin = EDGE * max(w, h)
+    inner_left, inner_top = x > 0, y > 0
+    inner_right, inner_bottom = x + w < frame.shape[1], y + h < frame.shape[0]
+    cut = ((inner_left & (rows[:, 0] < x + margin)) | (inner_top & (rows[:, 1] < y + margin))
+           | (inner_right & (rows[:, 2] > x + w - margin)) | (inner_bottom & (rows[:, 3] > y + h - margin)))
+    too_large = (rows[:, 2] - rows[:, 0]) > tile.largest_face
+    return found.where(~(cut | too_large))
+
+
+class TiledDetector:
+    """The whole frame through `whole` and the tiles for faces down to `min_face` px through
+    `tiles`, merged: `detect(frame) -> list[Face]`, as `FaceDetector.detect`."""
+
+    def __init__(self, whole: FaceDetector, tiles: FaceDetector, min_face: int) -> None:
+        if min_face < MIN_FACE_REACH:
+            raise ValueError(f"min_face must be at least {MIN_FACE_REACH} px (tiles reach no smaller faces), not {min_face}")
+        self.whole = whole
+        self.tile_detector = tiles
+        self.min_face = min_face
+        self._plans: dict[tuple[int, int], list[Tile]] = {}
+
+    @property
+    def nms_iou(self) -> float:
+        return self.whole.nms_iou
+
+    def plan(self, frame: np.ndarray) -> list[Tile]:
+        """The tiles of frames this size (planned once per size)."""
+        size = (frame.shape[1], frame.shape[0])
+        if size not in self._plans:
+            self._plans[size] = plan_tiles(size[0], size[1], self.min_face)
+        return self._plans[size]
+
+    def detect(self, frame: np.ndarray) -> list[Face]:
+        frame = gray_to_bgr(frame)
+        parts = [self.whole.detections(frame)]
+        parts += [tile_detections(self.tile_detector, frame, tile) for tile in self.plan(frame)]
+        return self.merge(parts)
+
+    def merge(self, parts: list[Detections]) -> list[Face]:
+        found = Detections.joined(parts)
+        return faces_from(weighted_nms(found.rows, found.scores, self.nms_iou))
+
+
+class TileRotation:
+    """The live schedule of a `TiledDetector`: the whole frame on every frame, and the tiles in
+    turn, one a frame for every `pixels_per_tile` of the frame (1 at 1280×720, 2 at 1920×1080:
+    the tiles grow with the frame's area, so either frame is searched through in about 17
+    frames at min_face 48); each tile's faces are kept until its next visit, so a small face that
+    sits still keeps its box between visits. The first frame (and the first after `reset` or a
+    change of frame size) visits every tile: a photo, or a camera's first picture, is searched
+    completely at once.
+
+    A face that moves is found again by the whole-frame pass each frame when it is large (and its
+    kept tile box is then left out, so that it leaves no ghost behind); a small one keeps its last
+    box until its tile comes round (`benchmarks/crowd.py` counts the faces
+    that costs against detecting everything every frame)."""
+
+    def __init__(self, tiled: TiledDetector, pixels_per_tile: int = 1280 * 720) -> None:
+        if pixels_per_tile < 1:
+            raise ValueError(f"pixels_per_tile must be at least 1, not {pixels_per_tile}")
+        self.tiled = tiled
+        self.pixels_per_tile = pixels_per_tile
+        self.reset()
+
+    def reset(self) -> None:
+        self._size: tuple[int, int] | None = None
+        self._kept: list[Detections] = []
+        self._looks: list[np.ndarray] = []
+        self._next = 0
+
+    def tiles_per_frame(self, width: int, height: int) -> int:
+        return max(1, round(width * height / self.pixels_per_tile))
+
+    def detect(self, frame: np.ndarray) -> list[Face]:
+        frame = gray_to_bgr(frame)
+        tiles = self.tiled.plan(frame)
+        size = (frame.shape[1], frame.shape[0])
+        grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        if size != self._size:  # a first frame: every tile
+            self._size, self._next = size, 0
+            self._kept = [Detections.none()] * len(tiles)
+            self._looks = [np.zeros((0, LOOK, LOOK), np.float32)] * len(tiles)
+            visit: list[int] = list(range(len(tiles)))
+        else:
+            count = min(self.tiles_per_frame(*size), len(tiles))
+            visit = [(self._next + i) % len(tiles) for i in range(count)]
+        for index in visit:
+            self._kept[index] = tile_detections(self.tiled.tile_detector, frame, tiles[index])
+            self._looks[index] = looks(grey, self._kept[index])
+        if tiles:
+            self._next = (self._next + len(visit)) % len(tiles)
+        # A kept face is kept only while it is small enough that the whole frame may miss it (a
+        # larger one is found afresh there every frame) and while its box still shows what it
+        # showed at the visit: a face that moved, or a picture that changed (a cut), leaves no
+        # ghost; the tracker carries a moving face to its tile's next visit.
+        visited = set(visit)
+        largest = WHOLE_FRAME_FACE * max(size)
+        kept = [found if index in visited else found.where(
+                    (found.rows[:, 2] - found.rows[:, 0] < largest)
+                    & (np.abs(looks(grey, found) - self._looks[index]).mean(axis=(1, 2)) < LOOK_CHANGE))
+                for index, found in enumerate(self._kept)]
+        return self.tiled.merge([self.tiled.whole.detections(frame), *kept])
