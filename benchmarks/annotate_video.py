@@ -22,9 +22,10 @@ from pathlib import Path
 import cv2
 
 from vcam.annotate import annotate
+from vcam.choices import Quality
 from vcam.config import Config
+from vcam.encoding import VideoOptions
 from vcam.pipeline import Pipeline
-from vcam.encoding import Quality, VideoOptions
 from vcam.video import VideoReader, video_writer
 
 CLIP = "short_hamilton_clip.mp4"

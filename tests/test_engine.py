@@ -17,6 +17,7 @@ from waiting import wait_until
 from vcam.capture import Backoff
 from vcam.config import Config, load_config
 from vcam.engine import Engine, EngineState
+from vcam.media import read_image
 from vcam.pipeline import FrameResult, Pipeline
 from vcam.placeholder import BACKGROUND
 from vcam.repeats import REFRESH_EVERY
@@ -109,7 +110,7 @@ def test_the_published_frames_are_the_camera_frames_with_emojis_unmirrored(media
 
 def test_toggling_the_overlay_changes_the_published_frames_within_two_frames(media: Path) -> None:
     photo = str(media / "two_people.jpg")
-    plain = to_pixel_format(fit_frame(cv2.imread(photo), 1280, 720), "RGB")
+    plain = to_pixel_format(fit_frame(read_image(Path(photo)), 1280, 720), "RGB")  # decoded as the source does
     with Running(Config(camera=photo)) as run:
         run.recorder.wait_for(lambda r: len(r.frames) > 2 and not is_placeholder(as_bgr(r, -1)))
         assert not np.array_equal(run.recorder.frames[-1].data, plain)

@@ -8,13 +8,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from conftest import box_mask
+
 from vcam import EMOTIONS
 from vcam.detect import FaceDetector
 from vcam.errors import MediaError
 from vcam.faces import Face
-from vcam.overlay import PLACEMENTS, EmojiOverlay, blend, load_emojis
+from vcam.choices import Placement
+from vcam.overlay import EmojiOverlay, blend, load_emojis
 
 RED = (0, 0, 255)
 
@@ -51,7 +52,7 @@ def write_square(path: Path, colour: tuple[int, ...], side: int = 64) -> Path:
     return path
 
 
-@pytest.mark.parametrize("placement", PLACEMENTS)
+@pytest.mark.parametrize("placement", list(Placement))
 def test_every_placement_draws_on_the_frame_in_place(photo, faces, placement) -> None:
     frame = photo.copy()
     returned = EmojiOverlay(placement=placement).draw(frame, faces)
@@ -88,7 +89,7 @@ def test_badge_placement_is_small_and_above_the_faces_right_side(photo, faces) -
         assert xs.mean() > face.center[0] and ys.mean() < face.center[1]
 
 
-@pytest.mark.parametrize("placement", PLACEMENTS)
+@pytest.mark.parametrize("placement", list(Placement))
 def test_a_face_without_an_emotion_draws_nothing(photo, faces, placement) -> None:
     undecided = [face.replace(emotion=None) for face in faces]
     np.testing.assert_array_equal(drawn(photo, undecided, placement), photo)
@@ -321,7 +322,8 @@ def test_a_face_in_full_view_keeps_about_its_box(name, media) -> None:
 
 # Sharp emojis at any size: 1024-px artwork, only ever scaled down (vcam.overlay.emoji_pyramid).
 
-from benchmarks.emoji_sharpness import drawn_emoji, near_face as enlarged_face, widths, on_white  # noqa: E402
+from benchmarks.emoji_sharpness import drawn_emoji, on_white, widths  # noqa: E402
+from benchmarks.emoji_sharpness import near_face as enlarged_face
 from vcam.overlay import _scaled_emoji, emoji_pyramid  # noqa: E402
 
 

@@ -10,11 +10,10 @@ import threading
 from pathlib import Path
 
 from vcam import __version__
-from vcam.config import CONFIG_FILE, FITS, PIXEL_FORMATS, Config, load_config, parse_camera
-from vcam.detect import DETECTORS
+from vcam.choices import Detector, Fit, PixelFormat, Placement, Quality, choice_names
+from vcam.config import CONFIG_FILE, Config, load_config, parse_camera
+from vcam.encoding import GIF_FPS, GIF_WIDTH, VideoOptions
 from vcam.errors import VcamError
-from vcam.encoding import GIF_FPS, GIF_WIDTH, Quality, VideoOptions
-from vcam.overlay import PLACEMENTS
 from vcam.sources import silence_opencv_log
 
 
@@ -61,8 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     tray.add_argument("--size", type=parse_size, metavar="WxH",
                       help="the virtual camera's frame size (default 1280x720, what call apps expect)")
     tray.add_argument("--fps", type=int, help="the virtual camera's frame rate (default 30)")
-    tray.add_argument("--fit", choices=FITS, help="how other camera shapes fill the frame (default letterbox)")
-    tray.add_argument("--pixel-format", choices=PIXEL_FORMATS, dest="pixel_format",
+    tray.add_argument("--fit", choices=choice_names(Fit), help="how other camera shapes fill the frame (default letterbox)")
+    tray.add_argument("--pixel-format", choices=choice_names(PixelFormat), dest="pixel_format",
                       help="the virtual camera's pixel format (default RGB; try I420 or YUYV if Zoom shows black)")
     tray.add_argument("--device", dest="virtual_camera", metavar="NAME",
                       help="the virtual camera device, e.g. /dev/video10 (default: the first one free)")
@@ -99,9 +98,9 @@ def add_camera_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_look_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags every picture-making command shares: which detector, where the emoji goes."""
-    parser.add_argument("--detector", choices=sorted(DETECTORS),
+    parser.add_argument("--detector", choices=choice_names(Detector),
                         help="full: faces near and far (default); short: faster, one person facing the camera")
-    parser.add_argument("--placement", choices=PLACEMENTS, help="face (default), badge or corner")
+    parser.add_argument("--placement", choices=choice_names(Placement), help="face (default), badge or corner")
 
 
 def parse_size(text: str) -> tuple[int, int]:

@@ -10,16 +10,14 @@ import reprlib
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Iterable
 from typing import Any
 
 from platformdirs import user_config_dir
 
-from vcam.errors import UnknownChoice, VcamError
+from vcam.choices import Detector, Fit, PixelFormat, Placement, ViewCount, parse_choice
+from vcam.errors import VcamError
 
 CONFIG_FILE = Path(user_config_dir("vcam")) / "config.toml"
-FITS = ("letterbox", "crop", "stretch")
-PIXEL_FORMATS = ("RGB", "BGR", "I420", "NV12", "YUYV", "UYVY")
 
 
 @dataclass(frozen=True)
@@ -66,9 +64,14 @@ RANGES: dict[str, Range] = {
 A setting that may be None (score_threshold) is checked only when it has a value."""
 
 
+CHOICES = {"detector": Detector, "placement": Placement, "classify_views": ViewCount, "fit": Fit,
+           "pixel_format": PixelFormat}
+"""Every setting that is a choice, and its enum."""
+
+
 @dataclass(frozen=True)
 class Config:
-    detector: str = "full"
+    detector: Detector = Detector.FULL
     """BlazeFace model: "full" (faces near and far, turned and half out of frame: the default, it
     finds the face in 98 % of the test clip's frames) or "short" (faster, for one person facing
     the camera from under 2 m: 80 % of the same frames)."""
@@ -81,7 +84,7 @@ class Config:
     frame) means no tiles: the whole-frame pass alone."""
     score_threshold: float | None = None
     """Least detector score for a face; None takes the model's own default (0.5 short, 0.6 full)."""
-    placement: str = "face"
+    placement: Placement = Placement.FACE
     """Where the emoji goes: "face", "badge" or "corner"."""
     emoji_dir: Path | None = None
     """A folder of the user's own <emotion>.png files; None uses the shipped emojis."""
@@ -101,7 +104,7 @@ class Config:
     """Run the face detector on every n-th frame and keep its faces for the frames between. On
     the test clip, 2 saves half the detector's time (about 2 ms a 720p frame) and misses 4.6 %
     of the faces (IoU under 0.5 with a fresh detection): `python -m benchmarks.bench` measures both. 1 = every frame."""
-    classify_views: int = 1
+    classify_views: ViewCount = ViewCount.FACE
     """Views of each face the emotion CNN classifies and averages (test-time augmentation): 1 the
     face; 2 also its mirror image; 10 also four corner crops, each mirrored. On FER2013's
     PublicTest: 0.703, 0.712 and 0.707; for 4 faces on two cores 2.4, 4.8 and 24 ms, so 2 is
@@ -114,10 +117,10 @@ class Config:
     height: int = 720
     fps: int = 30
     """The virtual camera's size and rate, what meeting apps expect, whatever the webcam delivers."""
-    fit: str = "letterbox"
+    fit: Fit = Fit.LETTERBOX
     """How a webcam frame of another shape fills the virtual camera: "letterbox" (black bars),
     "crop" (fill, cutting the edges) or "stretch"."""
-    pixel_format: str = "RGB"
+    pixel_format: PixelFormat = PixelFormat.RGB
     """The virtual camera's pixel format; some Zoom setups show black for RGB and want I420 or YUYV."""
     virtual_camera: str | None = None
     """The virtual camera device (/dev/video10, "OBS Virtual Camera"); None takes the first one free."""
@@ -125,15 +128,8 @@ class Config:
     """Mirror the preview like a bathroom mirror; the published stream is never mirrored."""
 
     def __post_init__(self) -> None:
-        # Imported here: config is read before the heavier modules are needed.
-        from vcam.detect import DETECTORS
-        from vcam.overlay import PLACEMENTS
-        from vcam.preprocess import VIEW_COUNTS
-
-        choices = (("detector", self.detector, DETECTORS), ("placement", self.placement, PLACEMENTS),
-                   ("fit", self.fit, FITS), ("pixel_format", self.pixel_format, PIXEL_FORMATS))
-        for name, value, allowed in choices:
-            require_choice(name, value, allowed)
+        for name, kind in CHOICES.items():  # the one place a choice in the settings is parsed
+            object.__setattr__(self, name, parse_choice(kind, name, getattr(self, name)))
         if isinstance(self.camera, bool) or not isinstance(self.camera, int | str) or self.camera == "":
             raise VcamError(f"camera must be an index (0, 1, …) or a path, not {shown(self.camera)}")
         for name, allowed in RANGES.items():
@@ -142,8 +138,6 @@ class Config:
                 allowed.check(name, value)
         if self.width % 2 or self.height % 2:
             raise VcamError(f"width and height must be even (YUV formats halve them), not {self.width}×{self.height}")
-        if self.classify_views not in VIEW_COUNTS or isinstance(self.classify_views, bool):
-            raise VcamError(f"classify_views must be {', '.join(map(str, VIEW_COUNTS))}, not {shown(self.classify_views)}")
         for name, value in (("overlay", self.overlay), ("mirror_preview", self.mirror_preview)):
             if not isinstance(value, bool):
                 raise VcamError(f"{name} must be true or false, not {shown(value)}")
@@ -158,13 +152,6 @@ class Config:
 def shown(value: object) -> str:
     """`value` for an error message: its repr, cut short (a TOML table may be long)."""
     return reprlib.repr(value)
-
-
-def require_choice(name: str, value: object, allowed: Iterable[str]) -> None:
-    """UnknownChoice, naming the choices, unless `value` is one of `allowed` (a string: a TOML
-    table or list is refused here too, not left to fail as unhashable)."""
-    if not isinstance(value, str) or value not in allowed:
-        raise UnknownChoice(f"unknown {name} {shown(value)}; choose one of {', '.join(allowed)}")
 
 
 _PATH_FIELDS = {"emoji_dir", "emotion_model", "detector_model"}

@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vcam.choices import Detector
 from vcam.errors import ModelFileError
 from vcam.faces import Face
 from vcam.litert import open_interpreter
@@ -32,9 +33,9 @@ class DetectorSpec:
     score_threshold: float
 
 
-DETECTORS: dict[str, DetectorSpec] = {
-    "short": DetectorSpec("face_detection_short_range.tflite", 128, (8, 16, 16, 16), 2, 0.5),
-    "full": DetectorSpec("face_detection_full_range_sparse.tflite", 192, (4,), 1, 0.6),
+DETECTORS: dict[Detector, DetectorSpec] = {
+    Detector.SHORT: DetectorSpec("face_detection_short_range.tflite", 128, (8, 16, 16, 16), 2, 0.5),
+    Detector.FULL: DetectorSpec("face_detection_full_range_sparse.tflite", 192, (4,), 1, 0.6),
 }
 
 
@@ -65,9 +66,9 @@ class FaceDetector:
 
     def __init__(self, kind: str = "short", score_threshold: float | None = None,
                  nms_iou: float = 0.3, model_path: Path | None = None, num_threads: int = 2) -> None:
-        if kind not in DETECTORS:
+        if kind not in DETECTORS:  # settings parse the choice; here it is a caller's mistake
             raise ValueError(f"unknown detector {kind!r}; choose one of {', '.join(DETECTORS)}")
-        self.kind = kind
+        self.kind = kind = Detector(kind)
         self.spec = DETECTORS[kind]
         self.score_threshold = self.spec.score_threshold if score_threshold is None else score_threshold
         self.nms_iou = nms_iou

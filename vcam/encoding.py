@@ -4,20 +4,13 @@ line, kept apart from PyAV so that every other command starts without loading FF
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
+
+from vcam.choices import Quality
 
 GIF_WIDTH = 480
 """Default `--width`: shareable in chat apps, about 1 MB a second at 15 fps."""
 GIF_FPS = 15.0
 """Default and usual `--fps` cap: smooth enough for a face, half the frames of a 30 fps clip."""
-
-
-class Quality(StrEnum):
-    """How hard the encoder works for a smaller, cleaner file (`--quality`)."""
-
-    DRAFT = "draft"
-    GOOD = "good"
-    BEST = "best"
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,9 @@ from typing import Protocol
 import numpy as np
 
 from vcam.capture import Backoff, CameraStatus, Capture
-from vcam.config import Config, require_choice, save_settings
+from vcam.config import Config, save_settings
 from vcam.faces import Face
+from vcam.live_settings import LIVE
 from vcam.pipeline import FrameResult, Pipeline
 from vcam.placeholder import placeholder_frame
 from vcam.repeats import RepeatedPicture
@@ -147,23 +148,24 @@ class Engine:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def change(self, name: str, value: object) -> None:
+        """Change the live setting `name` (vcam/live_settings.py) to `value`, parsed here: an
+        unknown choice raises UnknownChoice (a ValueError) at once, before anything is queued."""
+        setting = LIVE[name]
+        parsed = setting.parse(value)
+        self._command(lambda: self._apply_setting(name, parsed))
+
     def set_overlay(self, enabled: bool) -> None:
-        self._command(lambda: self._apply_overlay(enabled))
+        self.change("overlay", enabled)
 
     def toggle_overlay(self) -> None:
-        self._command(lambda: self._apply_overlay(not self._state.overlay))
+        self._command(lambda: self._apply_setting("overlay", not self._state.overlay))
 
     def set_placement(self, placement: str) -> None:
-        from vcam.overlay import PLACEMENTS
-
-        require_choice("placement", placement, PLACEMENTS)
-        self._command(lambda: self._apply_placement(placement))
+        self.change("placement", placement)
 
     def set_detector(self, kind: str) -> None:
-        from vcam.detect import DETECTORS
-
-        require_choice("detector", kind, DETECTORS)
-        self._command(lambda: self._apply_detector(kind))
+        self.change("detector", kind)
 
     def set_camera(self, camera: int | str) -> None:
         self._command(lambda: self._apply_camera(camera))
@@ -297,24 +299,26 @@ class Engine:
 
     # --- commands, carried out on the processing thread ----------------------------------------
 
-    def _apply_overlay(self, enabled: bool) -> None:
+    def _apply_setting(self, name: str, value: object) -> None:
+        """A live setting's effect on the pipeline, then the setting into the state and the
+        settings file. Each live setting of vcam/live_settings.py has its effect here."""
+        effect = {"overlay": self._show_overlay, "placement": self._place_emojis,
+                  "detector": self.pipeline.use_detector}[name]
+        effect(value)
+        self._user_change(**{name: value})
+
+    def _show_overlay(self, enabled: bool) -> None:
         was_enabled = self.pipeline.overlay_enabled
         self.pipeline.set_overlay(enabled)
-        self._user_change(overlay=enabled)
         if enabled and not was_enabled:
             # The pipeline did not run while the overlay was off: the redraw shows the faces found
             # before (at once, for one frame), and the next frame starts the tracks afresh.
             self.pipeline.reset()
         self._redraw()
 
-    def _apply_placement(self, placement: str) -> None:
+    def _place_emojis(self, placement: str) -> None:
         self.pipeline.set_placement(placement)
-        self._user_change(placement=placement)
         self._redraw()
-
-    def _apply_detector(self, kind: str) -> None:
-        self.pipeline.use_detector(kind)  # the next frame is detected afresh by the new model
-        self._user_change(detector=kind)
 
     def _apply_camera(self, camera: int | str) -> None:
         self._stop_capture()

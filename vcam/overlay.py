@@ -11,11 +11,11 @@ import cv2
 import numpy as np
 
 from vcam import EMOTIONS
+from vcam.choices import Placement, parse_choice
 from vcam.errors import MediaError
 from vcam.faces import Face
 from vcam.resources import emojis_dir
 
-PLACEMENTS = ("face", "badge", "corner")
 """face: the emoji covers the face, turned with it. badge: a small emoji beside the head.
 corner: the prototype's look, one emoji per face stacked in the top-left corner."""
 
@@ -112,8 +112,7 @@ class EmojiOverlay:
 
     def __init__(self, emojis: dict[str, np.ndarray] | None = None, placement: str = "face",
                  face_scale: float = 1.3, badge_scale: float = 0.45) -> None:
-        if placement not in PLACEMENTS:
-            raise ValueError(f"unknown placement {placement!r}; choose one of {', '.join(PLACEMENTS)}")
+        placement = parse_choice(Placement, "placement", placement)
         self.emojis = emojis if emojis is not None else load_emojis()
         self.placement = placement
         self.face_scale = face_scale

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from vcam.choices import ViewCount
+
 EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 """The seven FER2013 classes, in the order the emotion model outputs them."""
 
@@ -99,7 +101,7 @@ def with_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarra
     return (scaled / scaled.sum(axis=1, keepdims=True)).astype(probabilities.dtype)
 
 
-VIEW_COUNTS = (1, 2, 10)
+VIEW_COUNTS = tuple(ViewCount)
 """Test-time augmentation: 1 the face as it is; 2 also its mirror image; 10 also its four corner
 crops of 44×44 pixels scaled back to 48×48 (a 9 % zoom with a shift, inside what training's
 augmentation does), each of the five mirrored."""

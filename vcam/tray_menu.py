@@ -25,14 +25,13 @@ from PIL import Image, ImageDraw, ImageEnhance
 from vcam.autostart import Autostart
 from vcam.engine import Engine, EngineState
 from vcam.errors import VcamError
+from vcam.live_settings import LIVE, LiveSetting
 from vcam.resources import emojis_dir
 from vcam.sources import available_cameras, describe_camera
 
 log = logging.getLogger("vcam")
 
 ICON_SIZE = 64
-DETECTOR_LABELS = {"short": "Near — one person at the desk (faster)", "full": "Room — faces near and far"}
-PLACEMENT_LABELS = {"face": "On the face", "badge": "Badge beside the head", "corner": "In the corner"}
 
 
 @dataclass(frozen=True)
@@ -93,14 +92,8 @@ class TrayControls:
     def on_overlay(self) -> None:
         self.engine.toggle_overlay()
 
-    def on_placement(self, placement: str) -> None:
-        self.engine.set_placement(placement)
-
     def on_camera(self, camera: int | str) -> None:
         self.engine.set_camera(camera)
-
-    def on_detector(self, kind: str) -> None:
-        self.engine.set_detector(kind)
 
     def on_pause(self) -> None:
         self.engine.set_paused(not self.engine.state.paused)
@@ -137,18 +130,23 @@ class TrayControls:
         return [
             MenuEntry("status", self.status_line, enabled=False),
             separator("status"),
-            MenuEntry("overlay", fixed("Overlay"), self.on_overlay, checked=lambda: state().overlay, default=True),
-            MenuEntry("placement", fixed("Placement"), submenu=lambda: self._choices(
-                "placement", PLACEMENT_LABELS, lambda: state().placement, self.on_placement)),
+            MenuEntry("overlay", fixed(LIVE["overlay"].label), self.on_overlay, checked=lambda: state().overlay,
+                      default=True),
+            self._setting_entry(LIVE["placement"]),
             MenuEntry("camera", fixed("Camera"), submenu=self._camera_entries),
-            MenuEntry("detector", fixed("Detector"), submenu=lambda: self._choices(
-                "detector", DETECTOR_LABELS, lambda: state().detector, self.on_detector)),
+            self._setting_entry(LIVE["detector"]),
             MenuEntry("preview", fixed("Open preview"), self.on_preview, visible=self._open_preview is not None),
             MenuEntry("pause", fixed("Pause"), self.on_pause, checked=lambda: state().paused),
             MenuEntry("autostart", fixed("Start at login"), self.on_autostart, checked=self.autostart.is_enabled),
             separator("quit"),
             MenuEntry("quit", fixed("Quit"), self.on_quit),
         ]
+
+    def _setting_entry(self, setting: LiveSetting) -> MenuEntry:
+        """A live setting that is a choice, as a submenu of radio items with the table's labels."""
+        return MenuEntry(setting.name, lambda: setting.label, submenu=lambda: self._choices(
+            setting.name, setting.choices, lambda: getattr(self.engine.state, setting.name),
+            functools.partial(self.engine.change, setting.name)))
 
     def _choices(self, group: str, labels: dict[Any, str], current: Callable[[], Any],
                  action: Callable[[Any], None]) -> list[MenuEntry]:

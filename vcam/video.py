@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from vcam.audio import AudioPassage
-from vcam.encoding import Quality
+from vcam.choices import Quality
 from vcam.errors import MediaError
 from vcam.paths import atomic_output, require_file
 

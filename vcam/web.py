@@ -24,17 +24,17 @@ import flask
 from werkzeug.exceptions import HTTPException
 
 from vcam import EMOTIONS
-from vcam.config import require_choice
+from vcam.choices import Placement
 from vcam.engine import Engine, EngineState
-from vcam.errors import UnknownChoice
+from vcam.errors import VcamError
+from vcam.live_settings import LIVE_SETTINGS
 from vcam.mjpeg import MIMETYPE, JpegBroadcaster
-from vcam.overlay import PLACEMENTS
 from vcam.web_access import PreviewAccess
 
 log = logging.getLogger("vcam")
 
-SETTINGS = {"overlay": bool, "placement": str}
-"""What POST /api/state may change, and the JSON type of each."""
+SETTINGS = {setting.name: setting for setting in LIVE_SETTINGS if setting.on_web}
+"""What POST /api/state may change."""
 MAX_BODY_BYTES = 64 * 1024
 """Request bodies this long or longer are refused (413): a settings change is a few dozen bytes."""
 
@@ -62,7 +62,7 @@ def create_app(engine: Engine, broadcaster: JpegBroadcaster, access: PreviewAcce
 
     @app.get("/")
     def page() -> str:
-        return flask.render_template("preview.html", state=engine.state, placements=PLACEMENTS, emotions=EMOTIONS,
+        return flask.render_template("preview.html", state=engine.state, placements=list(Placement), emotions=EMOTIONS,
                                      mirror=broadcaster.mirror, settings_file=settings_file,
                                      virtual_camera=virtual_camera)
 
@@ -83,10 +83,8 @@ def create_app(engine: Engine, broadcaster: JpegBroadcaster, access: PreviewAcce
             changes = parse_changes(flask.request)
         except BadRequest as err:
             return error(400, str(err))
-        if "overlay" in changes:
-            engine.set_overlay(changes["overlay"])
-        if "placement" in changes:
-            engine.set_placement(changes["placement"])
+        for name, value in changes.items():
+            engine.change(name, value)
         # The engine applies changes between two frames; answer with the state that has them.
         with state_changed:
             applied = state_changed.wait_for(
@@ -118,7 +116,7 @@ def error(status: int, message: str) -> tuple[flask.Response, int]:
 
 def state_json(engine: Engine) -> dict[str, Any]:
     return {**dataclasses.asdict(engine.state), "fps": round(engine.fps, 2),
-            "frames_processed": engine.frames_processed, "placements": list(PLACEMENTS)}
+            "frames_processed": engine.frames_processed, "placements": list(Placement)}
 
 
 def parse_changes(request: flask.Request) -> dict[str, Any]:
@@ -143,13 +141,7 @@ def parse_changes(request: flask.Request) -> dict[str, Any]:
     unknown = sorted(set(changes) - set(SETTINGS))
     if unknown:
         raise BadRequest(f"unknown setting {', '.join(unknown)}; known: {', '.join(SETTINGS)}")
-    for key, kind in SETTINGS.items():
-        if key in changes and not isinstance(changes[key], kind):
-            raise BadRequest(f"{key} must be {'true or false' if kind is bool else 'a string'}, "
-                             f"not {json.dumps(changes[key])}")
-    if "placement" in changes:
-        try:
-            require_choice("placement", changes["placement"], PLACEMENTS)
-        except UnknownChoice as err:
-            raise BadRequest(str(err)) from None
-    return changes
+    try:  # each value as its setting's type, once, here at the edge
+        return {name: SETTINGS[name].parse(value) for name, value in changes.items()}
+    except VcamError as err:
+        raise BadRequest(str(err)) from None

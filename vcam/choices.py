@@ -1,0 +1,95 @@
+"""Every choice a user makes by name, as an enum, and the one way to read one.
+
+A choice is parsed once where it enters vcam — the settings file, a command-line flag (argparse
+`type=`), the web page's JSON — and is trusted inside: stages compare members, never strings.
+This module imports nothing heavy, so the settings can be read before any model loads.
+"""
+
+from __future__ import annotations
+
+import reprlib
+from enum import Enum, IntEnum, StrEnum
+from typing import TypeVar
+
+import pyvirtualcam
+
+from vcam.errors import UnknownChoice
+
+
+class Detector(StrEnum):
+    """Which BlazeFace model finds the faces."""
+
+    SHORT = "short"
+    """Short range: faster, one person facing the camera from under 2 m."""
+    FULL = "full"
+    """Full range: faces near and far, turned and half out of frame (the default)."""
+
+
+class Placement(StrEnum):
+    """Where the emoji goes."""
+
+    FACE = "face"
+    BADGE = "badge"
+    CORNER = "corner"
+
+
+class Fit(StrEnum):
+    """How a webcam frame of another shape fills the virtual camera."""
+
+    LETTERBOX = "letterbox"
+    CROP = "crop"
+    STRETCH = "stretch"
+
+
+class Quality(StrEnum):
+    """How hard the video encoder works for a smaller, cleaner file (`vcam annotate --quality`)."""
+
+    DRAFT = "draft"
+    GOOD = "good"
+    BEST = "best"
+
+
+class ViewCount(IntEnum):
+    """Views of each face the emotion CNN classifies and averages (test-time augmentation)."""
+
+    FACE = 1
+    MIRRORED = 2
+    CROPS = 10
+    """The face and four corner crops, each mirrored."""
+
+
+class PixelFormat(StrEnum):
+    """The virtual camera's pixel formats vcam converts to, by pyvirtualcam's names for them."""
+
+    RGB = "RGB"
+    BGR = "BGR"
+    I420 = "I420"
+    NV12 = "NV12"
+    YUYV = "YUYV"
+    UYVY = "UYVY"
+
+    @property
+    def for_pyvirtualcam(self) -> pyvirtualcam.PixelFormat:
+        """pyvirtualcam's own member for this format (it reads its FourCC from it)."""
+        return pyvirtualcam.PixelFormat[self.value]
+
+E = TypeVar("E", bound=Enum)
+
+
+def choice_names(kind: type[Enum]) -> list[str]:
+    """What a user types for each of `kind`'s members, in declaration order."""
+    return [str(member.value) for member in kind]
+
+
+def parse_choice(kind: type[E], name: str, value: object) -> E:
+    """`value` (a member, what a user types for one, or for a count its number) as a member of
+    `kind`; UnknownChoice naming the setting `name` and every choice otherwise."""
+    if isinstance(value, kind):
+        return value
+    for member in kind:
+        # A bool is an int to Python, and true is no count; a table or a list is no name.
+        if isinstance(value, str | int) and not isinstance(value, bool) and value in (member.value, str(member.value)):
+            return member
+    if issubclass(kind, IntEnum):  # a count: say which numbers
+        raise UnknownChoice(f"{name} must be {', '.join(choice_names(kind))}, not {reprlib.repr(value)}")
+    raise UnknownChoice(f"unknown {name} {reprlib.repr(value)}; choose one of {', '.join(choice_names(kind))}")
