@@ -19,7 +19,7 @@ import requests
 
 from conftest import REPO
 from media_files import empty_config, empty_video, garbage, run_cli
-from test_tray import desktop  # noqa: F401 - the fixture: Xvfb with a tray host
+from test_tray import desktop, signal_once_shown  # noqa: F401 - desktop: the fixture, Xvfb with a tray host
 from waiting import wait_until
 from vcam import EMOTIONS
 from vcam.cli import build_parser, main, with_default_command
@@ -250,15 +250,7 @@ def test_vcam_tray_stops_on_sighup_as_on_ctrl_c(desktop: str, media: Path, tmp_p
     env = {**os.environ, "DISPLAY": desktop, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen([sys.executable, "-m", "vcam", "--config", str(config), "tray"], cwd=REPO, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        wait_until(lambda: subprocess.run(["xdotool", "search", "--name", "^vcam"], env=env, capture_output=True,
-                                          timeout=10).returncode == 0 or process.poll() is not None,
-                   message="the tray's window")
-        assert process.poll() is None, process.communicate()
-        process.send_signal(signal.SIGHUP)
-        out, err = process.communicate(timeout=30)
-    finally:
-        process.kill()
+    out, err = signal_once_shown(process, env, signal.SIGHUP)
     assert process.returncode == 0, err
     assert "Traceback" not in err and "interrupted" not in err
     assert err.strip().endswith("vcam: stopped")

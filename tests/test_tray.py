@@ -218,6 +218,19 @@ def test_the_icon_differs_for_overlay_off_lost_camera_and_pause() -> None:
     assert yellow_pixels(images["on"][..., :3]) > 500 and yellow_pixels(images["off"][..., :3]) == 0
 
 
+def signal_once_shown(process: subprocess.Popen, env: dict, signum: int, timeout: float = 30) -> tuple[str, str]:
+    """Send `signum` to a `vcam tray` process once its icon's window exists; its output."""
+    try:
+        wait_until(lambda: subprocess.run(["xdotool", "search", "--name", "^vcam"], env=env, capture_output=True,
+                                          timeout=10).returncode == 0 or process.poll() is not None,
+                   message="the tray's window")
+        assert process.poll() is None, process.communicate()
+        process.send_signal(signum)
+        return process.communicate(timeout=timeout)
+    finally:
+        process.kill()
+
+
 def run_vcam(*args: str, env: dict, config: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "vcam", "--config", str(config), *args], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -229,15 +242,7 @@ def test_plain_vcam_starts_the_tray_and_quits_cleanly_on_sigterm(desktop: str, m
     with session_bus() as bus:  # a session bus without a StatusNotifierWatcher: pystray's X11 icon
         env = {**os.environ, "DISPLAY": desktop, "DBUS_SESSION_BUS_ADDRESS": bus}
         process = run_vcam(env=env, config=config)
-        try:
-            wait_until(lambda: subprocess.run(["xdotool", "search", "--name", "^vcam"], env=env, capture_output=True,
-                                              timeout=10).returncode == 0 or process.poll() is not None,
-                       message="the tray's window")
-            assert process.poll() is None, process.communicate()
-            process.send_signal(signal.SIGTERM)
-            out, err = process.communicate(timeout=20)
-        finally:
-            process.kill()
+        out, err = signal_once_shown(process, env, signal.SIGTERM)
     assert process.returncode == 0, err
     assert "Traceback" not in err
     assert "click the icon to switch the overlay" in err  # X11 tray without menus
