@@ -211,3 +211,13 @@ def test_a_failed_save_leaves_the_file_whole_and_no_partial_file(tmp_path: Path)
     save_settings({"overlay": False}, path)
     assert load_config(path) == Config(placement="badge", overlay=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml"]
+
+
+@pytest.mark.parametrize("make, problem", [
+    (lambda tmp: tmp / ("b" * 300 + ".toml"), "a name in the path is longer than 255 bytes; shorten it"),
+    (lambda tmp: tmp, "is not a file; pass the settings file with --config"),
+])
+def test_a_config_path_that_cannot_be_a_file_is_one_line(tmp_path: Path, capsys, make, problem: str) -> None:
+    assert main(["--config", str(make(tmp_path)), "doctor"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("vcam: error: config file ") and problem in err

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import os
 import reprlib
+import stat
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from platformdirs import user_config_dir
 
 from vcam.choices import Detector, Fit, PixelFormat, Placement, ViewCount, parse_choice
 from vcam.errors import VcamError
+from vcam.paths import os_problem
 
 CONFIG_FILE = Path(user_config_dir("vcam")) / "config.toml"
 
@@ -172,8 +174,14 @@ def load_config(path: Path | None = None) -> Config:
         path = CONFIG_FILE
         if not path.exists():
             return Config()
-    if not path.is_file():
-        raise VcamError(f"config file {path} does not exist; check the --config path")
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        raise VcamError(f"config file {path} does not exist; check the --config path") from None
+    except OSError as err:  # a name too long, a link loop, no permission: one line all the same
+        raise VcamError(f"config file {os_problem(path, err)}") from None
+    if not stat.S_ISREG(status.st_mode):
+        raise VcamError(f"config file {path} is not a file; pass the settings file with --config")
     try:
         with path.open("rb") as handle:
             values = tomllib.load(handle)
