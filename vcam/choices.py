@@ -41,6 +41,15 @@ class Fit(StrEnum):
     STRETCH = "stretch"
 
 
+class Effort(StrEnum):
+    """How much CPU vcam spends to follow faces: `high` classifies every face on every frame,
+    `balanced` (the default) an unchanged face ten times a second, `low` five (vcam/schedule.py)."""
+
+    LOW = "low"
+    BALANCED = "balanced"
+    HIGH = "high"
+
+
 class Quality(StrEnum):
     """How hard the video encoder works for a smaller, cleaner file (`vcam annotate --quality`)."""
 

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 from vcam import __version__
-from vcam.choices import Detector, Fit, PixelFormat, Placement, Quality, choice_names
+from vcam.choices import Detector, Effort, Fit, PixelFormat, Placement, Quality, choice_names
 from vcam.config import CONFIG_FILE, Config, load_config, parse_camera
 from vcam.encoding import GIF_FPS, GIF_WIDTH, VideoOptions
 from vcam.errors import VcamError
@@ -202,7 +202,9 @@ def run_annotate(args: argparse.Namespace) -> int:
     from vcam.paths import require_folder
     from vcam.pipeline import Pipeline
 
-    config = load_config(args.config).replace(detector=args.detector, placement=args.placement, emoji_dir=args.emoji_dir)
+    # Offline, every face of every frame is classified: the JSON has each frame's own probabilities.
+    config = load_config(args.config).replace(detector=args.detector, placement=args.placement, emoji_dir=args.emoji_dir,
+                                              effort=Effort.HIGH)
     check_paths(args.input, args.output, args.json)  # before the models load: bad paths fail fast
     if args.emoji_dir is not None:
         require_folder(args.emoji_dir, "emoji folder")

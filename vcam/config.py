@@ -15,7 +15,7 @@ from typing import Any
 
 from platformdirs import user_config_dir
 
-from vcam.choices import Detector, Fit, PixelFormat, Placement, ViewCount, parse_choice
+from vcam.choices import Detector, Effort, Fit, PixelFormat, Placement, ViewCount, parse_choice
 from vcam.errors import VcamError
 from vcam.paths import os_problem
 
@@ -66,8 +66,8 @@ RANGES: dict[str, Range] = {
 A setting that may be None (score_threshold) is checked only when it has a value."""
 
 
-CHOICES = {"detector": Detector, "placement": Placement, "classify_views": ViewCount, "fit": Fit,
-           "pixel_format": PixelFormat}
+CHOICES = {"detector": Detector, "placement": Placement, "classify_views": ViewCount, "effort": Effort,
+           "fit": Fit, "pixel_format": PixelFormat}
 """Every setting that is a choice, and its enum."""
 
 
@@ -111,6 +111,10 @@ class Config:
     face; 2 also its mirror image; 10 also four corner crops, each mirrored. On FER2013's
     PublicTest: 0.703, 0.712 and 0.707; for 4 faces on two cores 2.4, 4.8 and 24 ms, so 2 is
     the one worth its time (weights/README.md has the figures)."""
+    effort: Effort = Effort.BALANCED
+    """How much CPU goes into following faces: "high" classifies every face on every frame,
+    "balanced" an unchanged face ten times a second (a new or changed one at once), "low" five
+    times; the emoji changes the same way, at a fraction of the CPU (docs/performance.md)."""
     camera: int | str = 0
     """The webcam: its index (0, 1, …), a device path (/dev/video2) or a video file (played in a loop)."""
     overlay: bool = True

@@ -19,6 +19,7 @@ from vcam.config import Config
 from vcam.detect import FaceDetector
 from vcam.faces import Face
 from vcam.overlay import EmojiOverlay, load_emojis
+from vcam.schedule import CLASSIFY_EVERY, ClassifySchedule
 from vcam.tiles import TILE_SCORE, TiledDetector, TileRotation
 from vcam.track import Tracker, tracker_settings
 
@@ -47,8 +48,11 @@ class Pipeline:
     """Turns frames into frames with an emoji on every face."""
 
     def __init__(self, detector: FaceDetector | TileRotation, model: EmotionModel, tracker: Tracker, overlay: EmojiOverlay,
-                 overlay_enabled: bool = True, detect_every: int = 1, config: Config | None = None) -> None:
+                 overlay_enabled: bool = True, detect_every: int = 1, config: Config | None = None,
+                 schedule: ClassifySchedule | None = None) -> None:
         self.config = config or Config()
+        self.schedule = schedule or ClassifySchedule(0.0)
+        """Which faces the classifier sees on each frame (every face, unless the effort says less)."""
         """The settings the stages were built from; a detector chosen later is built from them too."""
         self.detector = detector
         self.model = model
@@ -68,6 +72,7 @@ class Pipeline:
             EmojiOverlay(load_emojis(config.emoji_dir), config.placement),
             detect_every=config.detect_every,
             config=config,
+            schedule=ClassifySchedule(CLASSIFY_EVERY[config.effort]),
         )
 
     def process(self, frame: np.ndarray, t: float | None = None, timer: StageTimer = untimed) -> FrameResult:
@@ -80,9 +85,12 @@ class Pipeline:
         with timer("detect"):
             faces = self.detect(frame)
         with timer("classify"):
-            faces = self.model.classify(frame, faces)
+            due = self.schedule.due(frame, faces, t)
+            classified = iter(self.model.classify(frame, [face for face, now in zip(faces, due) if now]))
+            faces = [next(classified) if now else face for face, now in zip(faces, due)]
         with timer("track"):
             faces = self.tracker.update(faces, t)
+            self.schedule.done(frame, faces, due, t)
         with timer("overlay"):
             self.draw(frame, faces, t)
         return FrameResult(frame, faces)
@@ -112,6 +120,7 @@ class Pipeline:
     def reset(self) -> None:
         """Forget the faces of earlier frames (a new camera or detector): tracks and kept detections."""
         self.tracker.reset()
+        self.schedule.reset()
         if isinstance(self.detector, TileRotation):
             self.detector.reset()  # the next frame searches every tile again
         self._detected, self._frames_since_detection = [], 0

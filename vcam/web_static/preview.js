@@ -95,8 +95,11 @@ function showFaces(faces) {
     // An unsure face shows the neutral emoji: no emotion is clearly ahead (weights/README.md).
     title.textContent = `Face ${face.id ?? "?"}: ${face.emotion ?? "…"}${face.unsure ? " (unsure)" : ""}`;
     box.append(title);
-    if (face.probabilities) {
-      for (const emotion of VCAM_EMOTIONS) box.append(bar(emotion, face.probabilities[emotion], emotion === face.emotion));
+    // The smoothed probabilities, which the emoji follows; a face not classified on this frame
+    // (vcam/schedule.py) has none of its own.
+    const shares = face.smoothed ?? face.probabilities;
+    if (shares) {
+      for (const emotion of VCAM_EMOTIONS) box.append(bar(emotion, shares[emotion], emotion === face.emotion));
     }
     panel.append(box);
   }
