@@ -56,6 +56,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--erasing", type=float, default=0.0,
                         help="also erase a random rectangle (2-33 %% of the face); Keras draws each face's chance "
                              "from 0 to this factor, so about half of it is the share of faces erased")
+    parser.add_argument("--webcam", type=float, default=0.0, metavar="RATE",
+                        help="also degrade faces as a webcam does (dark, low contrast, blur, motion blur, far, "
+                             "noise, JPEG: training/augment.py's WebcamConditions), each with this chance per face "
+                             "(0: off; 0.15 made the robust fine-tune)")
     parser.add_argument("--precision", choices=PRECISIONS, default="float32",
                         help="mixed_bfloat16 computes in bfloat16 with float32 weights: 1.46x faster per step for "
                              "vcam_net under TensorFlow on a CPU with AVX-512 BF16 (measured on an AMD EPYC)")
@@ -77,7 +81,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="also keep every epoch's checkpoint as epochs/epoch_NNN.keras (14 MB each for vcam_net),"
                              " for python -m training.average")
     args = parser.parse_args(argv)
-    for name in ("ferplus_weight", "teacher_weight", "erasing", "mixup", "weight_decay"):
+    for name in ("ferplus_weight", "teacher_weight", "erasing", "webcam", "mixup", "weight_decay"):
         if not 0.0 <= getattr(args, name) <= 1.0:
             parser.error(f"--{name.replace('_', '-')} must be from 0 to 1, not {getattr(args, name)}")
     if args.teacher is None and args.teacher_views != 10:
@@ -116,7 +120,7 @@ def run_log(log_csv: Path) -> tuple[int, float, int]:
 
 
 RECIPE_KEYS = ("model", "train_split", "precision", "lr", "label_smoothing", "weight_decay", "batch_size",
-               "ferplus_weight", "teacher", "teacher_weight", "teacher_views", "init", "erasing", "mixup",
+               "ferplus_weight", "teacher", "teacher_weight", "teacher_views", "init", "erasing", "webcam", "mixup",
                "no_augment", "limit", "seed")
 """The flags a run keeps from start to end: a resumed run must be given the same ones."""
 
@@ -338,7 +342,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # A resumed run draws other shuffles and augmentations than its first epochs did.
     stream_seed = args.seed + 1000 * start
-    augmenter = None if args.no_augment else build_augmenter(stream_seed, erasing=args.erasing)
+    augmenter = None if args.no_augment else build_augmenter(stream_seed, erasing=args.erasing,
+                                                                 webcam=args.webcam)
     try:
         train_targets = train.targets(args.ferplus_weight)
     except DataError as err:
