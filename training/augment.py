@@ -90,7 +90,7 @@ def _dct_matrix(size: int = 8) -> np.ndarray:
 
 class WebcamConditions(keras.layers.Layer):
     """What a webcam in a real room does to a face, drawn anew for every face in training: each of
-    WEBCAM_STEPS happens to a face with chance `rate`, independently.
+    `steps` (default all WEBCAM_STEPS) happens to a face with chance `rate`, independently.
 
     - dark: linear light from gamma 1-2.4 at 0.4-1.0 of the exposure;
     - low_contrast: 30-80 % of the face's contrast around a grey of 0.35-0.65;
@@ -106,9 +106,13 @@ class WebcamConditions(keras.layers.Layer):
     The targets never pass through it: every condition keeps the face's label.
     """
 
-    def __init__(self, rate: float = 0.15, seed: int = 0, **kwargs) -> None:
+    def __init__(self, rate: float = 0.1, seed: int = 0, steps: tuple[str, ...] = WEBCAM_STEPS, **kwargs) -> None:
         super().__init__(**kwargs)
+        unknown = set(steps) - set(WEBCAM_STEPS)
+        if unknown:
+            raise ValueError(f"unknown webcam steps {sorted(unknown)}; choose from {', '.join(WEBCAM_STEPS)}")
         self.rate, self.seed = rate, seed
+        self.steps = tuple(step for step in WEBCAM_STEPS if step in steps)  # always in the webcam's order
         self.generator = keras.random.SeedGenerator(seed)
         self._dct = _dct_matrix()
         self._jpeg_table = np.array(JPEG_LUMINANCE, np.float32)
@@ -119,7 +123,7 @@ class WebcamConditions(keras.layers.Layer):
         ops = keras.ops
         faces = ops.cast(faces, "float32")
         count = ops.shape(faces)[0]
-        for step in WEBCAM_STEPS:
+        for step in self.steps:
             chosen = ops.cast(keras.random.uniform((count, 1, 1, 1), seed=self.generator) < self.rate, "float32")
             changed = getattr(self, f"_{step}")(faces, count)
             faces = ops.clip(faces + chosen * (changed - faces), 0.0, 1.0)
@@ -177,7 +181,7 @@ class WebcamConditions(keras.layers.Layer):
         return input_shape
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed, "steps": list(self.steps)}
 
 
 def _line(faces, taps, axis: int):

@@ -31,12 +31,12 @@ class Condition(StrEnum):
 DARK_GAMMA, DARK_GAIN, DARK_NOISE = 2.2, 0.6, 4.0
 """A dim room: the sensor's linear light (gamma 2.2 undone) at 0.6 of the exposure, re-encoded
 without gamma as cheap cameras' auto-exposure leaves it, plus read noise of σ 4 grey levels."""
-LOW_CONTRAST, LOW_CONTRAST_GREY = 0.35, 150.0
-"""Washed-out light (a window behind, a haze of backlight): 35 % of the contrast around a light grey."""
+LOW_CONTRAST, LOW_CONTRAST_GREY = 0.3, 150.0
+"""Washed-out light (a window behind, a haze of backlight): 30 % of the contrast around a light grey."""
 BLUR_SIGMA = 1.2
 """Focus or motion blur of a 48-px face: a Gaussian of σ 1.2 px."""
-JPEG_QUALITY = 12
-"""A starved video call's compression: JPEG at quality 12."""
+JPEG_QUALITY = 15
+"""A starved video call's compression: JPEG at quality 15."""
 NOISE_SIGMA = 12.0
 """Sensor noise at high gain: Gaussian, σ 12 grey levels."""
 FAR_SIDE = 18

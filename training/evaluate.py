@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from training.data import DataError, FaceSet, load_faces
-from vcam.preprocess import EMOTIONS, face_views
+from vcam.preprocess import EMOTIONS, Normalisation, face_views, model_normalisation
 
 
 @dataclass(frozen=True)
@@ -116,8 +116,11 @@ def predict_tta(model_path: Path, inputs: np.ndarray, mode: str = "flip") -> np.
     return predict_views(model_path, inputs, view_count(mode))
 
 
-def score(model_path: Path, faces: FaceSet, tta: str | None = None) -> Scores:
-    inputs = faces.inputs()
+def score(model_path: Path, faces: FaceSet, tta: str | None = None,
+          normalisation: Normalisation | None = None) -> Scores:
+    """`model_path`'s scores on `faces`, normalised as `normalisation` (default: as the model was
+    trained, from its calibration file)."""
+    inputs = faces.inputs(normalisation or model_normalisation(model_path))
     probabilities = predict_tta(model_path, inputs, tta) if tta else predict(model_path, inputs)
     predicted = probabilities.argmax(axis=1)
     confusion = np.zeros((len(EMOTIONS), len(EMOTIONS)), np.int64)
