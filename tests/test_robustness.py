@@ -1,0 +1,96 @@
+"""training.robustness: the shipped model under the webcam conditions, as its model card says,
+and one-line refusals of what cannot be scored."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from training import robustness
+from training.conditions import Condition
+from training.data import FaceSet
+from vcam.preprocess import Normalisation
+from vcam.resources import weights_dir
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = weights_dir() / "emotion.tflite"
+
+
+def card_figures() -> dict[str, float]:
+    """The shipped model's accuracies in the model card's robustness table (rows '| name | 0.xxxx | ...')."""
+    card = (REPO / "weights" / "README.md").read_text()
+    section = card[card.index("## Robustness"):]
+    section = section[:section.index("\n## ", 4)] if "\n## " in section[4:] else section
+    rows = re.findall(r"^\| (clean|[a-z_]+) \| (0\.\d{4}) \|", section, flags=re.MULTILINE)
+    return {name: float(value) for name, value in rows}
+
+
+def test_the_shipped_model_holds_its_card_figures_under_two_conditions(public_test_sample) -> None:
+    """On the tests' fixed sample of 700 PublicTest faces, no more than a point below the card's
+    figures for the whole split."""
+    figures = card_figures()
+    assert {"clean", "dark", "blur"} <= set(figures)
+    images, labels = public_test_sample
+    accuracies = robustness.condition_accuracies(SHIPPED, FaceSet(images, labels), [Condition.DARK, Condition.BLUR],
+                                                 Normalisation.NONE)
+    assert list(accuracies) == ["clean", Condition.DARK, Condition.BLUR]
+    for name, accuracy in accuracies.items():
+        assert accuracy >= figures[name] - 0.01, f"{name}: {accuracy:.4f} against the card's {figures[name]:.4f}"
+    assert accuracies[Condition.DARK] < accuracies["clean"] and accuracies[Condition.BLUR] < accuracies["clean"]
+
+
+def test_the_report_prints_a_row_per_condition_and_their_mean(fer_npz: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "robustness.json"
+    assert robustness.main(["--model", str(SHIPPED), "--data", str(fer_npz), "--split", "publictest",
+                            "--conditions", "noise,far", "--limit", "150", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    rows = {line.split()[0]: line.split()[1:] for line in printed.splitlines()[1:4]}
+    assert list(rows) == ["clean", "noise", "far"]
+    saved = json.loads(out.read_text())
+    assert saved["split"] == "PublicTest" and saved["faces"] == 150 and saved["normalisation"] == "none"
+    for name in ("noise", "far"):
+        accuracy = saved["accuracy"][name]
+        assert rows[name] == [f"{accuracy:.4f}", f"{100 * (accuracy - saved['accuracy']['clean']):+.1f}"]
+    mean = np.mean([saved["accuracy"]["noise"], saved["accuracy"]["far"]])
+    assert f"conditions' mean {mean:.4f}" in printed
+    # The same faces and seed read the same again.
+    assert robustness.main(["--model", str(SHIPPED), "--data", str(fer_npz), "--conditions", "noise,far",
+                            "--limit", "150", "--json", str(tmp_path / "again.json")]) == 0
+    assert json.loads((tmp_path / "again.json").read_text())["accuracy"] == saved["accuracy"]
+
+
+def assert_refused(argv: list[str], capsys, *words: str) -> None:
+    assert robustness.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.strip().splitlines()) == 1, captured.err
+    assert captured.err.startswith("error: ") and "Traceback" not in captured.err
+    for word in words:
+        assert word in captured.err
+
+
+def test_an_unknown_condition_is_refused_in_one_line(fer_npz: Path, capsys) -> None:
+    assert_refused(["--model", str(SHIPPED), "--data", str(fer_npz), "--conditions", "dark,fog"], capsys,
+                   "fog", "choose from dark, low_contrast, blur, jpeg, noise, far")
+
+
+def test_data_without_the_split_is_refused_in_one_line(fer_npz: Path, capsys) -> None:
+    assert_refused(["--model", str(SHIPPED), "--data", str(fer_npz), "--split", "PrivateTest"], capsys,
+                   "PrivateTest", "--split")
+
+
+def test_a_model_that_does_not_take_48_px_gray_faces_is_refused_in_one_line(fer_npz: Path, tmp_path: Path,
+                                                                           capsys) -> None:
+    other = tmp_path / "colour.keras"
+    keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(7, activation="softmax")]).save(other)
+    assert_refused(["--model", str(other), "--data", str(fer_npz), "--limit", "10"], capsys,
+                   "(32, 32, 3)", "48×48×1")
+    detector = weights_dir() / "face_detection_short_range.tflite"
+    assert_refused(["--model", str(detector), "--data", str(fer_npz), "--limit", "10"], capsys, "(128, 128, 3)")
+    not_a_model = tmp_path / "emotion.tflite"
+    not_a_model.write_bytes(b"not a flatbuffer")
+    assert_refused(["--model", str(not_a_model), "--data", str(fer_npz), "--limit", "10"], capsys, "cannot be read")
