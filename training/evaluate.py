@@ -150,13 +150,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         faces = model_and_faces(args.model, args.data, args.split)
-    except DataError as err:
+        normalisation = model_normalisation(args.model)
+    except (DataError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.limit:
         faces = faces.sample(args.limit)
     try:
-        scores = score(args.model, faces, args.tta)
+        scores = score(args.model, faces, args.tta, normalisation)
     except (ValueError, RuntimeError, OSError) as err:
         print(f"error: {args.model} could not be run ({str(err).splitlines()[0] if str(err) else type(err).__name__});"
               " re-export it with python -m training.export", file=sys.stderr)

@@ -10,6 +10,10 @@ cosine decay to zero at the last epoch), with two warm-up epochs by default.
     python -m training.fast --model vcam_deep --epochs 98 --out /tmp/deep
     python -m training.fast --model vcam_deep --time-budget 240 --out /tmp/deep
 
+--webcam RATE adds a webcam's conditions (dark, low contrast, blur, motion blur, far, noise,
+JPEG-like blocking: training/augment.py's WebcamConditions, written in keras.ops) to the same
+compiled step, each with that chance per face.
+
 --mixup ALPHA and --cutmix FACTOR mix each batch's faces and targets (training/augment.py's
 TargetMixer) inside the compiled step as well: the trainer then takes the targets as a second
 input and outputs the mixed ones beside the probabilities, which the loss reads
