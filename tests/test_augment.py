@@ -116,3 +116,16 @@ def test_webcam_conditions_compile_into_the_training_step_under_jax() -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     words = done.stdout.split()
     assert words[words.index("jit") + 1] == "True" and np.isfinite(float(words[words.index("loss") + 1]))
+
+
+def test_training_train_batches_darken_faces_afresh_each_epoch_and_keep_their_targets(faces, public_test_sample) -> None:
+    """training.train's tf.data batches run the layer per batch, with new draws each epoch."""
+    from training.batches import batches
+
+    targets = np.eye(7, dtype=np.float32)[public_test_sample[1][:64]]
+    data = batches(faces, targets, 64, seed=0, training=True,
+                   augmenter=keras.Sequential([WebcamConditions(1.0, seed=1, steps=("dark",))]))
+    (first, first_targets), = [(keras.ops.convert_to_numpy(x), keras.ops.convert_to_numpy(y)) for x, y in data]
+    (second, _), = [(keras.ops.convert_to_numpy(x), keras.ops.convert_to_numpy(y)) for x, y in data]
+    assert first.mean() < 0.85 * faces.mean() and not np.allclose(np.sort(first.ravel()), np.sort(second.ravel()))
+    np.testing.assert_array_equal(first_targets.sum(axis=0), targets.sum(axis=0))  # shuffled, not changed
