@@ -107,3 +107,21 @@ def test_calibrate_records_the_normalisation_and_keeps_it_when_not_told(tmp_path
     assert model_normalisation(model) == Normalisation.STANDARDISE
     assert calibrate.main(common) == 0  # recalibrating keeps what the model was trained with
     assert json.loads(calibration_path(model).read_text())["normalisation"] == "standardise"
+
+
+def test_training_fast_trains_on_normalised_faces_and_records_how(tmp_path: Path, fer_npz: Path) -> None:
+    from training import fast
+    from training.data import load_faces
+    from training.models import load
+
+    out = tmp_path / "run"
+    assert fast.main(["--data", str(fer_npz), "--model", "vcam_net", "--limit", "128", "--val-limit", "64",
+                      "--batch-size", "64", "--epochs", "1", "--webcam", "0.2", "--normalisation", "standardise",
+                      "--out", str(out)]) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["normalisation"] == "standardise" and result["webcam"] == 0.2
+    # The accuracy it reports is read on standardised faces, as the app would give them.
+    val = load_faces(fer_npz, "PublicTest").sample(64, 1)
+    net = load(out / "model.keras")
+    read = np.mean(net.predict(val.inputs(Normalisation.STANDARDISE), verbose=0).argmax(1) == val.labels)
+    assert read == pytest.approx(result["val_accuracy"], abs=1e-4)

@@ -53,6 +53,7 @@ RESERVE_S = 30.0
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     from training.models import MODELS, PRECISIONS
     from training.train import DEFAULT_DATA
+    from vcam.preprocess import Normalisation
 
     parser = argparse.ArgumentParser(prog="python -m training.fast", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -74,6 +75,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--webcam", type=float, default=0.0, metavar="RATE",
                         help="also degrade faces as a webcam does (training/augment.py's WebcamConditions), "
                              "each step with this chance per face, inside the compiled step (0: off)")
+    parser.add_argument("--normalisation", type=Normalisation, choices=list(Normalisation), default=Normalisation.NONE,
+                        help="even out each face's light before the net (vcam.preprocess.Normalisation; default none); "
+                             "record it with python -m training.calibrate --normalisation")
     parser.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
                         help="mixup: blend each face and its target with another of the batch, weights from "
                              "Beta(ALPHA, ALPHA), inside the compiled step (0: off, 0.2 is common)")
@@ -165,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    train_inputs, val_inputs = train.inputs(), val.inputs()
+    train_inputs, val_inputs = train.inputs(args.normalisation), val.inputs(args.normalisation)
     train_targets, val_targets = train.targets(), val.targets()
     args.out.mkdir(parents=True, exist_ok=True)
     for name in OUTPUTS:  # an earlier run's files are never taken for this one's
@@ -250,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
               "val_accuracy": round(accuracy, 4), "faces": len(train), "val_faces": len(val),
               "backend": keras.backend.backend(), "plans": plans,
               **{key: getattr(args, key) for key in ("precision", "lr", "warmup", "batch_size", "erasing", "webcam",
+                                                    "normalisation",
                                                     "mixup", "cutmix", "weight_decay", "label_smoothing", "seed", "time_budget",
                                                     "max_epochs")}}
     (out / "result.json").write_text(json.dumps(result, indent=1))
