@@ -78,6 +78,12 @@ def test_an_unknown_condition_is_refused_in_one_line(fer_npz: Path, capsys) -> N
                    "fog", "choose from dark, low_contrast, blur, jpeg, noise, far")
 
 
+@pytest.mark.parametrize("flag, value", [("--limit", "0"), ("--seed", "-1")])
+def test_a_limit_below_one_or_a_negative_seed_is_refused_in_one_line(fer_npz: Path, capsys, flag: str,
+                                                                     value: str) -> None:
+    assert_refused(["--model", str(SHIPPED), "--data", str(fer_npz), flag, value], capsys, flag, value)
+
+
 def test_data_without_the_split_is_refused_in_one_line(fer_npz: Path, capsys) -> None:
     assert_refused(["--model", str(SHIPPED), "--data", str(fer_npz), "--split", "PrivateTest"], capsys,
                    "PrivateTest", "--split")

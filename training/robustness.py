@@ -97,9 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: --conditions: {err}", file=sys.stderr)
         return 2
-    if args.limit is not None and args.limit < 1:
-        print(f"error: --limit must be 1 or more, not {args.limit}", file=sys.stderr)
-        return 2
+    for flag, value, least in (("--limit", args.limit, 1), ("--seed", args.seed, 0)):
+        if value is not None and value < least:
+            print(f"error: {flag} must be {least} or more, not {value}", file=sys.stderr)
+            return 2
     split = SPLIT_NAMES.get(args.split.lower(), args.split)
     try:
         faces = model_and_faces(args.model, args.data, split)
