@@ -27,7 +27,7 @@ import numpy as np
 from training.data import DataError
 from training.evaluate import model_and_faces, predict
 from vcam.calibration import calibration_path, file_sha256
-from vcam.preprocess import with_temperature
+from vcam.preprocess import Normalisation, model_normalisation, with_temperature
 
 BINS = 15
 UNSURE_BELOW = 0.4
@@ -86,12 +86,13 @@ def unsure_figures(probabilities: np.ndarray, labels: np.ndarray, below: float) 
             "sure_accuracy": float(correct[confident].mean()) if confident.any() else 0.0}
 
 
-def calibrate(model: Path, probabilities: np.ndarray, labels: np.ndarray, split: str) -> dict[str, object]:
+def calibrate(model: Path, probabilities: np.ndarray, labels: np.ndarray, split: str,
+              normalisation: Normalisation = Normalisation.NONE) -> dict[str, object]:
     temperature = fit_temperature(probabilities, labels)
     calibrated = with_temperature(probabilities, temperature)
     return {
         "model": model.name, "model_sha256": file_sha256(model), "fitted_on": split, "faces": int(len(labels)),
-        "temperature": temperature,
+        "temperature": temperature, "normalisation": normalisation.value,
         "ece_before": expected_calibration_error(probabilities, labels),
         "ece_after": expected_calibration_error(calibrated, labels),
         "ece_after_cross_fitted": cross_fitted_ece(probabilities, labels),
@@ -108,13 +109,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True, help="a .npz, a Kaggle fer2013.csv or a class-folder tree")
     parser.add_argument("--split", default="PublicTest", help="the validation split to fit on (default PublicTest)")
     parser.add_argument("--out", type=Path, help="where to write the calibration (default: MODEL.calibration.json)")
+    parser.add_argument("--normalisation", type=Normalisation, choices=list(Normalisation),
+                        help="the face normalisation the model was trained with, recorded for the app to apply "
+                             "(default: what the model's calibration records already, else none)")
     args = parser.parse_args(argv)
     try:
         faces = model_and_faces(args.model, args.data, args.split)
-    except DataError as err:
+        normalisation = args.normalisation or model_normalisation(args.model)
+    except (DataError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    result = calibrate(args.model, predict(args.model, faces.inputs()), faces.labels, args.split)
+    result = calibrate(args.model, predict(args.model, faces.inputs(normalisation)), faces.labels, args.split,
+                       normalisation)
     out = args.out or calibration_path(args.model)
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"temperature {result['temperature']:.3f}: ECE {result['ece_before']:.4f} → {result['ece_after']:.4f} "

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vcam.preprocess import EMOTIONS, FACE_SIZE, prepare_faces
+from vcam.preprocess import EMOTIONS, FACE_SIZE, Normalisation, prepare_faces
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp"}
 SPLIT_FOLDERS = {"training": ("training", "train"), "publictest": ("publictest", "test", "val"),
@@ -44,9 +44,9 @@ class FaceSet:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def inputs(self) -> np.ndarray:
+    def inputs(self, normalisation: Normalisation = Normalisation.NONE) -> np.ndarray:
         """The model's input batch, made by the runtime's own preprocessing."""
-        return prepare_faces(self.images)
+        return prepare_faces(self.images, normalisation)
 
     def subset(self, index: np.ndarray) -> FaceSet:
         return FaceSet(self.images[index], self.labels[index], None if self.votes is None else self.votes[index])

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from training.data import DataError, FaceSet, load_faces
-from vcam.preprocess import EMOTIONS, face_views
+from vcam.preprocess import EMOTIONS, Normalisation, face_views, model_normalisation
 
 
 @dataclass(frozen=True)
@@ -116,8 +116,11 @@ def predict_tta(model_path: Path, inputs: np.ndarray, mode: str = "flip") -> np.
     return predict_views(model_path, inputs, view_count(mode))
 
 
-def score(model_path: Path, faces: FaceSet, tta: str | None = None) -> Scores:
-    inputs = faces.inputs()
+def score(model_path: Path, faces: FaceSet, tta: str | None = None,
+          normalisation: Normalisation | None = None) -> Scores:
+    """`model_path`'s scores on `faces`, normalised as `normalisation` (default: as the model was
+    trained, from its calibration file)."""
+    inputs = faces.inputs(normalisation or model_normalisation(model_path))
     probabilities = predict_tta(model_path, inputs, tta) if tta else predict(model_path, inputs)
     predicted = probabilities.argmax(axis=1)
     confusion = np.zeros((len(EMOTIONS), len(EMOTIONS)), np.int64)
@@ -147,13 +150,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         faces = model_and_faces(args.model, args.data, args.split)
-    except DataError as err:
+        normalisation = model_normalisation(args.model)
+    except (DataError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.limit:
         faces = faces.sample(args.limit)
     try:
-        scores = score(args.model, faces, args.tta)
+        scores = score(args.model, faces, args.tta, normalisation)
     except (ValueError, RuntimeError, OSError) as err:
         print(f"error: {args.model} could not be run ({str(err).splitlines()[0] if str(err) else type(err).__name__});"
               " re-export it with python -m training.export", file=sys.stderr)

@@ -10,6 +10,10 @@ cosine decay to zero at the last epoch), with two warm-up epochs by default.
     python -m training.fast --model vcam_deep --epochs 98 --out /tmp/deep
     python -m training.fast --model vcam_deep --time-budget 240 --out /tmp/deep
 
+--webcam RATE adds a webcam's conditions (dark, low contrast, blur, motion blur, far, noise,
+JPEG-like blocking: training/augment.py's WebcamConditions, written in keras.ops) to the same
+compiled step, each with that chance per face.
+
 --mixup ALPHA and --cutmix FACTOR mix each batch's faces and targets (training/augment.py's
 TargetMixer) inside the compiled step as well: the trainer then takes the targets as a second
 input and outputs the mixed ones beside the probabilities, which the loss reads
@@ -49,6 +53,7 @@ RESERVE_S = 30.0
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     from training.models import MODELS, PRECISIONS
     from training.train import DEFAULT_DATA
+    from vcam.preprocess import Normalisation
 
     parser = argparse.ArgumentParser(prog="python -m training.fast", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -67,6 +72,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--weight-decay", type=float, default=0.0, help="AdamW's decoupled weight decay; 0: Adam")
     parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument("--erasing", type=float, default=0.0, help="random erasing factor, as training.train's")
+    parser.add_argument("--webcam", type=float, default=0.0, metavar="RATE",
+                        help="also degrade faces as a webcam does (training/augment.py's WebcamConditions), "
+                             "each step with this chance per face, inside the compiled step (0: off)")
+    parser.add_argument("--normalisation", type=Normalisation, choices=list(Normalisation), default=Normalisation.NONE,
+                        help="even out each face's light before the net (vcam.preprocess.Normalisation; default none); "
+                             "record it with python -m training.calibrate --normalisation")
     parser.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
                         help="mixup: blend each face and its target with another of the batch, weights from "
                              "Beta(ALPHA, ALPHA), inside the compiled step (0: off, 0.2 is common)")
@@ -97,7 +108,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--lr must be a number above 0, not {args.lr}")
     if args.seed < 0:
         parser.error(f"--seed must be 0 or more, not {args.seed}")
-    for name in ("erasing", "mixup", "cutmix", "weight_decay", "label_smoothing"):
+    for name in ("erasing", "webcam", "mixup", "cutmix", "weight_decay", "label_smoothing"):
         if not 0.0 <= getattr(args, name) <= 1.0:
             parser.error(f"--{name.replace('_', '-')} must be from 0 to 1, not {getattr(args, name)}")
     if args.mixup and args.cutmix:
@@ -158,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    train_inputs, val_inputs = train.inputs(), val.inputs()
+    train_inputs, val_inputs = train.inputs(args.normalisation), val.inputs(args.normalisation)
     train_targets, val_targets = train.targets(), val.targets()
     args.out.mkdir(parents=True, exist_ok=True)
     for name in OUTPUTS:  # an earlier run's files are never taken for this one's
@@ -169,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         print("warning: under JAX on a CPU, XLA's jitted bfloat16 gave NaN here; on a GPU the run stops at a "
               "loss that is no longer finite, or train in float32", file=sys.stderr)
     net = build(args.model, args.precision)
-    augmenter = build_augmenter(args.seed, erasing=args.erasing)
+    augmenter = build_augmenter(args.seed, erasing=args.erasing, webcam=args.webcam)
     if keras.backend.backend() == "jax":
         # Keras' geometric augmentation layers say they cannot be compiled, which makes the whole
         # model run op by op: 0.5 s a step on the GPU. Under JAX they compile (the affine transform
@@ -242,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     result = {"model": args.model, "epochs": epochs, "train_seconds": round(seconds, 1),
               "val_accuracy": round(accuracy, 4), "faces": len(train), "val_faces": len(val),
               "backend": keras.backend.backend(), "plans": plans,
-              **{key: getattr(args, key) for key in ("precision", "lr", "warmup", "batch_size", "erasing",
+              **{key: getattr(args, key) for key in ("precision", "lr", "warmup", "batch_size", "erasing", "webcam",
+                                                    "normalisation",
                                                     "mixup", "cutmix", "weight_decay", "label_smoothing", "seed", "time_budget",
                                                     "max_epochs")}}
     (out / "result.json").write_text(json.dumps(result, indent=1))

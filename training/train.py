@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vcam.preprocess import Normalisation, model_normalisation
+
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fer2013-train-publictest.npz"
 
 
@@ -56,6 +58,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--erasing", type=float, default=0.0,
                         help="also erase a random rectangle (2-33 %% of the face); Keras draws each face's chance "
                              "from 0 to this factor, so about half of it is the share of faces erased")
+    parser.add_argument("--webcam", type=float, default=0.0, metavar="RATE",
+                        help="also degrade faces as a webcam does (dark, low contrast, blur, motion blur, far, "
+                             "noise, JPEG: training/augment.py's WebcamConditions), each with this chance per face "
+                             "(0: off; 0.15 made the robust fine-tune)")
+    parser.add_argument("--normalisation", type=Normalisation, choices=list(Normalisation), default=Normalisation.NONE,
+                        help="even out each face's light before it reaches the net (vcam.preprocess.Normalisation; "
+                             "default none); record it with python -m training.calibrate --normalisation, so the app "
+                             "normalises as the model was trained")
     parser.add_argument("--precision", choices=PRECISIONS, default="float32",
                         help="mixed_bfloat16 computes in bfloat16 with float32 weights: 1.46x faster per step for "
                              "vcam_net under TensorFlow on a CPU with AVX-512 BF16 (measured on an AMD EPYC)")
@@ -77,7 +87,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="also keep every epoch's checkpoint as epochs/epoch_NNN.keras (14 MB each for vcam_net),"
                              " for python -m training.average")
     args = parser.parse_args(argv)
-    for name in ("ferplus_weight", "teacher_weight", "erasing", "mixup", "weight_decay"):
+    for name in ("ferplus_weight", "teacher_weight", "erasing", "webcam", "mixup", "weight_decay"):
         if not 0.0 <= getattr(args, name) <= 1.0:
             parser.error(f"--{name.replace('_', '-')} must be from 0 to 1, not {getattr(args, name)}")
     if args.teacher is None and args.teacher_views != 10:
@@ -116,7 +126,8 @@ def run_log(log_csv: Path) -> tuple[int, float, int]:
 
 
 RECIPE_KEYS = ("model", "train_split", "precision", "lr", "label_smoothing", "weight_decay", "batch_size",
-               "ferplus_weight", "teacher", "teacher_weight", "teacher_views", "init", "erasing", "mixup",
+               "ferplus_weight", "teacher", "teacher_weight", "teacher_views", "init", "erasing", "webcam",
+               "normalisation", "mixup",
                "no_augment", "limit", "seed")
 """The flags a run keeps from start to end: a resumed run must be given the same ones."""
 
@@ -275,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    train_inputs = train.inputs()
+    train_inputs = train.inputs(args.normalisation)
 
     # Check the teacher and the initial weights before anything in the run folder is touched.
     init_weights = None
@@ -288,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.teacher:
         began = time.perf_counter()
         try:
-            taught = predict_views(args.teacher, train_inputs, args.teacher_views)
+            taught = predict_views(args.teacher, train.inputs(model_normalisation(args.teacher)),
+                                   args.teacher_views)
         except (OSError, ValueError, RuntimeError) as err:
             print(f"error: cannot run the teacher {args.teacher} ({str(err).splitlines()[0]}); pass a model "
                   "that training saved", file=sys.stderr)
@@ -338,7 +350,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # A resumed run draws other shuffles and augmentations than its first epochs did.
     stream_seed = args.seed + 1000 * start
-    augmenter = None if args.no_augment else build_augmenter(stream_seed, erasing=args.erasing)
+    augmenter = None if args.no_augment else build_augmenter(stream_seed, erasing=args.erasing,
+                                                                 webcam=args.webcam)
     try:
         train_targets = train.targets(args.ferplus_weight)
     except DataError as err:
@@ -366,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     model.fit(batches(train_inputs, train_targets, args.batch_size, stream_seed, training=True, augmenter=augmenter,
                       mixup=args.mixup),
-              validation_data=batches(val.inputs(), val.targets(), args.batch_size),
+              validation_data=batches(val.inputs(args.normalisation), val.targets(), args.batch_size),
               epochs=args.epochs, initial_epoch=start, callbacks=callbacks,
               shuffle=False, verbose=2)  # the batches shuffle themselves, seeded
     plot_curves(log_csv, args.run_dir / "curves.png")

@@ -13,7 +13,7 @@ from vcam.errors import ModelFileError
 from vcam.faces import Face
 from vcam.litert import open_interpreter
 from vcam.calibration import read_temperature
-from vcam.preprocess import FACE_SIZE, crop_face, face_views, prepare_faces, with_temperature
+from vcam.preprocess import FACE_SIZE, crop_face, face_views, model_normalisation, prepare_faces, with_temperature
 from vcam.resources import weights_dir
 
 DEFAULT_MODEL = "emotion.tflite"
@@ -44,9 +44,14 @@ class EmotionModel:
         self._input, self._output = input_details["index"], output_details["index"]
         self._batch = int(input_details["shape"][0])
         self.temperature = read_temperature(self.path)
+        try:  # the crops are normalised as the model's training normalised them
+            self.normalisation = model_normalisation(self.path)
+        except ValueError as err:
+            raise ModelFileError(str(err)) from None
 
     def predict(self, inputs: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities (N, 7) for a batch made by `prepare_faces`."""
+        """Calibrated probabilities (N, 7) for a batch made by `prepare_faces` with the model's
+        `normalisation`."""
         if len(inputs) == 0:
             return np.zeros((0, len(EMOTIONS)), np.float32)
         batch = np.concatenate(face_views(inputs, self.views)) if self.views > 1 else inputs
@@ -67,5 +72,5 @@ class EmotionModel:
             return []
         gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         crops = [crop_face(gray, face.box, face.eyes) for face in faces]
-        probabilities = self.predict(prepare_faces(crops))
+        probabilities = self.predict(prepare_faces(crops, self.normalisation))
         return [face.replace(probabilities=tuple(float(p) for p in row)) for face, row in zip(faces, probabilities)]

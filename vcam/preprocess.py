@@ -2,12 +2,16 @@
 
 This module is the one place that decides how a face is cropped, aligned and normalised.
 Training imports it too, so that the network sees at run time exactly what it saw in training.
-It depends on numpy and OpenCV only.
+It depends on numpy and OpenCV only (and reads which normalisation a model was trained with from
+the calibration file beside it).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from enum import StrEnum
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -28,11 +32,34 @@ centre. These reproduce FER2013's framing, which is what the emotion model learn
 FACE_SHIFT_UP = 0.075
 
 
-def prepare_faces(faces: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+class Normalisation(StrEnum):
+    """How each face's brightness and contrast are evened out before the network sees it.
+
+    none: the pixels as they are, /255. standardise: each face shifted and scaled to FER2013's
+    typical face (mean STANDARD_MEAN, standard deviation STANDARD_STD), so that a dark or
+    washed-out face arrives with the brightness and contrast of a well-lit one. clahe: OpenCV's
+    contrast-limited adaptive histogram equalisation in 2×2 tiles of 24 px, which also evens out
+    light that falls on one side of the face.
+    A model works best with the normalisation it was trained with: it is recorded in the model's
+    calibration file (`normalisation`, default none) and the app applies what is recorded there."""
+
+    NONE = "none"
+    STANDARDISE = "standardise"
+    CLAHE = "clahe"
+
+
+STANDARD_MEAN, STANDARD_STD = 0.508, 0.210
+"""The median per-face mean and standard deviation of FER2013's Training faces, in [0, 1]."""
+CLAHE_CLIP, CLAHE_TILES = 2.0, (2, 2)
+
+
+def prepare_faces(faces: Sequence[np.ndarray] | np.ndarray,
+                  normalisation: Normalisation = Normalisation.NONE) -> np.ndarray:
     """Normalise face crops into a model batch: float32 (N, 48, 48, 1) in [0, 1].
 
     Each crop may be grayscale (H, W) or BGR (H, W, 3) of any size; crops of another size
     are resized. A uint8 array (N, 48, 48) — FER2013's own format — passes straight through.
+    `normalisation` evens out each face's light (see Normalisation).
     """
     if isinstance(faces, np.ndarray) and faces.ndim == 3 and faces.shape[1:] == (FACE_SIZE, FACE_SIZE):
         batch = faces
@@ -40,7 +67,33 @@ def prepare_faces(faces: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
         batch = np.stack([_to_gray48(face) for face in faces]) if len(faces) else np.zeros(
             (0, FACE_SIZE, FACE_SIZE), np.uint8
         )
-    return (batch.astype(np.float32) / 255.0)[..., None]
+    if normalisation == Normalisation.CLAHE:
+        clahe = cv2.createCLAHE(clipLimit=CLAHE_CLIP, tileGridSize=CLAHE_TILES)
+        batch = np.stack([clahe.apply(np.ascontiguousarray(face, np.uint8)) for face in batch]) if len(batch) else batch
+    inputs = batch.astype(np.float32) / 255.0
+    if normalisation == Normalisation.STANDARDISE:
+        mean = inputs.mean(axis=(1, 2), keepdims=True)
+        spread = np.maximum(inputs.std(axis=(1, 2), keepdims=True), 1.0 / 255.0)  # a flat face stays flat
+        inputs = np.clip(STANDARD_MEAN + STANDARD_STD * (inputs - mean) / spread, 0.0, 1.0)
+    return inputs[..., None]
+
+
+def model_normalisation(model: Path) -> Normalisation:
+    """The normalisation `model` was trained with, as its calibration file
+    (`<model>.calibration.json`, written by training.calibrate) records it; none when it records none.
+    ValueError naming the file for a value that is not a Normalisation."""
+    from vcam.calibration import calibration_path  # the file's name is decided there, once
+
+    path = calibration_path(model)
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8")).get("normalisation", Normalisation.NONE)
+    except (OSError, ValueError, AttributeError):
+        return Normalisation.NONE  # no calibration (or an unreadable one, which read_temperature reports)
+    try:
+        return Normalisation(recorded)
+    except ValueError:
+        raise ValueError(f"{path}: normalisation {recorded!r} is none of {', '.join(Normalisation)}; "
+                         "recalibrate the model with python -m training.calibrate") from None
 
 
 def _to_gray48(face: np.ndarray) -> np.ndarray:

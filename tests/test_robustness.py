@@ -1,0 +1,97 @@
+"""training.robustness: the shipped model under the webcam conditions, as its model card says,
+and one-line refusals of what cannot be scored."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from training import robustness
+from vcam.resources import weights_dir
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = weights_dir() / "emotion.tflite"
+
+
+def card_figures() -> dict[str, float]:
+    """The model card's figures for the fixed 700-face sample (rows '| dark on 700 faces | 0.xxxx |')."""
+    card = (REPO / "weights" / "README.md").read_text()
+    return {name: float(value) for name, value in re.findall(r"^\| ([a-z_]+) on 700 faces \| (0\.\d{4}) \|", card,
+                                                              flags=re.MULTILINE)}
+
+
+def test_the_shipped_model_holds_its_card_figures_under_two_conditions(fer_npz: Path, tmp_path: Path) -> None:
+    """On the card's fixed sample of 700 PublicTest faces, no more than a point below the card."""
+    figures = card_figures()
+    assert set(figures) == {"clean", "dark", "blur"}
+    out = tmp_path / "sample.json"
+    assert robustness.main(["--model", str(SHIPPED), "--data", str(fer_npz), "--limit", "700",
+                            "--conditions", "dark,blur", "--json", str(out)]) == 0
+    accuracies = json.loads(out.read_text())["accuracy"]
+    assert list(accuracies) == ["clean", "dark", "blur"]
+    for name, accuracy in accuracies.items():
+        assert accuracy >= figures[name] - 0.01, f"{name}: {accuracy:.4f} against the card's {figures[name]:.4f}"
+    assert accuracies["dark"] < accuracies["clean"] and accuracies["blur"] < accuracies["clean"]
+
+
+def test_the_report_prints_a_row_per_condition_and_their_mean(fer_npz: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "robustness.json"
+    assert robustness.main(["--model", str(SHIPPED), "--data", str(fer_npz), "--split", "publictest",
+                            "--conditions", "noise,far", "--limit", "150", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    rows = {line.split()[0]: line.split()[1:] for line in printed.splitlines()[1:4]}
+    assert list(rows) == ["clean", "noise", "far"]
+    saved = json.loads(out.read_text())
+    assert saved["split"] == "PublicTest" and saved["faces"] == 150 and saved["normalisation"] == "none"
+    for name in ("noise", "far"):
+        accuracy = saved["accuracy"][name]
+        assert rows[name] == [f"{accuracy:.4f}", f"{100 * (accuracy - saved['accuracy']['clean']):+.1f}"]
+    mean = np.mean([saved["accuracy"]["noise"], saved["accuracy"]["far"]])
+    assert f"conditions' mean {mean:.4f}" in printed
+    # The same faces and seed read the same again.
+    assert robustness.main(["--model", str(SHIPPED), "--data", str(fer_npz), "--conditions", "noise,far",
+                            "--limit", "150", "--json", str(tmp_path / "again.json")]) == 0
+    assert json.loads((tmp_path / "again.json").read_text())["accuracy"] == saved["accuracy"]
+
+
+def assert_refused(argv: list[str], capsys, *words: str) -> None:
+    assert robustness.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.strip().splitlines()) == 1, captured.err
+    assert captured.err.startswith("error: ") and "Traceback" not in captured.err
+    for word in words:
+        assert word in captured.err
+
+
+def test_an_unknown_condition_is_refused_in_one_line(fer_npz: Path, capsys) -> None:
+    assert_refused(["--model", str(SHIPPED), "--data", str(fer_npz), "--conditions", "dark,fog"], capsys,
+                   "fog", "choose from dark, low_contrast, blur, jpeg, noise, far")
+
+
+@pytest.mark.parametrize("flag, value", [("--limit", "0"), ("--seed", "-1")])
+def test_a_limit_below_one_or_a_negative_seed_is_refused_in_one_line(fer_npz: Path, capsys, flag: str,
+                                                                     value: str) -> None:
+    assert_refused(["--model", str(SHIPPED), "--data", str(fer_npz), flag, value], capsys, flag, value)
+
+
+def test_data_without_the_split_is_refused_in_one_line(fer_npz: Path, capsys) -> None:
+    assert_refused(["--model", str(SHIPPED), "--data", str(fer_npz), "--split", "PrivateTest"], capsys,
+                   "PrivateTest", "--split")
+
+
+def test_a_model_that_does_not_take_48_px_gray_faces_is_refused_in_one_line(fer_npz: Path, tmp_path: Path,
+                                                                           capsys) -> None:
+    other = tmp_path / "colour.keras"
+    keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(7, activation="softmax")]).save(other)
+    assert_refused(["--model", str(other), "--data", str(fer_npz), "--limit", "10"], capsys,
+                   "(32, 32, 3)", "48×48×1")
+    detector = weights_dir() / "face_detection_short_range.tflite"
+    assert_refused(["--model", str(detector), "--data", str(fer_npz), "--limit", "10"], capsys, "(128, 128, 3)")
+    not_a_model = tmp_path / "emotion.tflite"
+    not_a_model.write_bytes(b"not a flatbuffer")
+    assert_refused(["--model", str(not_a_model), "--data", str(fer_npz), "--limit", "10"], capsys, "cannot be read")

@@ -1,0 +1,130 @@
+"""How an emotion model holds up in a webcam's conditions: its accuracy on clean faces and on the
+same faces degraded each way training/conditions.py degrades them, as one table.
+
+    python -m training.robustness --model weights/emotion.tflite
+    python -m training.robustness --model weights/emotion.tflite --split PublicTest --conditions dark,blur --limit 500
+
+The degradations are fixed and seeded (--seed), so that two models, or two normalisations
+(--normalisation, default: the one the model was trained with), are compared on the same faces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from training.conditions import Condition, degrade, parse_conditions
+from training.data import DataError, FaceSet
+from training.evaluate import TTA_MODES, model_and_faces, predict, predict_views
+from training.models import INPUT_SHAPE
+from vcam.preprocess import Normalisation, model_normalisation
+
+SPLIT_NAMES = {"training": "Training", "publictest": "PublicTest", "privatetest": "PrivateTest"}
+"""FER2013's split names, looked up in any letter case."""
+CLEAN, MEAN = "clean", "conditions' mean"
+
+
+def model_input_shape(model: Path) -> tuple[int, ...]:
+    """The shape of one input of a .keras or .tflite model, without the batch."""
+    if model.suffix == ".keras":
+        from training.models import load
+
+        return tuple(int(v) for v in load(model).input_shape[1:])
+    from ai_edge_litert.interpreter import Interpreter
+
+    return tuple(int(v) for v in Interpreter(model_path=str(model)).get_input_details()[0]["shape"][1:])
+
+
+def check_model(model: Path) -> None:
+    """DataError, with the fix, unless `model` takes 48×48×1 faces."""
+    try:
+        shape = model_input_shape(model)
+    except (OSError, ValueError, RuntimeError) as err:
+        raise DataError(f"{model} cannot be read ({str(err).splitlines()[0] if str(err) else type(err).__name__}); "
+                        "pass a model that training saved") from None
+    if shape != INPUT_SHAPE:
+        raise DataError(f"{model} takes inputs of shape {shape}, not 48×48×1 faces; pass an emotion model "
+                        "that training saved")
+
+
+def condition_accuracies(model: Path, faces: FaceSet, conditions: list[Condition], normalisation: Normalisation,
+                         views: int = 1, seed: int = 0) -> dict[str, float]:
+    """Accuracy on the clean faces and under each condition, in that order, all in one pass of the model."""
+    sets = [faces.images] + [degrade(faces.images, condition, seed) for condition in conditions]
+    inputs = np.concatenate([FaceSet(images, faces.labels).inputs(normalisation) for images in sets])
+    probabilities = predict_views(model, inputs, views) if views > 1 else predict(model, inputs)
+    correct = (probabilities.argmax(axis=1).reshape(len(sets), len(faces)) == faces.labels).mean(axis=1)
+    return dict(zip([CLEAN, *conditions], (float(value) for value in correct)))
+
+
+def table(accuracies: dict[str, float]) -> str:
+    """The report: each row's accuracy and its change from clean in points, then the conditions' mean."""
+    clean = accuracies[CLEAN]
+    rows = [f"{'condition':<18}{'accuracy':>9}{'change':>8}"]
+    for name, accuracy in accuracies.items():
+        rows.append(f"{name:<18}{accuracy:>9.4f}{'' if name == CLEAN else f'{100 * (accuracy - clean):>+8.1f}'}")
+    degraded = [accuracy for name, accuracy in accuracies.items() if name != CLEAN]
+    if degraded:
+        mean = float(np.mean(degraded))
+        rows.append(f"{MEAN:<18}{mean:>9.4f}{100 * (mean - clean):>+8.1f}")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from training.train import DEFAULT_DATA
+
+    parser = argparse.ArgumentParser(prog="python -m training.robustness", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, required=True, help="a .keras or .tflite emotion model")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="a .npz, a Kaggle fer2013.csv or a class-folder tree")
+    parser.add_argument("--split", default="PublicTest", help="the split to score (default PublicTest; any letter case)")
+    parser.add_argument("--conditions", default=",".join(Condition), metavar="NAMES",
+                        help=f"comma-separated conditions (default all: {','.join(Condition)})")
+    parser.add_argument("--limit", type=int, help="score a fixed random sample of this many faces")
+    parser.add_argument("--normalisation", type=Normalisation, choices=list(Normalisation),
+                        help="normalise faces this way (default: as the model was trained, from its calibration file)")
+    parser.add_argument("--tta", choices=TTA_MODES, help="average each face's views, as evaluate --tta")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the conditions' noise (default 0)")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the accuracies as JSON")
+    args = parser.parse_args(argv)
+    try:
+        conditions = parse_conditions(args.conditions)
+    except ValueError as err:
+        print(f"error: --conditions: {err}", file=sys.stderr)
+        return 2
+    for flag, value, least in (("--limit", args.limit, 1), ("--seed", args.seed, 0)):
+        if value is not None and value < least:
+            print(f"error: {flag} must be {least} or more, not {value}", file=sys.stderr)
+            return 2
+    split = SPLIT_NAMES.get(args.split.lower(), args.split)
+    try:
+        faces = model_and_faces(args.model, args.data, split)
+        check_model(args.model)
+        normalisation = args.normalisation or model_normalisation(args.model)
+    except (DataError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.limit:
+        faces = faces.sample(args.limit)
+    began = time.perf_counter()
+    accuracies = condition_accuracies(args.model, faces, conditions, normalisation,
+                                      TTA_MODES[args.tta] if args.tta else 1, args.seed)
+    print(table(accuracies))
+    degraded = [accuracies[condition] for condition in conditions]
+    print(f"{args.model.name} on {len(faces)} {split} faces ({normalisation} normalisation"
+          f"{', tta ' + args.tta if args.tta else ''}): clean {accuracies[CLEAN]:.4f}, "
+          f"conditions' mean {np.mean(degraded):.4f} ({time.perf_counter() - began:.0f} s)")
+    if args.json:
+        args.json.write_text(json.dumps({"model": args.model.name, "split": split, "faces": len(faces),
+                                         "normalisation": normalisation.value, "tta": args.tta, "seed": args.seed,
+                                         "accuracy": accuracies}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
