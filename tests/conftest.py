@@ -24,6 +24,17 @@ SLOW_TESTS = {
     "test_a_30_second_soak_keeps_memory_threads_and_rates_steady",
     "test_bench_prints_the_table_and_writes_the_json",
     "test_the_live_measurement_runs_the_engine_at_camera_rate_and_reports_each_figure",
+    "test_the_emoji_changes_when_the_face_does_and_only_then",
+    "test_a_classification_schedule_that_skips_frames_is_smoothed_in_seconds_too",
+    "test_annotate_stats_on_the_clip_reports_steady_tracks",
+    "test_five_clients_do_not_slow_the_pipeline_and_share_one_encode",
+    "test_a_source_that_stops_for_two_seconds_yields_placeholders_then_resumes",
+    "test_calibrate_writes_the_temperature_that_the_app_then_applies",
+    "test_the_frames_are_the_same_every_time_and_show_their_faces",
+    "test_bench_frames_decode_like_a_webcam_jpeg",
+    "test_a_new_picture_after_a_settled_one_goes_through_the_pipeline",
+    "test_frames_reach_the_virtual_camera_at_the_configured_rate",
+    "test_undecodable_frames_do_not_end_the_video",
 }
 """Other tests that take more than a few seconds, by function name."""
 
