@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-from training import evaluate, export, train
+from training import evaluate, export, recipe, train
 from training.data import load_faces
 from vcam.preprocess import prepare_faces
 
@@ -44,8 +44,8 @@ def test_average_means_the_last_epochs_and_re_estimates_batch_norm(tmp_path: Pat
     mean_of_two = (np.asarray(two.layers[norm].moving_mean) + np.asarray(three.layers[norm].moving_mean)) / 2
     measured = np.asarray(averaged.layers[norm].moving_mean).copy()
     assert not np.allclose(measured, mean_of_two, atol=1e-4)
-    sample = train.recalibration_sample(load_faces(fer_npz, "PublicTest").inputs(), 50, seed=7)
-    train.recalibrate_batchnorm(averaged, sample, 50)  # measured again on other faces: about the same
+    sample = recipe.recalibration_sample(load_faces(fer_npz, "PublicTest").inputs(), 50, seed=7)
+    recipe.recalibrate_batchnorm(averaged, sample, 50)  # measured again on other faces: about the same
     again = np.asarray(averaged.layers[norm].moving_mean)
     assert np.abs(again - measured).max() < 0.1 * np.abs(again).max()
     # The averaged model scores and exports like any checkpoint.

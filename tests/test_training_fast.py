@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from training_files import publictest_accuracy
 
-from training import train
+from training import recipe
 from vcam.preprocess import prepare_faces
 
 
@@ -68,7 +68,7 @@ def test_fast_training_follows_the_cosine_schedule(tmp_path: Path, fer_npz: Path
                       "--batch-size", "32", "--epochs", "4", "--warmup", "1", "--lr", "0.002", "--out", str(out)]) == 0
     with (out / "log.csv").open() as handle:
         rates = [float(row["learning_rate"]) for row in csv.DictReader(handle)]
-    np.testing.assert_allclose(rates, [train.cosine_lr(epoch, 4, 0.002, warmup=1) for epoch in range(4)], rtol=1e-5)
+    np.testing.assert_allclose(rates, [recipe.cosine_lr(epoch, 4, 0.002, warmup=1) for epoch in range(4)], rtol=1e-5)
     assert rates[0] < rates[1] > rates[2] > rates[3]
 
 

@@ -11,13 +11,13 @@ import pytest
 from conftest import REPO
 from training_files import write_csv, write_log, write_tree
 
-from training import evaluate, export, train
+from training import evaluate, export, recipe, train
 from training.data import load_faces
 from vcam.preprocess import EMOTIONS, prepare_faces
 
 
 def test_cosine_schedule_warms_up_then_decays() -> None:
-    rates = [train.cosine_lr(epoch, 10, 1e-3) for epoch in range(10)]
+    rates = [recipe.cosine_lr(epoch, 10, 1e-3) for epoch in range(10)]
     assert rates[0] < rates[1] == pytest.approx(1e-3)
     assert all(later < earlier for earlier, later in zip(rates[1:], rates[2:]))
 
@@ -69,7 +69,7 @@ def test_batchnorm_recalibration_sets_statistics_to_the_data(public_test_sample)
 
     model = vcam_net()
     inputs = prepare_faces(public_test_sample[0])
-    callback = train.batchnorm_recalibration(inputs, batch_size=14)  # 700 faces: all 50 batches
+    callback = recipe.batchnorm_recalibration(inputs, batch_size=14)  # 700 faces: all 50 batches
     callback.set_model(model)
     norm = next(layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization))
     before = np.asarray(norm.moving_mean).copy()
@@ -121,11 +121,11 @@ def test_early_stopping_counts_epochs_since_the_best_across_resumes(tmp_path: Pa
     import keras
 
     log = write_log(tmp_path / "log.csv", [0.40, 0.52, 0.51, 0.50])
-    assert train.run_log(log) == (4, 0.52, 2)
-    assert train.run_log(tmp_path / "none.csv") == (0, float("-inf"), 0)
+    assert recipe.run_log(log) == (4, 0.52, 2)
+    assert recipe.run_log(tmp_path / "none.csv") == (0, float("-inf"), 0)
 
     # A resumed run goes on counting: 2 epochs without a better one so far, patience 3.
-    stopper = train.early_stopping(patience=3, since_best=2, best=0.52)
+    stopper = recipe.early_stopping(patience=3, since_best=2, best=0.52)
     stopper.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
     stopper.on_train_begin()
     stopper.on_epoch_end(4, {"val_accuracy": 0.515})

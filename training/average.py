@@ -22,14 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
+from training.command import one_line_errors
 from training.data import DataError, load_faces
-from training.train import DEFAULT_DATA, recalibrate_batchnorm, recalibration_sample
-from vcam.media import MediaError, atomic_output, require_output_folder
+from training.recipe import DEFAULT_DATA, recalibrate_batchnorm, recalibration_sample
+from vcam.media import atomic_output, require_output_folder
 
 EPOCH_FILE = re.compile(r"epoch_(\d+)\.keras")
 
 
-class AverageError(Exception):
+class AverageError(DataError):
     """Checkpoints that cannot be averaged; the message says which and what to do."""
 
 
@@ -69,6 +70,7 @@ def average_weights(paths: list[Path]):
     return model
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.average", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -83,17 +85,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--last must be 1 or more, not {args.last}")
     run_dir = args.run_dir.expanduser()
     out = args.out or run_dir / "averaged.keras"
-    try:
-        paths = epoch_checkpoints(run_dir, args.last)
-        require_output_folder(out)
-        faces = load_faces(args.data, args.split)
-        model = average_weights(paths)
-        recalibrate_batchnorm(model, recalibration_sample(faces.inputs(), args.batch_size), args.batch_size)
-        with atomic_output(out) as partial:  # keeps the .keras suffix, which Keras requires
-            model.save(partial)
-    except (AverageError, DataError, MediaError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    paths = epoch_checkpoints(run_dir, args.last)
+    require_output_folder(out)
+    faces = load_faces(args.data, args.split)
+    model = average_weights(paths)
+    recalibrate_batchnorm(model, recalibration_sample(faces.inputs(), args.batch_size), args.batch_size)
+    with atomic_output(out) as partial:  # keeps the .keras suffix, which Keras requires
+        model.save(partial)
     print(f"averaged {len(paths)} epochs ({paths[0].name} to {paths[-1].name}) into {out}")
     return 0
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from training.command import one_line_errors
 from training.data import DataError
 from training.evaluate import model_and_faces, predict
 from vcam.calibration import calibration_path, file_sha256
@@ -102,6 +103,7 @@ def calibrate(model: Path, probabilities: np.ndarray, labels: np.ndarray, split:
     }
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.calibrate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -116,9 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         faces = model_and_faces(args.model, args.data, args.split)
         normalisation = args.normalisation or model_normalisation(args.model)
-    except (DataError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except ValueError as err:  # a model of the wrong shape, a split not there
+        raise DataError(str(err)) from None
     result = calibrate(args.model, predict(args.model, faces.inputs(normalisation)), faces.labels, args.split,
                        normalisation)
     out = args.out or calibration_path(args.model)

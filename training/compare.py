@@ -22,9 +22,11 @@ import time
 from pathlib import Path
 
 from training import evaluate, export, train
+from training.command import one_line_errors
 from training.data import DataError, load_faces
 from training.latency import measure
-from vcam.media import MediaError, require_output_folder
+from training.recipe import DEFAULT_DATA
+from vcam.media import require_output_folder
 from vcam.preprocess import EMOTIONS
 
 RECIPE_FLAGS: dict[str, type] = {
@@ -113,12 +115,13 @@ def table(rows: list[dict], recipe: str) -> str:
     return "\n".join(lines)
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     from training.models import MODELS, PRECISIONS
 
     parser = argparse.ArgumentParser(prog="python -m training.compare", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=train.DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=["seed_cnn", "seed_vgg16", "vcam_net"])
     parser.add_argument("--runs", type=Path, default=Path.home() / ".cache" / "vcam-runs" / "compare")
     parser.add_argument("--out", type=Path, default=Path("comparison.md"))
@@ -135,21 +138,13 @@ def main(argv: list[str] | None = None) -> int:
             parser.add_argument(f"--{flag.replace('_', '-')}", type=kind,
                                 **({"choices": PRECISIONS} if flag == "precision" else {}))
     args = parser.parse_args(argv)
-    try:
-        require_output_folder(args.out)
-    except MediaError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    require_output_folder(args.out)
     if args.rows:
         return fill_latency(args)
-    try:
-        faces = load_faces(args.data, "PublicTest")
-        if args.score_limit:
-            faces = faces.sample(args.score_limit)
-        rows = [compare_one(args, model, faces) for model in args.models]
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    faces = load_faces(args.data, "PublicTest")
+    if args.score_limit:
+        faces = faces.sample(args.score_limit)
+    rows = [compare_one(args, model, faces) for model in args.models]
     recipe = "python -m training.train " + " ".join(train_argv(args, "MODEL", args.runs / "MODEL")[2:])
     write_table(args.out, rows, recipe)
     return 0
@@ -173,12 +168,9 @@ def fill_latency(args: argparse.Namespace) -> int:
             raise KeyError(f"rows without {', '.join(missing)}")
         unknown = [row["model"] for row in rows if row["model"] not in MODELS]
     except (OSError, ValueError, KeyError, TypeError) as err:
-        print(f"error: {args.rows} is not a comparison's JSON ({err}); pass the OUT.json a --no-latency run wrote",
-              file=sys.stderr)
-        return 2
+        raise DataError(f"{args.rows} is not a comparison's JSON ({err}); pass the OUT.json a --no-latency run wrote")
     if unknown:
-        print(f"error: {args.rows} has nets this checkout does not define: {', '.join(unknown)}", file=sys.stderr)
-        return 2
+        raise DataError(f"{args.rows} has nets this checkout does not define: {', '.join(unknown)}")
     for row in rows:
         row["ms_1_face"], row["ms_4_faces"] = architecture_latency(row["model"], args.latency_repeats)
     write_table(args.out, rows, recipe)

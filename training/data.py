@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vcam.errors import VcamError
 from vcam.preprocess import EMOTIONS, FACE_SIZE, Normalisation, prepare_faces
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp"}
@@ -23,8 +24,8 @@ SPLIT_FOLDERS = {"training": ("training", "train"), "publictest": ("publictest",
                  "privatetest": ("privatetest", "test")}
 
 
-class DataError(Exception):
-    """A data file that cannot be read; the message says which and why."""
+class DataError(VcamError):
+    """A data file that cannot be read; the message says which and why (one line, exit 2)."""
 
 
 FERPLUS_TO_EMOTIONS = {"anger": "angry", "disgust": "disgust", "fear": "fear", "happiness": "happy",

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from training.command import one_line_errors
 from training.data import DataError, FaceSet, load_faces
 from vcam.preprocess import EMOTIONS, Normalisation, face_views, model_normalisation
 
@@ -135,6 +136,7 @@ def report(scores: Scores) -> str:
     return "\n".join(lines)
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -151,17 +153,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         faces = model_and_faces(args.model, args.data, args.split)
         normalisation = model_normalisation(args.model)
-    except (DataError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except ValueError as err:  # a model of the wrong shape, a split not there
+        raise DataError(str(err)) from None
     if args.limit:
         faces = faces.sample(args.limit)
     try:
         scores = score(args.model, faces, args.tta, normalisation)
     except (ValueError, RuntimeError, OSError) as err:
-        print(f"error: {args.model} could not be run ({str(err).splitlines()[0] if str(err) else type(err).__name__});"
-              " re-export it with python -m training.export", file=sys.stderr)
-        return 2
+        raise DataError(f"{args.model} could not be run ({str(err).splitlines()[0] if str(err) else type(err).__name__});"
+              " re-export it with python -m training.export")
     print(report(scores))
     if args.json:
         args.json.write_text(json.dumps(scores.to_json(), indent=2))

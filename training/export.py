@@ -18,10 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from training.command import one_line_errors
 from training.data import DataError, load_faces
 from training.evaluate import predict
-from training.train import DEFAULT_DATA
-from vcam.media import MediaError, require_output_folder
+from training.recipe import DEFAULT_DATA
+from vcam.media import require_output_folder
 
 TOLERANCE = 1e-4
 
@@ -64,6 +65,7 @@ def agreement(keras_path: Path, tflite_path: Path, inputs: np.ndarray) -> float:
     return float((predict(tflite_path, inputs).argmax(axis=1) == predict(keras_path, inputs).argmax(axis=1)).mean())
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.export", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -76,18 +78,9 @@ def main(argv: list[str] | None = None) -> int:
                              f"(at least {AGREEMENT:.0%} of the faces) instead of equal outputs")
     args = parser.parse_args(argv)
     if not args.model.is_file():
-        print(f"error: {args.model} does not exist; pass the .keras file a training run saved", file=sys.stderr)
-        return 2
-    try:
-        require_output_folder(args.out)
-    except MediaError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    try:
-        faces = load_faces(args.data, args.split).sample(256)
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        raise DataError(f"{args.model} does not exist; pass the .keras file a training run saved")
+    require_output_folder(args.out)
+    faces = load_faces(args.data, args.split).sample(256)
     # Export beside the target and check before replacing anything: a failed export never
     # overwrites a working model.
     partial = args.out.with_name(f".{args.out.stem}.partial.tflite")

@@ -17,7 +17,7 @@ compiled step, each with that chance per face.
 --mixup ALPHA and --cutmix FACTOR mix each batch's faces and targets (training/augment.py's
 TargetMixer) inside the compiled step as well: the trainer then takes the targets as a second
 input and outputs the mixed ones beside the probabilities, which the loss reads
-(train.compile_for_training); training accuracy is then read against each mixed target's largest
+(recipe.compile_for_training); training accuracy is then read against each mixed target's largest
 share, validation accuracy against the labels, and the net saves alone.
 
 With --time-budget the number of epochs is planned after each epoch from the second on, from the
@@ -44,6 +44,8 @@ import sys
 import time
 from pathlib import Path
 
+from training.command import one_line_errors
+
 OUTPUTS = ("model.keras", "result.json", "fallback.keras", "log.csv", "curves.png")
 """What a run writes in --out."""
 RESERVE_S = 30.0
@@ -52,7 +54,7 @@ RESERVE_S = 30.0
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     from training.models import MODELS, PRECISIONS
-    from training.train import DEFAULT_DATA
+    from training.recipe import DEFAULT_DATA
     from vcam.preprocess import Normalisation
 
     parser = argparse.ArgumentParser(prog="python -m training.fast", description=__doc__,
@@ -136,7 +138,7 @@ def build_trainer(net, augmenter, mixing: tuple[str, float] | None = None, seed:
     """The model `fit` trains: `augmenter` in front of `net`. With `mixing` (("mixup" or "cutmix",
     amount)) a TargetMixer mixes the augmented faces and their targets too: the trainer then takes
     (faces, targets) and outputs the net's probabilities followed by the mixed targets, for
-    train.compile_for_training(..., carries_targets=True)."""
+    recipe.compile_for_training(..., carries_targets=True)."""
     import keras
 
     from training.augment import TargetMixer
@@ -151,6 +153,7 @@ def build_trainer(net, augmenter, mixing: tuple[str, float] | None = None, seed:
                        name="augmented")
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     began = time.monotonic()
     args = parse_args(argv)
@@ -158,17 +161,17 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from training.augment import build_augmenter
-    from training.data import DataError
     from training.models import build, float32_copy
     from training.plots import plot_curves
-    from training.train import (compile_for_training, cosine_lr, load_splits, recalibrate_batchnorm,
-                                recalibration_sample)
+    from training.recipe import (
+        compile_for_training,
+        cosine_lr,
+        load_splits,
+        recalibrate_batchnorm,
+        recalibration_sample,
+    )
 
-    try:
-        train, val = load_splits(args.data, "Training", args.data, "PublicTest", args.limit, args.val_limit, args.seed)
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    train, val = load_splits(args.data, "Training", args.data, "PublicTest", args.limit, args.val_limit, args.seed)
     train_inputs, val_inputs = train.inputs(args.normalisation), val.inputs(args.normalisation)
     train_targets, val_targets = train.targets(), val.targets()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from training.command import one_line_errors
+from training.data import DataError
+
 
 def measure(model: Path, batch: int, repeats: int, threads: int) -> tuple[float, float]:
     """Median and p95 milliseconds per call for `batch` faces."""
@@ -35,6 +38,7 @@ def measure(model: Path, batch: int, repeats: int, threads: int) -> tuple[float,
     return float(np.median(timings)), float(np.percentile(timings, 95))
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.latency", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -44,11 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 4, 8], metavar="N", help="batch sizes to time")
     args = parser.parse_args(argv)
     if not args.model.is_file():
-        print(f"error: {args.model} does not exist; pass a .tflite model", file=sys.stderr)
-        return 2
+        raise DataError(f"{args.model} does not exist; pass a .tflite model")
     if min(args.batches) < 1:
-        print(f"error: batch sizes must be 1 or more, not {min(args.batches)}", file=sys.stderr)
-        return 2
+        raise DataError(f"batch sizes must be 1 or more, not {min(args.batches)}")
     for batch in args.batches:
         median, p95 = measure(args.model, batch, args.repeats, args.threads)
         print(f"{batch} face{'s' * (batch > 1)}: median {median:.2f} ms, p95 {p95:.2f} ms, {median / batch:.2f} ms per face")

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from training.command import one_line_errors
 from training.data import DataError
-from training.train import DEFAULT_DATA
-from vcam.errors import MediaError
+from training.recipe import DEFAULT_DATA
 from vcam.media import atomic_output, require_output_folder
 
 TILE = (20, 50)
@@ -134,6 +134,7 @@ def require_suffix(out: Path, suffix: str) -> None:
     require_output_folder(out)
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.pack_data", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -151,31 +152,27 @@ def main(argv: list[str] | None = None) -> int:
     unpack.add_argument("kit", type=Path)
     unpack.add_argument("out", type=Path)
     args = parser.parse_args(argv)
-    try:
-        if args.command == "unpack":
-            if not args.kit.is_file():
-                raise DataError(f"{args.kit} does not exist; make it with python -m training.pack_data pack")
-            require_suffix(args.out, ".npz")
-            unpack_faces(args.kit, args.out)
-            print(f"unpacked {args.kit} to {args.out} ({packed_description(args.kit)})")
-            return 0
-        if not args.data.is_file():
-            raise DataError(f"{args.data} does not exist; pass the FER2013 .npz with --data")
-        if args.quality is not None and not 1 <= args.quality <= 100:
-            raise DataError(f"--quality must be from 1 to 100, not {args.quality}; leave it out for lossless faces")
-        if args.max_mib is not None and not args.max_mib > 0:
-            raise DataError(f"--max-mib must be more than 0, not {args.max_mib}")
+    if args.command == "unpack":
+        if not args.kit.is_file():
+            raise DataError(f"{args.kit} does not exist; make it with python -m training.pack_data pack")
         require_suffix(args.out, ".npz")
-        size = pack_faces(args.data, args.out, LOSSLESS if args.quality is None else args.quality)
-        if args.max_mib is not None and size > args.max_mib * 2**20:
-            args.out.unlink()
-            lower = 75 if args.quality is None else max(1, args.quality - 10)
-            raise DataError(f"the packed faces take {size / 2**20:.1f} MiB, over --max-mib {args.max_mib:g}; "
-                            f"pack again with --quality {lower}")
-        print(f"packed {args.data.name} into {args.out} ({size / 2**20:.1f} MiB, {packed_description(args.out)})")
-    except (DataError, MediaError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        unpack_faces(args.kit, args.out)
+        print(f"unpacked {args.kit} to {args.out} ({packed_description(args.kit)})")
+        return 0
+    if not args.data.is_file():
+        raise DataError(f"{args.data} does not exist; pass the FER2013 .npz with --data")
+    if args.quality is not None and not 1 <= args.quality <= 100:
+        raise DataError(f"--quality must be from 1 to 100, not {args.quality}; leave it out for lossless faces")
+    if args.max_mib is not None and not args.max_mib > 0:
+        raise DataError(f"--max-mib must be more than 0, not {args.max_mib}")
+    require_suffix(args.out, ".npz")
+    size = pack_faces(args.data, args.out, LOSSLESS if args.quality is None else args.quality)
+    if args.max_mib is not None and size > args.max_mib * 2**20:
+        args.out.unlink()
+        lower = 75 if args.quality is None else max(1, args.quality - 10)
+        raise DataError(f"the packed faces take {size / 2**20:.1f} MiB, over --max-mib {args.max_mib:g}; "
+                        f"pack again with --quality {lower}")
+    print(f"packed {args.data.name} into {args.out} ({size / 2**20:.1f} MiB, {packed_description(args.out)})")
     return 0
 
 

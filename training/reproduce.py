@@ -20,15 +20,17 @@ import sys
 from pathlib import Path
 
 from training import average, calibrate, evaluate, export, train
+from training.command import one_line_errors
 from training.data import DataError, load_faces
-from training.train import DEFAULT_DATA
-from vcam.media import MediaError, require_output_folder
+from training.recipe import DEFAULT_DATA
+from vcam.media import require_output_folder
 
 RECIPE = ["--model", "vcam_net", "--epochs", "90", "--precision", "mixed_bfloat16", "--seed", "1"]
 """The training flags of the model this command makes; everything else is train.py's default."""
 LAST = 10
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.reproduce", description=__doc__, allow_abbrev=False,
                                      epilog="Any other flag goes to python -m training.train, after the recipe's "
@@ -53,14 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             run.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            print(f"error: cannot make the run folder {run} ({err.strerror}); pass a writable --run-dir", file=sys.stderr)
-            return 2
+            raise DataError(f"cannot make the run folder {run} ({err.strerror}); pass a writable --run-dir")
         args.out = run / "emotion.tflite"
-    try:
-        require_output_folder(args.out)
-    except MediaError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    require_output_folder(args.out)
     data = ["--data", str(args.data)]
 
     if (status := train.main(training)) != 0:
@@ -73,9 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         val = load_faces(args.data, "PublicTest")
         scores = {path.name: evaluate.score(path, val).accuracy for path in candidates}
     except (DataError, ValueError, OSError) as err:
-        print(f"error: cannot score {run}'s models ({str(err).splitlines()[0]}); rerun with --fresh",
-              file=sys.stderr)
-        return 2
+        raise DataError(f"cannot score {run}'s models ({str(err).splitlines()[0]}); rerun with --fresh")
     chosen = max(candidates, key=lambda path: scores[path.name])
     (run / "choice.json").write_text(json.dumps({"scores": scores, "chosen": chosen.name}, indent=1))
     print("PublicTest accuracy: " + ", ".join(f"{name} {value:.4f}" for name, value in scores.items())

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from training.command import one_line_errors
 from training.conditions import Condition, degrade, parse_conditions
 from training.data import DataError, FaceSet
 from training.evaluate import TTA_MODES, model_and_faces, predict, predict_views
@@ -75,8 +76,9 @@ def table(accuracies: dict[str, float]) -> str:
     return "\n".join(rows)
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
-    from training.train import DEFAULT_DATA
+    from training.recipe import DEFAULT_DATA
 
     parser = argparse.ArgumentParser(prog="python -m training.robustness", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -95,20 +97,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         conditions = parse_conditions(args.conditions)
     except ValueError as err:
-        print(f"error: --conditions: {err}", file=sys.stderr)
-        return 2
+        raise DataError(f"--conditions: {err}")
     for flag, value, least in (("--limit", args.limit, 1), ("--seed", args.seed, 0)):
         if value is not None and value < least:
-            print(f"error: {flag} must be {least} or more, not {value}", file=sys.stderr)
-            return 2
+            raise DataError(f"{flag} must be {least} or more, not {value}")
     split = SPLIT_NAMES.get(args.split.lower(), args.split)
     try:
         faces = model_and_faces(args.model, args.data, split)
         check_model(args.model)
         normalisation = args.normalisation or model_normalisation(args.model)
-    except (DataError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except ValueError as err:  # a model of the wrong shape, a split not there
+        raise DataError(str(err)) from None
     if args.limit:
         faces = faces.sample(args.limit)
     began = time.perf_counter()

@@ -13,7 +13,6 @@ The run folder keeps `last.keras` (model and optimizer, written every epoch), `b
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import sys
@@ -22,9 +21,17 @@ from pathlib import Path
 
 import numpy as np
 
+from training.command import one_line_errors
+from training.recipe import (
+    DEFAULT_DATA,
+    batchnorm_recalibration,
+    compile_for_training,
+    cosine_lr,
+    early_stopping,
+    load_splits,
+    run_log,
+)
 from vcam.preprocess import Normalisation, model_normalisation
-
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fer2013-train-publictest.npz"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -103,28 +110,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def cosine_lr(epoch: int, epochs: int, peak: float, warmup: int = 1) -> float:
-    """Linear warm-up for `warmup` epochs, then cosine decay to zero at the last epoch."""
-    if epoch < warmup:
-        return peak * (epoch + 1) / (warmup + 1)
-    progress = (epoch - warmup) / max(1, epochs - warmup)
-    return peak * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-def run_log(log_csv: Path) -> tuple[int, float, int]:
-    """Epochs already logged in a run folder, the best validation accuracy among them, and the
-    epochs logged after the best one (0 when it is the last)."""
-    if not log_csv.exists():
-        return 0, -math.inf, 0
-    with log_csv.open(newline="") as handle:
-        accuracies = [float(row["val_accuracy"]) if row.get("val_accuracy") else -math.inf
-                      for row in csv.DictReader(handle)]
-    if not accuracies:
-        return 0, -math.inf, 0
-    best = int(np.argmax(accuracies))
-    return len(accuracies), accuracies[best], len(accuracies) - 1 - best
-
-
 RECIPE_KEYS = ("model", "train_split", "precision", "lr", "label_smoothing", "weight_decay", "batch_size",
                "ferplus_weight", "teacher", "teacher_weight", "teacher_views", "init", "erasing", "webcam",
                "normalisation", "mixup",
@@ -166,109 +151,7 @@ def initial_weights(init: Path, name: str) -> tuple[list[np.ndarray] | None, str
     return theirs, None
 
 
-def load_splits(train_data: Path, train_split: str, val_data: Path, val_split: str, limit: int | None,
-                val_limit: int | None, seed: int):
-    """The training and validation faces, each a fixed sample of `limit` / `val_limit` faces when
-    given; DataError for a file that cannot be read."""
-    from training.data import load_faces
-
-    train, val = load_faces(train_data, train_split), load_faces(val_data, val_split)
-    if limit:
-        train = train.sample(limit, seed)
-    if val_limit:
-        val = val.sample(val_limit, seed)
-    return train, val
-
-
-def compile_for_training(model, lr: float, weight_decay: float, label_smoothing: float,
-                         carries_targets: bool = False) -> None:
-    """The recipe's optimiser and loss: Adam (AdamW with decoupled `weight_decay` above 0),
-    categorical cross-entropy with `label_smoothing`, accuracy.
-
-    `carries_targets`: the model outputs its probabilities followed by the targets to score them
-    against (training.fast's mixup and cutmix, which mix the targets inside the model); loss and
-    accuracy take both from the output and ignore the data's. Accuracy is then read against each
-    mixed target's largest share: in training, the face that covers most of the mixed one; in
-    validation, where nothing mixes, the label."""
-    import keras
-
-    from training.models import NUM_CLASSES
-
-    smoothed = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
-    loss, metrics = smoothed, ["accuracy"]
-    if carries_targets:
-        def loss(targets, output):  # noqa: ARG001 - the targets to score are in the output
-            return smoothed(output[:, NUM_CLASSES:], output[:, :NUM_CLASSES])
-
-        def accuracy(targets, output):  # noqa: ARG001
-            predicted = keras.ops.argmax(output[:, :NUM_CLASSES], -1)
-            return keras.ops.cast(predicted == keras.ops.argmax(output[:, NUM_CLASSES:], -1), "float32")
-
-        metrics = [keras.metrics.MeanMetricWrapper(accuracy, name="accuracy")]
-    model.compile(
-        optimizer=(keras.optimizers.AdamW(lr, weight_decay=weight_decay) if weight_decay
-                   else keras.optimizers.Adam(lr)),
-        loss=loss,
-        metrics=metrics,
-    )
-
-
-def early_stopping(patience: int, since_best: int, best: float):
-    """Keras' EarlyStopping on val_accuracy that carries on a resumed run's count and best."""
-    import keras
-
-    class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
-        def on_train_begin(self, logs=None) -> None:
-            super().on_train_begin(logs)
-            if best > -math.inf:
-                self.wait, self.best = since_best, best
-
-    return ResumableEarlyStopping(monitor="val_accuracy", mode="max", patience=patience, verbose=1)
-
-
-def recalibrate_batchnorm(model, sample: np.ndarray, batch_size: int) -> None:
-    """Re-estimate `model`'s batch-norm moving statistics on `sample` (clean faces), in
-    batches of `batch_size`; the layers' momentum is restored afterwards."""
-    import keras
-
-    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
-    if not norms:
-        return
-    saved = [layer.momentum for layer in norms]
-    for layer in norms:
-        layer.momentum = 0.9  # 50 batches: the old statistics keep a weight of 0.9**50 < 1 %
-    try:
-        for start in range(0, len(sample), batch_size):
-            model(sample[start:start + batch_size], training=True)
-    finally:
-        for layer, momentum in zip(norms, saved):
-            layer.momentum = momentum
-
-
-def recalibration_sample(inputs: np.ndarray, batch_size: int, batches: int = 50, seed: int = 0) -> np.ndarray:
-    """A fixed sample of `batches` batches of `inputs`, in their order, to re-estimate batch norm on."""
-    picks = np.random.default_rng(seed).choice(len(inputs), min(len(inputs), batches * batch_size), replace=False)
-    return inputs[np.sort(picks)]
-
-
-def batchnorm_recalibration(inputs, batch_size: int, batches: int = 50, seed: int = 0):
-    """A callback that re-estimates batch-norm statistics on clean training faces before
-    each validation, so that checkpoints and val_accuracy reflect the weights of this epoch.
-
-    Measured: at epoch 10 (learning rate still high) the moving averages lagged the weights so
-    far that PublicTest accuracy read 48.5 %; re-estimated on 6,400 faces it read 60.2 %.
-    """
-    import keras
-
-    sample = recalibration_sample(inputs, batch_size, batches, seed)
-
-    class RecalibrateBatchNorm(keras.callbacks.Callback):
-        def on_test_begin(self, logs=None) -> None:
-            recalibrate_batchnorm(self.model, sample, batch_size)
-
-    return RecalibrateBatchNorm()
-
-
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import keras
@@ -280,12 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     from training.models import build
     from training.plots import plot_curves
 
-    try:
-        train, val = load_splits(args.data, args.train_split, args.val_data or args.data, args.val_split,
-                                 args.limit, args.val_limit, args.seed)
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    train, val = load_splits(args.data, args.train_split, args.val_data or args.data, args.val_split,
+                             args.limit, args.val_limit, args.seed)
     train_inputs = train.inputs(args.normalisation)
 
     # Check the teacher and the initial weights before anything in the run folder is touched.
@@ -293,8 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.init:
         init_weights, problem = initial_weights(args.init, args.model)
         if problem:
-            print(f"error: {problem}", file=sys.stderr)
-            return 2
+            raise DataError(f"{problem}")
     taught = None
     if args.teacher:
         began = time.perf_counter()
@@ -302,9 +180,8 @@ def main(argv: list[str] | None = None) -> int:
             taught = predict_views(args.teacher, train.inputs(model_normalisation(args.teacher)),
                                    args.teacher_views)
         except (OSError, ValueError, RuntimeError) as err:
-            print(f"error: cannot run the teacher {args.teacher} ({str(err).splitlines()[0]}); pass a model "
-                  "that training saved", file=sys.stderr)
-            return 2
+            raise DataError(f"cannot run the teacher {args.teacher} ({str(err).splitlines()[0]}); pass a model "
+                  "that training saved")
         print(f"teacher {args.teacher} ({args.teacher_views} views) agrees with the labels on "
               f"{np.mean(taught.argmax(1) == train.labels):.4f} of the training faces "
               f"({time.perf_counter() - began:.0f} s)")
@@ -318,9 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     start, best_so_far, since_best = run_log(log_csv)
     resuming = last.exists() and start > 0
     if resuming and (change := recipe_change(args.run_dir / "recipe.json", args)):
-        print(f"error: {args.run_dir} was started with {change}; resume it with the same flags, or pass --fresh "
-              "to start over", file=sys.stderr)
-        return 2
+        raise DataError(f"{args.run_dir} was started with {change}; resume it with the same flags, or pass --fresh "
+              "to start over")
     if resuming and start < args.epochs and args.patience and since_best >= args.patience:
         print(f"{args.run_dir}: no better validation accuracy in the {since_best} epochs after the best one; "
               "it stopped early already (pass --fresh to start over)")
@@ -329,9 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             model = keras.models.load_model(last)
         except (OSError, ValueError) as err:
-            print(f"error: cannot resume from {last} ({str(err).splitlines()[0]}); rerun with --fresh to start over",
-                  file=sys.stderr)
-            return 2
+            raise DataError(f"cannot resume from {last} ({str(err).splitlines()[0]}); rerun with --fresh to start over")
         print(f"resuming {last} at epoch {start + 1}/{args.epochs}")
     else:
         start, best_so_far = 0, -math.inf
@@ -352,11 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     stream_seed = args.seed + 1000 * start
     augmenter = None if args.no_augment else build_augmenter(stream_seed, erasing=args.erasing,
                                                                  webcam=args.webcam)
-    try:
-        train_targets = train.targets(args.ferplus_weight)
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    train_targets = train.targets(args.ferplus_weight)
     if taught is not None:
         train_targets = (1 - args.teacher_weight) * train_targets + args.teacher_weight * taught
     if start == 0:
