@@ -120,6 +120,7 @@ class EmojiOverlay:
         self._stickers: dict[tuple[str, int, int], Sticker] = {}
         self.fades = CrossFades()
         self._pyramids: dict[str, list[np.ndarray]] = {}
+        self._shapes: dict[int, tuple[int, int]] = {}
 
     def draw(self, frame: np.ndarray, faces: Sequence[Face], t: float | None = None) -> np.ndarray:
         """With `t` (seconds), a face whose emotion changed fades from the old emoji to the new one."""
@@ -132,10 +133,10 @@ class EmojiOverlay:
             place = emoji_place(face)
             side = place.side
             if self.placement == "face":
-                emoji = self._sized(face.emotion, side * self.face_scale, place.angle)
+                emoji = self._sized(face.emotion, side * self.face_scale, place.angle, face.track_id)
                 cx, cy = place.center
             else:  # badge: above the head's right side, clear of the face
-                emoji = self._sized(face.emotion, side * self.badge_scale)
+                emoji = self._sized(face.emotion, side * self.badge_scale, track=face.track_id)
                 cx, cy = x + w + emoji.width * 0.35, y - emoji.height * 0.15
             emoji.paste(frame, round(cx - emoji.width / 2), round(cy - emoji.height / 2), weight)
         return frame
@@ -148,13 +149,23 @@ class EmojiOverlay:
             slot = slots.setdefault(id(face) if face.track_id is None else face.track_id, len(slots))
             self._sized(face.emotion, size).paste(frame, margin, margin + slot * (size + margin), weight)
 
-    def _sized(self, emotion: str, side: float, angle: float = 0.0) -> Sticker:
+    def _sized(self, emotion: str, side: float, angle: float = 0.0, track: int | None = None) -> Sticker:
         """The emoji scaled so that its larger side is `side` pixels, turned by `angle` degrees
         (clockwise on screen, as the eye line is measured), ready to blend. Sizes are rounded to
-        steps of STICKER_STEP and angles to whole degrees, so that a face that holds still reuses
-        the same sticker frame after frame instead of scaling and turning the emoji again."""
-        step = round(math.log(max(side, 1.0)) / math.log(STICKER_STEP))
-        key = (emotion, step, 0 if abs(angle) < 1.0 else round(angle))
+        steps of STICKER_STEP and angles to whole degrees, and a tracked face keeps its last size
+        and angle while they move by no more than a step and a degree (the detector's keypoints
+        jitter that much from frame to frame): a face that holds still reuses the same sticker
+        frame after frame instead of scaling and turning the emoji again."""
+        shape = (round(math.log(max(side, 1.0)) / math.log(STICKER_STEP)), 0 if abs(angle) < 1.0 else round(angle))
+        if track is not None:
+            last = self._shapes.get(track)
+            if last is not None and abs(shape[0] - last[0]) <= 1 and abs(shape[1] - last[1]) <= 1:
+                shape = last
+            elif len(self._shapes) >= SHAPES_KEPT:
+                self._shapes.clear()  # tracks long gone; the faces in view settle again at once
+            self._shapes[track] = shape
+        step = shape[0]
+        key = (emotion, *shape)
         sticker = self._stickers.get(key)
         if sticker is None:
             if len(self._stickers) >= STICKER_CACHE:
@@ -169,6 +180,8 @@ class EmojiOverlay:
 STICKER_STEP = 1.02
 """Emoji sizes go in steps of 2 %: too small a change to see, and a face that breathes stays on one."""
 STICKER_CACHE = 32
+SHAPES_KEPT = 256
+"""Tracks whose last sticker size and angle are remembered."""
 
 
 def emoji_pyramid(emoji: np.ndarray) -> list[np.ndarray]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from vcam.config import MIN_FACE_REACH
@@ -51,26 +50,6 @@ of bodies and rooms it never sees whole, and at 0.5 crossed hands in two_people.
 third face, and letterboxed into 1280×720 they still scored 0.602; at 0.62 they do not, and the
 1080p crowds keep every face of 64 px and up and most of 48 px (0.6 kept 71 of 80, 0.65 under
 the 0.8 the tests ask, 0.7 kept 47; python -m benchmarks.tile_sizes)."""
-
-
-LOOK = 8
-"""Side of the grey thumbnail a kept tile face is remembered by."""
-LOOK_CHANGE = 12.0
-"""Mean grey-level change of that thumbnail past which the kept face is dropped: a face that
-sits still changes a few levels (sensor noise, a blink, a word), one that moved or was cut away
-changes tens."""
-
-
-def looks(grey: np.ndarray, found: Detections) -> np.ndarray:
-    """Each detection's box in `grey` as a LOOK×LOOK thumbnail, (n, LOOK, LOOK) float32."""
-    height, width = grey.shape
-    thumbs = np.zeros((len(found.scores), LOOK, LOOK), np.float32)
-    for row, (x0, y0, x1, y1) in enumerate(found.rows[:, :4]):
-        x0, y0 = max(0, int(x0)), max(0, int(y0))
-        x1, y1 = min(width, int(np.ceil(x1))), min(height, int(np.ceil(y1)))
-        if x1 > x0 and y1 > y0:
-            thumbs[row] = cv2.resize(grey[y0:y1, x0:x1], (LOOK, LOOK), interpolation=cv2.INTER_AREA)
-    return thumbs
 
 
 @dataclass(frozen=True)
@@ -185,7 +164,6 @@ class TileRotation:
     def reset(self) -> None:
         self._size: tuple[int, int] | None = None
         self._kept: list[Detections] = []
-        self._looks: list[np.ndarray] = []
         self._next = 0
 
     def tiles_per_frame(self, width: int, height: int) -> int:
@@ -195,28 +173,21 @@ class TileRotation:
         frame = gray_to_bgr(frame)
         tiles = self.tiled.plan(frame)
         size = (frame.shape[1], frame.shape[0])
-        grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         if size != self._size:  # a first frame: every tile
             self._size, self._next = size, 0
             self._kept = [Detections.none()] * len(tiles)
-            self._looks = [np.zeros((0, LOOK, LOOK), np.float32)] * len(tiles)
             visit: list[int] = list(range(len(tiles)))
         else:
             count = min(self.tiles_per_frame(*size), len(tiles))
             visit = [(self._next + i) % len(tiles) for i in range(count)]
         for index in visit:
             self._kept[index] = tile_detections(self.tiled.tile_detector, frame, tiles[index])
-            self._looks[index] = looks(grey, self._kept[index])
         if tiles:
             self._next = (self._next + len(visit)) % len(tiles)
-        # A kept face is kept only while it is small enough that the whole frame may miss it (a
-        # larger one is found afresh there every frame) and while its box still shows what it
-        # showed at the visit: a face that moved, or a picture that changed (a cut), leaves no
-        # ghost; the tracker carries a moving face to its tile's next visit.
+        # A kept face the whole frame finds by itself is found afresh there on every frame: its
+        # kept box could only lag behind a face that moves, a ghost beside the fresh one.
         visited = set(visit)
         largest = WHOLE_FRAME_FACE * max(size)
-        kept = [found if index in visited else found.where(
-                    (found.rows[:, 2] - found.rows[:, 0] < largest)
-                    & (np.abs(looks(grey, found) - self._looks[index]).mean(axis=(1, 2)) < LOOK_CHANGE))
+        kept = [found if index in visited else found.where(found.rows[:, 2] - found.rows[:, 0] < largest)
                 for index, found in enumerate(self._kept)]
         return self.tiled.merge([self.tiled.whole.detections(frame), *kept])
