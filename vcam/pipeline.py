@@ -91,6 +91,10 @@ class Pipeline:
         with timer("track"):
             faces = self.tracker.update(faces, t)
             self.schedule.done(frame, faces, due, t)
+            # A face not classified on this frame carries its track's smoothed probabilities,
+            # which are what its emoji follows.
+            faces = [face.replace(probabilities=face.smoothed) if face.probabilities is None and face.smoothed
+                     else face for face in faces]
         with timer("overlay"):
             self.draw(frame, faces, t)
         return FrameResult(frame, faces)
