@@ -35,6 +35,11 @@ SLOW_TESTS = {
     "test_a_new_picture_after_a_settled_one_goes_through_the_pipeline",
     "test_frames_reach_the_virtual_camera_at_the_configured_rate",
     "test_undecodable_frames_do_not_end_the_video",
+    "test_calibrate_records_the_normalisation_and_keeps_it_when_not_told",
+    "test_training_fast_trains_on_normalised_faces_and_records_how",
+    "test_webcam_conditions_compile_into_the_training_step_under_jax",
+    "test_a_signal_during_a_video_removes_the_partial_files",
+    "test_clip_summary_names_frames_faces_and_speed",
 }
 """Other tests that take more than a few seconds, by function name."""
 

@@ -363,7 +363,7 @@ def test_a_signal_during_a_video_removes_the_partial_files(tmp_path: Path, media
     import sys
 
     from conftest import REPO
-    from waiting import wait_until
+    from waiting import wait_until, with_default_signals
 
     folder = tmp_path / "out"
     folder.mkdir()
@@ -371,7 +371,7 @@ def test_a_signal_during_a_video_removes_the_partial_files(tmp_path: Path, media
         [sys.executable, "-m", "vcam", "--config", str(empty_config(tmp_path)), "annotate", str(media / CLIP),
          str(folder / "clip.mp4"), "--json", str(folder / "faces.json")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)})
+        env={**os.environ, "PYTHONPATH": str(REPO)}, preexec_fn=with_default_signals)
     try:
         wait_until(lambda: (folder / ".clip.partial.mp4").is_file() and (folder / ".clip.partial.mp4").stat().st_size,
                    timeout=120, message="the partial video")

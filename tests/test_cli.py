@@ -20,7 +20,7 @@ import requests
 from conftest import REPO
 from media_files import empty_config, empty_video, garbage, run_cli
 from test_tray import desktop, signal_once_shown  # noqa: F401 - desktop: the fixture, Xvfb with a tray host
-from waiting import wait_until
+from waiting import wait_until, with_default_signals
 from vcam import EMOTIONS
 from vcam.cli import build_parser, main, with_default_command
 
@@ -196,7 +196,8 @@ def start_web(tmp_path: Path, source: object, host: str = "127.0.0.1") -> tuple[
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen([sys.executable, "-m", "vcam", "--config", str(empty_config(tmp_path)), "web",
                                 "--source", str(source), "--host", host, "--port", "0"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
+                               preexec_fn=with_default_signals)
     first = process.stdout.readline()  # vcam web prints its URL once the server takes requests
     address = re.escape(f"[{host}]" if ":" in host else host)
     found = re.match(rf"vcam: preview at (http://{address}:\d+/\?token=[\w-]+) ", first)

@@ -21,3 +21,13 @@ def wait_until(condition: Callable[[], T], timeout: float = 20.0, message: str =
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {message}")
         time.sleep(0.02)
+
+
+def with_default_signals() -> None:
+    """For `subprocess.Popen(preexec_fn=...)`: the child starts with Ctrl-C's and SIGHUP's default
+    handling, as from a terminal, even when the tests run as a background job (which starts with
+    SIGINT ignored, and Python then installs no Ctrl-C handler)."""
+    import signal
+
+    for signum in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
