@@ -1,4 +1,4 @@
-"""LiteRT latency of an emotion model on this machine, as the app runs it (2 threads).
+"""LiteRT latency of an emotion model on this machine, as the app runs it (`--threads 1`, the app's default) or with 2 threads (the default here, as the model card's figures were timed).
 
     python -m training.latency --model weights/emotion.tflite
 
