@@ -1,4 +1,5 @@
-"""LiteRT latency of an emotion model on this machine, as the app runs it (`--threads 1`, the app's default) or with 2 threads (the default here, as the model card's figures were timed).
+"""LiteRT latency of an emotion model on this machine: with 2 threads by default, as the model
+card's figures were timed, or `--threads 1` as the app now runs it.
 
     python -m training.latency --model weights/emotion.tflite
 
