@@ -70,6 +70,20 @@ def average_weights(paths: list[Path]):
     return model
 
 
+def average_run(run_dir: Path, last: int, data: Path, split: str, batch_size: int, out: Path | None = None) -> str:
+    """Average the `last` epochs of `run_dir` into `out` (default RUN_DIR/averaged.keras), batch
+    norm re-estimated on `split` of `data`; returns the summary line."""
+    out = out or run_dir / "averaged.keras"
+    paths = epoch_checkpoints(run_dir, last)
+    require_output_folder(out)
+    faces = load_faces(data, split)
+    model = average_weights(paths)
+    recalibrate_batchnorm(model, recalibration_sample(faces.inputs(), batch_size), batch_size)
+    with atomic_output(out) as partial:  # keeps the .keras suffix, which Keras requires
+        model.save(partial)
+    return f"averaged {len(paths)} epochs ({paths[0].name} to {paths[-1].name}) into {out}"
+
+
 @one_line_errors
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.average", description=__doc__,
@@ -83,16 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.last < 1:
         parser.error(f"--last must be 1 or more, not {args.last}")
-    run_dir = args.run_dir.expanduser()
-    out = args.out or run_dir / "averaged.keras"
-    paths = epoch_checkpoints(run_dir, args.last)
-    require_output_folder(out)
-    faces = load_faces(args.data, args.split)
-    model = average_weights(paths)
-    recalibrate_batchnorm(model, recalibration_sample(faces.inputs(), args.batch_size), args.batch_size)
-    with atomic_output(out) as partial:  # keeps the .keras suffix, which Keras requires
-        model.save(partial)
-    print(f"averaged {len(paths)} epochs ({paths[0].name} to {paths[-1].name}) into {out}")
+    print(average_run(args.run_dir.expanduser(), args.last, args.data, args.split, args.batch_size, args.out))
     return 0
 
 

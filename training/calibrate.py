@@ -103,6 +103,27 @@ def calibrate(model: Path, probabilities: np.ndarray, labels: np.ndarray, split:
     }
 
 
+def calibrate_file(model: Path, data: Path, split: str, normalisation: Normalisation | None = None,
+                   out: Path | None = None) -> str:
+    """Fit `model`'s temperature on `split` of `data` and write it to `out` (default:
+    MODEL.calibration.json); returns what it found, in three lines."""
+    try:
+        faces = model_and_faces(model, data, split)
+        normalisation = normalisation or model_normalisation(model)
+    except ValueError as err:  # a model of the wrong shape, a split not there
+        raise DataError(str(err)) from None
+    result = calibrate(model, predict(model, faces.inputs(normalisation)), faces.labels, split, normalisation)
+    out = out or calibration_path(model)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    return "\n".join((
+        f"temperature {result['temperature']:.3f}: ECE {result['ece_before']:.4f} → {result['ece_after']:.4f} "
+        f"(cross-fitted {result['ece_after_cross_fitted']:.4f}), NLL {result['nll_before']:.4f} → "
+        f"{result['nll_after']:.4f} on {result['faces']} {split} faces",
+        f"unsure below {UNSURE_BELOW}: {100 * result['unsure_share']:.1f} % of faces, whose top pick is right "
+        f"{100 * result['unsure_accuracy']:.1f} % of the time (the rest: {100 * result['sure_accuracy']:.1f} %)",
+        f"written {out}"))
+
+
 @one_line_errors
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.calibrate", description=__doc__,
@@ -115,21 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the face normalisation the model was trained with, recorded for the app to apply "
                              "(default: what the model's calibration records already, else none)")
     args = parser.parse_args(argv)
-    try:
-        faces = model_and_faces(args.model, args.data, args.split)
-        normalisation = args.normalisation or model_normalisation(args.model)
-    except ValueError as err:  # a model of the wrong shape, a split not there
-        raise DataError(str(err)) from None
-    result = calibrate(args.model, predict(args.model, faces.inputs(normalisation)), faces.labels, args.split,
-                       normalisation)
-    out = args.out or calibration_path(args.model)
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"temperature {result['temperature']:.3f}: ECE {result['ece_before']:.4f} → {result['ece_after']:.4f} "
-          f"(cross-fitted {result['ece_after_cross_fitted']:.4f}), NLL {result['nll_before']:.4f} → "
-          f"{result['nll_after']:.4f} on {result['faces']} {args.split} faces")
-    print(f"unsure below {UNSURE_BELOW}: {100 * result['unsure_share']:.1f} % of faces, whose top pick is right "
-          f"{100 * result['unsure_accuracy']:.1f} % of the time (the rest: {100 * result['sure_accuracy']:.1f} %)")
-    print(f"written {out}")
+    print(calibrate_file(args.model, args.data, args.split, args.normalisation, args.out))
     return 0
 
 

@@ -51,7 +51,7 @@ def train_once(args: argparse.Namespace, model: str, run_dir: Path) -> float:
     """Train (or resume) `model`; returns the seconds all its runs took, kept in the run folder."""
     spent_file = run_dir / "seconds.txt"
     began = time.perf_counter()
-    status = train.main(train_argv(args, model, run_dir))
+    status = train.run(train.parse_args(train_argv(args, model, run_dir)))
     if status != 0:
         raise DataError(f"training {model} failed (status {status}); its run folder is {run_dir}")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -90,8 +90,10 @@ def compare_one(args: argparse.Namespace, model: str, faces) -> dict[str, object
     if args.no_latency:  # a machine without TensorFlow and LiteRT (the GPU one): Keras scores
         scores, one, four = evaluate.score(best, faces), None, None
     else:
-        if export.main(["--model", str(best), "--out", str(tflite), "--data", str(args.data)]) != 0:
-            raise DataError(f"exporting {best} failed")
+        try:
+            print(export.export_checked(best, tflite, faces))
+        except export.UnfaithfulExport as err:
+            raise DataError(f"exporting {best} failed: {err}") from None
         scores = evaluate.score(tflite, faces)
         one, four = latencies(tflite, args.latency_repeats)
     return {"model": model, "accuracy": scores.accuracy,

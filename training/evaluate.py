@@ -136,6 +136,34 @@ def report(scores: Scores) -> str:
     return "\n".join(lines)
 
 
+def evaluate_file(model: Path, data: Path, split: str | None = None, limit: int | None = None,
+                  tta: str | None = None, json_path: Path | None = None, confusion: Path | None = None) -> str:
+    """Score `model` on `split` of `data` (a fixed sample of `limit` faces when given), write the
+    scores as JSON to `json_path` when given and the confusion matrix as a picture (`confusion`,
+    default beside the JSON, else MODEL-DATA[-SPLIT]-confusion.png here); returns the report."""
+    try:
+        faces = model_and_faces(model, data, split)
+        normalisation = model_normalisation(model)
+    except ValueError as err:  # a model of the wrong shape, a split not there
+        raise DataError(str(err)) from None
+    if limit:
+        faces = faces.sample(limit)
+    try:
+        scores = score(model, faces, tta, normalisation)
+    except (ValueError, RuntimeError, OSError) as err:
+        raise DataError(f"{model} could not be run ({str(err).splitlines()[0] if str(err) else type(err).__name__});"
+                        " re-export it with python -m training.export") from None
+    if json_path:
+        json_path.write_text(json.dumps(scores.to_json(), indent=2))
+    confusion = confusion or (json_path.with_suffix(".png") if json_path else
+                              Path(f"{model.stem}-{data.stem}{'-' + split if split else ''}-confusion.png"))
+    from training.plots import plot_confusion
+
+    plot_confusion(scores.confusion, confusion, f"{model.name} on {data.name}"
+                   f"{' ' + split if split else ''}: accuracy {scores.accuracy:.3f}")
+    return report(scores)
+
+
 @one_line_errors
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__,
@@ -150,27 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the scores as JSON")
     parser.add_argument("--confusion", type=Path, metavar="PNG", help="confusion-matrix image (default: beside --json, else MODEL-DATA-confusion.png here)")
     args = parser.parse_args(argv)
-    try:
-        faces = model_and_faces(args.model, args.data, args.split)
-        normalisation = model_normalisation(args.model)
-    except ValueError as err:  # a model of the wrong shape, a split not there
-        raise DataError(str(err)) from None
-    if args.limit:
-        faces = faces.sample(args.limit)
-    try:
-        scores = score(args.model, faces, args.tta, normalisation)
-    except (ValueError, RuntimeError, OSError) as err:
-        raise DataError(f"{args.model} could not be run ({str(err).splitlines()[0] if str(err) else type(err).__name__});"
-              " re-export it with python -m training.export")
-    print(report(scores))
-    if args.json:
-        args.json.write_text(json.dumps(scores.to_json(), indent=2))
-    confusion_png = args.confusion or (args.json.with_suffix(".png") if args.json else
-                                       Path(f"{args.model.stem}-{args.data.stem}{'-' + args.split if args.split else ''}-confusion.png"))
-    from training.plots import plot_confusion
-
-    plot_confusion(scores.confusion, confusion_png, f"{args.model.name} on {args.data.name}"
-                       f"{' ' + args.split if args.split else ''}: accuracy {scores.accuracy:.3f}")
+    print(evaluate_file(args.model, args.data, args.split, args.limit, args.tta, args.json, args.confusion))
     return 0
 
 

@@ -65,6 +65,36 @@ def agreement(keras_path: Path, tflite_path: Path, inputs: np.ndarray) -> float:
     return float((predict(tflite_path, inputs).argmax(axis=1) == predict(keras_path, inputs).argmax(axis=1)).mean())
 
 
+class UnfaithfulExport(Exception):
+    """LiteRT's outputs differ from Keras' beyond the tolerance; nothing was replaced."""
+
+
+def export_checked(model: Path, out: Path, faces, quantize: str = "none") -> str:
+    """Export the .keras `model` to `out` (and its float32 .keras beside it) if LiteRT agrees
+    with Keras on a sample of `faces`; returns the summary line, or raises UnfaithfulExport
+    with `out` unchanged."""
+    faces = faces.sample(256)
+    # Export beside the target and check before replacing anything: a failed export never
+    # overwrites a working model.
+    partial = out.with_name(f".{out.stem}.partial.tflite")
+    partial_keras = partial.with_suffix(".keras")
+    keras_copy = out.with_suffix(".keras")
+    try:
+        size = export_tflite(model, partial, partial_keras, quantize)
+        difference = max_difference(model, partial, faces.inputs())
+        same = agreement(model, partial, faces.inputs())
+        if (difference > TOLERANCE and quantize == "none") or same < AGREEMENT:
+            raise UnfaithfulExport(f"LiteRT and Keras outputs differ by up to {difference:.2e} and agree on "
+                                   f"{same:.1%} of the faces; the export is not faithful, {out} is unchanged")
+        os.replace(partial_keras, keras_copy)
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
+        partial_keras.unlink(missing_ok=True)
+    return (f"exported {out} ({size:,} bytes{'' if quantize == 'none' else ', ' + quantize + ' quantized'})"
+            f" and {keras_copy}; on {len(faces)} faces max |LiteRT − Keras| = {difference:.2e}, same emotion {same:.1%}")
+
+
 @one_line_errors
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.export", description=__doc__,
@@ -80,27 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.model.is_file():
         raise DataError(f"{args.model} does not exist; pass the .keras file a training run saved")
     require_output_folder(args.out)
-    faces = load_faces(args.data, args.split).sample(256)
-    # Export beside the target and check before replacing anything: a failed export never
-    # overwrites a working model.
-    partial = args.out.with_name(f".{args.out.stem}.partial.tflite")
-    partial_keras = partial.with_suffix(".keras")
-    keras_copy = args.out.with_suffix(".keras")
     try:
-        size = export_tflite(args.model, partial, partial_keras, args.quantize)
-        difference = max_difference(args.model, partial, faces.inputs())
-        same = agreement(args.model, partial, faces.inputs())
-        if (difference > TOLERANCE and args.quantize == "none") or same < AGREEMENT:
-            print(f"error: LiteRT and Keras outputs differ by up to {difference:.2e} and agree on {same:.1%} of the"
-                  f" faces; the export is not faithful, {args.out} is unchanged", file=sys.stderr)
-            return 1
-        os.replace(partial_keras, keras_copy)
-        os.replace(partial, args.out)
-    finally:
-        partial.unlink(missing_ok=True)
-        partial_keras.unlink(missing_ok=True)
-    print(f"exported {args.out} ({size:,} bytes{'' if args.quantize == 'none' else ', ' + args.quantize + ' quantized'})"
-          f" and {keras_copy}; on {len(faces)} faces max |LiteRT − Keras| = {difference:.2e}, same emotion {same:.1%}")
+        print(export_checked(args.model, args.out, load_faces(args.data, args.split), args.quantize))
+    except UnfaithfulExport as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -53,14 +53,11 @@ RESERVE_S = 30.0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from training.models import MODELS, PRECISIONS
-    from training.recipe import DEFAULT_DATA
-    from vcam.preprocess import Normalisation
+    from training.recipe import add_recipe_flags, check_recipe_flags
 
     parser = argparse.ArgumentParser(prog="python -m training.fast", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="a .npz, a Kaggle fer2013.csv or a class-folder tree")
-    parser.add_argument("--model", choices=sorted(MODELS), default="vcam_deep")
+    add_recipe_flags(parser, model="vcam_deep")
     parser.add_argument("--out", type=Path, required=True,
                         help="folder for model.keras, log.csv, curves.png and result.json")
     length = parser.add_mutually_exclusive_group(required=True)
@@ -68,37 +65,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     length.add_argument("--time-budget", type=float, metavar="SECONDS",
                         help="plan the epochs as training goes so that the run ends within SECONDS")
     parser.add_argument("--max-epochs", type=int, help="the most epochs --time-budget may plan (default 300)")
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate of the cosine schedule")
     parser.add_argument("--warmup", type=int, default=2, help="epochs of linear warm-up (default 2)")
-    parser.add_argument("--weight-decay", type=float, default=0.0, help="AdamW's decoupled weight decay; 0: Adam")
-    parser.add_argument("--label-smoothing", type=float, default=0.1)
-    parser.add_argument("--erasing", type=float, default=0.0, help="random erasing factor, as training.train's")
-    parser.add_argument("--webcam", type=float, default=0.0, metavar="RATE",
-                        help="also degrade faces as a webcam does (training/augment.py's WebcamConditions), "
-                             "each step with this chance per face, inside the compiled step (0: off)")
-    parser.add_argument("--normalisation", type=Normalisation, choices=list(Normalisation), default=Normalisation.NONE,
-                        help="even out each face's light before the net (vcam.preprocess.Normalisation; default none); "
-                             "record it with python -m training.calibrate --normalisation")
-    parser.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
-                        help="mixup: blend each face and its target with another of the batch, weights from "
-                             "Beta(ALPHA, ALPHA), inside the compiled step (0: off, 0.2 is common)")
     parser.add_argument("--cutmix", type=float, default=0.0, metavar="FACTOR",
                         help="cutmix: paste a rectangle of another face of the batch and mix the targets by its "
                              "area; Keras' CutMix draws one a from 0 to FACTOR a batch, then each face's share "
                              "from Beta(a, a), mostly near 0 or 1 (0: off, 1 is Keras' default)")
-    parser.add_argument("--precision", choices=PRECISIONS, default="float32")
-    parser.add_argument("--limit", type=int, help="train on a fixed sample of this many faces (smoke runs)")
-    parser.add_argument("--val-limit", type=int, help="validate on a fixed sample of this many faces")
     parser.add_argument("--fallback-every", type=int, default=10, metavar="N",
                         help="save the net as fallback.keras every N epochs (0: never)")
-    parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     if args.max_epochs is not None and args.time_budget is None:
         parser.error("--max-epochs goes with --time-budget; with --epochs, give the number alone")
     args.max_epochs = 300 if args.max_epochs is None else args.max_epochs
-    at_least_one = ["epochs", "max_epochs", "batch_size", "limit", "val_limit"]
-    for name in at_least_one:
+    check_recipe_flags(parser, args)
+    for name in ("epochs", "max_epochs"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be 1 or more, not {getattr(args, name)}")
     for name in ("warmup", "fallback_every"):
@@ -106,13 +85,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"--{name.replace('_', '-')} must be 0 or more, not {getattr(args, name)}")
     if args.time_budget is not None and not (math.isfinite(args.time_budget) and args.time_budget > 0):
         parser.error(f"--time-budget must be a number of seconds above 0, not {args.time_budget}")
-    if not (math.isfinite(args.lr) and args.lr > 0):
-        parser.error(f"--lr must be a number above 0, not {args.lr}")
-    if args.seed < 0:
-        parser.error(f"--seed must be 0 or more, not {args.seed}")
-    for name in ("erasing", "webcam", "mixup", "cutmix", "weight_decay", "label_smoothing"):
-        if not 0.0 <= getattr(args, name) <= 1.0:
-            parser.error(f"--{name.replace('_', '-')} must be from 0 to 1, not {getattr(args, name)}")
+    if not 0.0 <= args.cutmix <= 1.0:
+        parser.error(f"--cutmix must be from 0 to 1, not {args.cutmix}")
     if args.mixup and args.cutmix:
         parser.error("--mixup and --cutmix each mix the batch; give one of them")
     if args.out.exists() and not args.out.is_dir():

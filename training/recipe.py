@@ -5,6 +5,7 @@ training, early stopping, the run's log, and batch-norm statistics re-estimated 
 
 from __future__ import annotations
 
+import argparse
 import csv
 import math
 from pathlib import Path
@@ -12,6 +13,61 @@ from pathlib import Path
 import numpy as np
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fer2013-train-publictest.npz"
+
+
+def add_recipe_flags(parser: argparse.ArgumentParser, model: str) -> None:
+    """The flags of the recipe that every trainer takes (training.train and training.fast), with
+    `model` as --model's default; check them with check_recipe_flags after parsing."""
+    from training.models import MODELS, PRECISIONS
+    from vcam.preprocess import Normalisation
+
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help="a .npz, a Kaggle fer2013.csv or a class-folder tree")
+    parser.add_argument("--model", choices=sorted(MODELS), default=model)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate of the cosine schedule")
+    parser.add_argument("--weight-decay", type=float, default=0.0,
+                        help="decoupled weight decay (AdamW) with this coefficient; 0: plain Adam")
+    parser.add_argument("--label-smoothing", type=float, default=0.1)
+    parser.add_argument("--erasing", type=float, default=0.0,
+                        help="also erase a random rectangle (2-33 %% of the face); Keras draws each face's chance "
+                             "from 0 to this factor, so about half of it is the share of faces erased")
+    parser.add_argument("--webcam", type=float, default=0.0, metavar="RATE",
+                        help="also degrade faces as a webcam does (dark, low contrast, blur, motion blur, far, "
+                             "noise, JPEG: training/augment.py's WebcamConditions), each with this chance per face "
+                             "(0: off; 0.15 made the robust fine-tune)")
+    parser.add_argument("--normalisation", type=Normalisation, choices=list(Normalisation),
+                        default=Normalisation.NONE,
+                        help="even out each face's light before it reaches the net (vcam.preprocess.Normalisation; "
+                             "default none); record it with python -m training.calibrate --normalisation, so the app "
+                             "normalises as the model was trained")
+    parser.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
+                        help="mixup: blend each face and its target with another of the batch, with weights drawn "
+                             "from Beta(ALPHA, ALPHA) (Keras' MixUp layer; 0: off, 0.2 is common)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32",
+                        help="mixed_bfloat16 computes in bfloat16 with float32 weights: 1.46x faster per step for "
+                             "vcam_net under TensorFlow on a CPU with AVX-512 BF16 (measured on an AMD EPYC)")
+    parser.add_argument("--limit", type=int, help="train on a fixed sample of this many faces (smoke runs)")
+    parser.add_argument("--val-limit", type=int, help="validate on a fixed sample of this many faces")
+    parser.add_argument("--seed", type=int, default=1)
+
+
+SHARES = ("erasing", "webcam", "mixup", "weight_decay", "label_smoothing")
+"""The recipe's flags that are a share, from 0 to 1."""
+
+
+def check_recipe_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Stop with parser.error at a recipe flag out of its range."""
+    for name in ("batch_size", "limit", "val_limit"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be 1 or more, not {getattr(args, name)}")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        parser.error(f"--lr must be a number above 0, not {args.lr}")
+    if args.seed < 0:
+        parser.error(f"--seed must be 0 or more, not {args.seed}")
+    for name in SHARES:
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            parser.error(f"--{name.replace('_', '-')} must be from 0 to 1, not {getattr(args, name)}")
 
 
 def cosine_lr(epoch: int, epochs: int, peak: float, warmup: int = 1) -> float:

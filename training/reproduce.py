@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--last must be 1 or more, not {args.last}")
     run = args.run_dir.expanduser()
     training = [*RECIPE, "--data", str(args.data), "--run-dir", str(run), "--keep-epochs", *train_flags]
-    batch_size = train.parse_args(training).batch_size  # also stops a mistyped flag before any work
+    recipe = train.parse_args(training)  # stops a mistyped flag before any work
     if run.exists() and not run.is_dir():
         parser.error(f"--run-dir {run} is a file; pass a folder")
     if args.out is None:
@@ -58,13 +58,10 @@ def main(argv: list[str] | None = None) -> int:
             raise DataError(f"cannot make the run folder {run} ({err.strerror}); pass a writable --run-dir")
         args.out = run / "emotion.tflite"
     require_output_folder(args.out)
-    data = ["--data", str(args.data)]
 
-    if (status := train.main(training)) != 0:
+    if (status := train.run(recipe)) != 0:
         return status
-    if (status := average.main(["--run-dir", str(run), "--last", str(args.last), "--batch-size", str(batch_size),
-                                *data])) != 0:
-        return status
+    print(average.average_run(run, args.last, args.data, "Training", recipe.batch_size))
     candidates = [run / "best.keras", run / "averaged.keras"]
     try:
         val = load_faces(args.data, "PublicTest")
@@ -76,13 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     print("PublicTest accuracy: " + ", ".join(f"{name} {value:.4f}" for name, value in scores.items())
           + f"; exporting {chosen.name}")
 
-    for step, step_args in (
-        (export, ["--model", str(chosen), "--out", str(args.out), "--quantize", "dynamic", *data]),
-        (calibrate, ["--model", str(args.out), *data]),
-        (evaluate, ["--model", str(args.out), *data, "--split", "PublicTest", "--json", str(run / "scores.json")]),
-    ):
-        if (status := step.main(step_args)) != 0:
-            return status
+    try:
+        print(export.export_checked(chosen, args.out, val, "dynamic"))
+    except export.UnfaithfulExport as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(calibrate.calibrate_file(args.out, args.data, "PublicTest"))
+    print(evaluate.evaluate_file(args.out, args.data, "PublicTest", json_path=run / "scores.json"))
     return 0
 
 

@@ -23,31 +23,26 @@ import numpy as np
 
 from training.command import one_line_errors
 from training.recipe import (
-    DEFAULT_DATA,
+    add_recipe_flags,
     batchnorm_recalibration,
+    check_recipe_flags,
     compile_for_training,
     cosine_lr,
     early_stopping,
     load_splits,
     run_log,
 )
-from vcam.preprocess import Normalisation, model_normalisation
+from vcam.preprocess import model_normalisation
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from training.models import MODELS, PRECISIONS
-
     parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="a .npz, a Kaggle fer2013.csv or a class-folder tree")
+    add_recipe_flags(parser, model="vcam_net")
     parser.add_argument("--train-split", default="Training", help="split to train on (default: Training)")
     parser.add_argument("--val-split", default="PublicTest", help="split to validate on (default: PublicTest)")
     parser.add_argument("--val-data", type=Path, help="validation data, when it is another file than --data")
-    parser.add_argument("--model", choices=sorted(MODELS), default="vcam_net")
     parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate of the cosine schedule")
-    parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument("--ferplus-weight", type=float, default=0.0,
                         help="mix the FER+ vote distribution into the targets with this weight (0: FER2013 labels "
                              "only, 1: FER+ votes only; needs the .npz with ferplus_votes)")
@@ -62,39 +57,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--init", type=Path,
                         help="start a new run from this .keras network's weights instead of at random "
                              "(fine-tuning; the same --model)")
-    parser.add_argument("--erasing", type=float, default=0.0,
-                        help="also erase a random rectangle (2-33 %% of the face); Keras draws each face's chance "
-                             "from 0 to this factor, so about half of it is the share of faces erased")
-    parser.add_argument("--webcam", type=float, default=0.0, metavar="RATE",
-                        help="also degrade faces as a webcam does (dark, low contrast, blur, motion blur, far, "
-                             "noise, JPEG: training/augment.py's WebcamConditions), each with this chance per face "
-                             "(0: off; 0.15 made the robust fine-tune)")
-    parser.add_argument("--normalisation", type=Normalisation, choices=list(Normalisation), default=Normalisation.NONE,
-                        help="even out each face's light before it reaches the net (vcam.preprocess.Normalisation; "
-                             "default none); record it with python -m training.calibrate --normalisation, so the app "
-                             "normalises as the model was trained")
-    parser.add_argument("--precision", choices=PRECISIONS, default="float32",
-                        help="mixed_bfloat16 computes in bfloat16 with float32 weights: 1.46x faster per step for "
-                             "vcam_net under TensorFlow on a CPU with AVX-512 BF16 (measured on an AMD EPYC)")
-    parser.add_argument("--mixup", type=float, default=0.0,
-                        help="mixup: blend each batch's faces and targets with a shuffled copy of the batch, with "
-                             "weights drawn from Beta(ALPHA, ALPHA) (Keras' MixUp layer; 0: off, 0.2 is common)")
-    parser.add_argument("--weight-decay", type=float, default=0.0,
-                        help="decoupled weight decay (AdamW) with this coefficient; 0: plain Adam")
     parser.add_argument("--patience", type=int, default=0,
                         help="stop early when validation accuracy has not improved for this many epochs (0: never);"
                              " the best epoch's checkpoint is best.keras either way")
     parser.add_argument("--no-augment", action="store_true", help="train on the faces as they are")
-    parser.add_argument("--limit", type=int, help="train on a fixed sample of this many faces (smoke runs)")
-    parser.add_argument("--val-limit", type=int, help="validate on a fixed sample of this many faces")
-    parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--run-dir", type=Path, help="checkpoint folder (default: ~/.cache/vcam-runs/MODEL)")
     parser.add_argument("--fresh", action="store_true", help="start over instead of resuming the run folder")
     parser.add_argument("--keep-epochs", action="store_true",
                         help="also keep every epoch's checkpoint as epochs/epoch_NNN.keras (14 MB each for vcam_net),"
                              " for python -m training.average")
     args = parser.parse_args(argv)
-    for name in ("ferplus_weight", "teacher_weight", "erasing", "webcam", "mixup", "weight_decay"):
+    check_recipe_flags(parser, args)
+    for name in ("ferplus_weight", "teacher_weight"):
         if not 0.0 <= getattr(args, name) <= 1.0:
             parser.error(f"--{name.replace('_', '-')} must be from 0 to 1, not {getattr(args, name)}")
     if args.teacher is None and args.teacher_views != 10:
@@ -153,7 +127,12 @@ def initial_weights(init: Path, name: str) -> tuple[list[np.ndarray] | None, str
 
 @one_line_errors
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    return run(parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train as `args` (parse_args' flags) say; 0 when done, DataError for data or a run folder
+    that cannot be used."""
     import keras
 
     from training.augment import build_augmenter
