@@ -11,7 +11,8 @@ from vcam.choices import Effort
 from vcam.config import Config
 from vcam.errors import VcamError
 from vcam.pipeline import Pipeline
-from vcam.schedule import CLASSIFY_EVERY, ClassifySchedule
+from vcam.faces import iou
+from vcam.schedule import CLASSIFY_EVERY, DETECT_EVERY, ClassifySchedule, DetectSchedule
 
 
 class Counting:
@@ -70,3 +71,79 @@ def test_another_face_in_the_same_place_is_classified_at_once(media: Path) -> No
 def test_an_unknown_effort_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(VcamError, match="^unknown effort 'max'; choose one of low, balanced, high$"):
         Config(effort="max")
+
+
+# --- the detection schedule -----------------------------------------------------------------------
+
+class CountingDetections:
+    """The real pipeline at `effort`, noting on which frames its detector ran."""
+
+    def __init__(self, effort: Effort) -> None:
+        self.pipeline = Pipeline.from_config(Config(effort=effort))
+        self.detected: list[int] = []
+        self.frame = 0
+        detect = self.pipeline.detector.detect
+
+        def counting(frame):
+            self.detected.append(self.frame)
+            return detect(frame)
+
+        self.pipeline.detector.detect = counting
+
+    def process(self, frame, index: int, fps: int = 30):
+        self.frame = index
+        return self.pipeline.process(frame.copy(), index / fps).faces
+
+
+def test_detection_follows_the_picture_and_keeps_the_faces_of_the_clip(clip_frames) -> None:
+    """On the real clip, balanced effort runs the detector on a fraction of the frames, and the
+    faces it shows are where a detection on every frame finds them."""
+    frames = clip_frames[:120]
+    every = CountingDetections(Effort.HIGH)
+    balanced = CountingDetections(Effort.BALANCED)
+    found = kept = 0
+    for index, frame in enumerate(frames):
+        fresh = [face.box for face in every.process(frame, index) if not face.predicted]
+        shown = [face.box for face in balanced.process(frame, index)]
+        found += len(fresh)
+        kept += sum(1 for box in fresh if max((iou(box, other) for other in shown), default=0.0) >= 0.5)
+    assert len(every.detected) == len(frames)
+    assert len(balanced.detected) < 0.9 * len(frames), "the detector ran on nearly every frame"
+    assert found > 0 and kept >= 0.98 * found, f"{found - kept} of {found} faces lost between detections"
+
+
+def still_room(media: Path) -> tuple[cv2.typing.MatLike, cv2.typing.MatLike]:
+    """A room without a face (a blurred photo) and the same room with a real face cut in."""
+    person = cv2.resize(cv2.imread(str(media / "obama-720p.jpg")), (1280, 720))
+    empty = cv2.resize(cv2.resize(person, (8, 4), interpolation=cv2.INTER_AREA), (1280, 720))  # its colours, no face
+    return empty, person
+
+
+def test_a_face_that_comes_into_a_still_picture_is_found_on_that_frame_and_gone_when_it_leaves(
+        media: Path) -> None:
+    empty, person = still_room(media)
+    counted = CountingDetections(Effort.LOW)
+    frames = [empty] * 40 + [person] * 40 + [empty] * 10
+    shown = [counted.process(frame, index) for index, frame in enumerate(frames)]
+    assert all(not faces for faces in shown[:40])
+    assert shown[40] and 40 in counted.detected, "the face that came was not looked for at once"
+    assert 80 in counted.detected and not [face for face in shown[80] if not face.predicted]
+    # A still picture is detected again only every DETECT_EVERY seconds, not on every frame.
+    still = [index for index in counted.detected if 1 <= index < 40]
+    assert len(still) == len(range(0, 40, round(30 * DETECT_EVERY[Effort.LOW]))) - 1
+
+
+def test_after_a_stall_the_next_frame_is_detected(media: Path) -> None:
+    """The camera stops for two seconds and comes back with the same picture: looked at again."""
+    _, person = still_room(media)
+    schedule = DetectSchedule(DETECT_EVERY[Effort.BALANCED])
+    assert schedule.due(person, 0.0) and not schedule.due(person, 1 / 30)
+    assert schedule.due(person, 2.0)
+
+
+def test_detect_every_still_sets_the_least_number_of_frames_between_detections(media: Path) -> None:
+    empty, person = still_room(media)
+    schedule = DetectSchedule(DETECT_EVERY[Effort.BALANCED], every_frames=3)
+    pictures = [empty, person, empty, person, empty, person, empty]
+    assert [schedule.due(frame, index / 30) for index, frame in enumerate(pictures)] == [
+        True, False, False, True, False, False, True]

@@ -19,7 +19,7 @@ from vcam.config import Config
 from vcam.detect import FaceDetector
 from vcam.faces import Face
 from vcam.overlay import EmojiOverlay, load_emojis
-from vcam.schedule import CLASSIFY_EVERY, ClassifySchedule
+from vcam.schedule import CLASSIFY_EVERY, DETECT_EVERY, ClassifySchedule, DetectSchedule
 from vcam.tiles import TILE_SCORE, TiledDetector, TileRotation
 from vcam.track import Tracker, tracker_settings
 
@@ -49,19 +49,19 @@ class Pipeline:
 
     def __init__(self, detector: FaceDetector | TileRotation, model: EmotionModel, tracker: Tracker, overlay: EmojiOverlay,
                  overlay_enabled: bool = True, detect_every: int = 1, config: Config | None = None,
-                 schedule: ClassifySchedule | None = None) -> None:
+                 schedule: ClassifySchedule | None = None, detect_schedule: DetectSchedule | None = None) -> None:
         self.config = config or Config()
+        """The settings the stages were built from; a detector chosen later is built from them too."""
         self.schedule = schedule or ClassifySchedule(0.0)
         """Which faces the classifier sees on each frame (every face, unless the effort says less)."""
-        """The settings the stages were built from; a detector chosen later is built from them too."""
+        self.detect_schedule = detect_schedule or DetectSchedule(0.0, detect_every)
+        """Which frames the detector sees (every `detect_every`-th, unless the effort says less)."""
         self.detector = detector
         self.model = model
         self.tracker = tracker
         self.overlay = overlay
         self.overlay_enabled = overlay_enabled
-        self.detect_every = detect_every
         self._detected: list[Face] = []
-        self._frames_since_detection = 0
 
     @classmethod
     def from_config(cls, config: Config) -> Pipeline:
@@ -70,9 +70,9 @@ class Pipeline:
             EmotionModel(config.emotion_model, num_threads=config.threads, views=config.classify_views),
             Tracker(tracker_settings(config)),
             EmojiOverlay(load_emojis(config.emoji_dir), config.placement),
-            detect_every=config.detect_every,
             config=config,
             schedule=ClassifySchedule(CLASSIFY_EVERY[config.effort]),
+            detect_schedule=DetectSchedule(DETECT_EVERY[config.effort], config.detect_every),
         )
 
     def process(self, frame: np.ndarray, t: float | None = None, timer: StageTimer = untimed) -> FrameResult:
@@ -83,7 +83,7 @@ class Pipeline:
         STAGES (benchmarks time them so)."""
         t = time.monotonic() if t is None else t
         with timer("detect"):
-            faces = self.detect(frame)
+            faces = self.detect(frame, t)
         with timer("classify"):
             due = self.schedule.due(frame, faces, t)
             classified = iter(self.model.classify(frame, [face for face, now in zip(faces, due) if now]))
@@ -113,21 +113,20 @@ class Pipeline:
         self.detector = build_detector(self.config)
         self.reset()
 
-    def detect(self, frame: np.ndarray) -> list[Face]:
-        """The detector's faces: fresh on every `detect_every`-th frame, the last ones between."""
-        if self._frames_since_detection % self.detect_every == 0:
+    def detect(self, frame: np.ndarray, t: float = 0.0) -> list[Face]:
+        """The detector's faces: fresh when the detection schedule says so, the last ones between."""
+        if self.detect_schedule.due(frame, t):
             self._detected = self.detector.detect(frame)
-            self._frames_since_detection = 0
-        self._frames_since_detection += 1
         return self._detected
 
     def reset(self) -> None:
         """Forget the faces of earlier frames (a new camera or detector): tracks and kept detections."""
         self.tracker.reset()
         self.schedule.reset()
+        self.detect_schedule.reset()
         if isinstance(self.detector, TileRotation):
             self.detector.reset()  # the next frame searches every tile again
-        self._detected, self._frames_since_detection = [], 0
+        self._detected = []
 
     def draw(self, frame: np.ndarray, faces: list[Face], t: float | None = None) -> None:
         """The emojis for `faces` onto `frame`, in place, when the overlay is on; with `t`, an

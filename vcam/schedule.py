@@ -1,5 +1,11 @@
-"""When to classify each face: at once when it is new or its look has changed, then a few times
-a second — not on every frame.
+"""When to detect faces and when to classify each face — not on every frame.
+
+Detection (DetectSchedule): at once when the picture has changed since the last detection (a
+face moved, came or left), else every few tenths of a second; between detections the last faces
+stand where they were found and the tracker carries them.
+
+Classification (ClassifySchedule): at once when a face is new or its look has changed, then a
+few times a second.
 
 The emotion CNN is the dearest stage (1.4 ms a face on a 2-core laptop CPU, against 0.1 ms for
 tracking), and an emoji changes a few times a minute; the tracker smooths each face's
@@ -49,7 +55,62 @@ def look(frame: np.ndarray, box: Box) -> np.ndarray:
     x1, y1 = min(width, int(np.ceil(x + w))), min(height, int(np.ceil(y + h)))
     if x1 <= x0 or y1 <= y0:
         return np.zeros((LOOK, LOOK), np.float32)
-    return cv2.resize(channel[y0:y1, x0:x1], (LOOK, LOOK), interpolation=cv2.INTER_AREA).astype(np.float32)
+    step = max(1, min(x1 - x0, y1 - y0) // (4 * LOOK))  # 4×4 samples a cell are enough for its mean
+    crop = np.ascontiguousarray(channel[y0:y1:step, x0:x1:step])
+    return cv2.resize(crop, (LOOK, LOOK), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+DETECT_EVERY = {Effort.HIGH: 0.0, Effort.BALANCED: 0.5, Effort.LOW: 1.0}
+"""Seconds between two detections of a picture that holds still, for each effort (0: every
+frame). A picture that changes is detected again at once; a face that appears in a still room
+is a change. `python -m benchmarks.live` measures the CPU and the faces kept against a detection
+on every frame."""
+PICTURE_WIDTH = 64
+"""A frame's picture for change detection: its grey level averaged over cells of 1/64 of its width
+(20 px at 1280×720)."""
+PICTURE_CHANGE = 15.0
+"""Grey-level change of any one cell, against the picture at the last detection, that has the
+detector run again: a head that turns or moves by a tenth of its width changes the cells at its
+edges by more, a camera's noise and a talking mouth by a few levels."""
+
+
+def picture(frame: np.ndarray) -> np.ndarray:
+    """The frame's grey level (its green channel) averaged over cells: PICTURE_WIDTH across."""
+    channel = frame if frame.ndim == 2 else frame[:, :, 1]
+    height, width = channel.shape
+    step = max(1, width // (PICTURE_WIDTH * 4))  # every 4th pixel of a cell is enough for its mean
+    sampled = np.ascontiguousarray(channel[::step, ::step])
+    cells = (PICTURE_WIDTH, max(1, round(PICTURE_WIDTH * height / width)))
+    return cv2.resize(sampled, cells, interpolation=cv2.INTER_AREA).astype(np.int16)
+
+
+class DetectSchedule:
+    """Whether to run the detector on a frame: the first frame; then, at least `every_frames`
+    frames after the last detection, when the picture has changed by more than `change` in any
+    cell or `still_seconds` have passed (0: every `every_frames`-th frame, whatever changed)."""
+
+    def __init__(self, still_seconds: float, every_frames: int = 1, change: float = PICTURE_CHANGE) -> None:
+        self.still_seconds, self.every_frames, self.change = still_seconds, every_frames, change
+        self._last: tuple[float, np.ndarray | None] | None = None
+        self._frames_since = 0
+
+    def due(self, frame: np.ndarray, t: float) -> bool:
+        """Whether to detect on `frame`, taken at `t`; True also starts the wait for the next one."""
+        self._frames_since += 1
+        if self._last is not None and self._frames_since < self.every_frames:
+            return False
+        now = picture(frame) if self.still_seconds > 0 else None
+        if self._last is not None and self.still_seconds > 0:
+            at, before = self._last
+            if (t - at < self.still_seconds and before is not None and before.shape == now.shape
+                    and int(np.abs(now - before).max()) <= self.change):
+                return False
+        self._last, self._frames_since = (t, now), 0
+        return True
+
+    def reset(self) -> None:
+        """Detect on the next frame (a new camera, a new detector)."""
+        self._last, self._frames_since = None, 0
 
 
 @dataclass

@@ -1,9 +1,11 @@
 """The virtual-camera sink: publishes the engine's frames through pyvirtualcam, at the rate and
 size that call apps expect, whatever the webcam delivers.
 
-It runs its own thread, paced by pyvirtualcam's `sleep_until_next_frame`, and sends the newest
-frame it was given — the same one again when nothing newer came, so a paused engine or a lost
-camera still shows a steady stream. A virtual camera that cannot be opened, or that vanishes,
+It runs its own thread and sends each new frame as soon as it is given (never sooner than
+MIN_GAP of a frame period after the last send, so a faster webcam does not exceed the virtual
+camera's rate), and the same frame again when nothing newer came within a frame period, so a
+paused engine or a lost camera still shows a steady stream. Sending on arrival rather than on a
+clock of its own saves the call app up to a frame period of delay. A virtual camera that cannot be opened, or that vanishes,
 is reported and tried again; it never stops the engine.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 import cv2
@@ -23,6 +26,9 @@ from vcam.pipeline import FrameResult
 
 log = logging.getLogger("vcam")
 
+MIN_GAP = 0.8
+"""The least time between two sends, as a share of the frame period: a webcam's frames come a
+little early or late, and one that comes early is sent then, not held back a whole period."""
 _YUV = {"I420": cv2.COLOR_BGR2YUV_I420, "YUYV": cv2.COLOR_BGR2YUV_YUYV, "UYVY": cv2.COLOR_BGR2YUV_UYVY}
 
 
@@ -107,6 +113,8 @@ class VirtualCameraSink:
         self._on_status = on_status or (lambda device, error: None)
         self._retry = retry
         self._newest: np.ndarray | None = None
+        self._fresh = threading.Event()
+        """Set when a frame newer than the one sent last is given."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="vcam-virtual-camera", daemon=True)
         self.device: str | None = None
@@ -121,6 +129,7 @@ class VirtualCameraSink:
 
     def publish(self, result: FrameResult) -> None:
         self._newest = result.frame  # a plain reference swap: the sending thread picks it up
+        self._fresh.set()
 
     def start(self) -> VirtualCameraSink:
         self._thread.start()
@@ -128,6 +137,7 @@ class VirtualCameraSink:
 
     def close(self) -> None:
         self._stop.set()
+        self._fresh.set()
         if self._thread.is_alive():
             self._thread.join(5)
 
@@ -170,6 +180,8 @@ class VirtualCameraSink:
     def _send_until_stopped(self, camera: pyvirtualcam.Camera) -> None:
         black = np.zeros((self.height, self.width, 3), np.uint8)
         source, converted = None, to_pixel_format(black, self.pixel_format)
+        period = 1.0 / self.fps
+        due = time.monotonic()
         while not self._stop.is_set():
             newest = self._newest
             if newest is not None and newest is not source:
@@ -178,4 +190,16 @@ class VirtualCameraSink:
                                                          self.fit)
             camera.send(converted)
             self.frames_sent += 1
-            camera.sleep_until_next_frame()
+            sent_at = time.monotonic()
+            # `due`: when the next send is owed (the same frame again if nothing newer came). It
+            # advances a period a send, so a new frame may go up to a period early, on arrival,
+            # and still the rate averages out at fps.
+            due = max(due + period, sent_at + MIN_GAP * period)
+            self._wait_for_next(source, earliest=max(due - period, sent_at + MIN_GAP * period), due=due)
+
+    def _wait_for_next(self, sent: np.ndarray | None, earliest: float, due: float) -> None:
+        """Until a frame newer than `sent` is given, but not before `earliest`; until `due` at the latest."""
+        self._stop.wait(max(0.0, earliest - time.monotonic()))
+        self._fresh.clear()
+        if self._newest is sent:  # checked after clearing: a frame given meanwhile is not missed
+            self._fresh.wait(max(0.0, due - time.monotonic()))
