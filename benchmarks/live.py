@@ -184,6 +184,8 @@ class LiveResult:
     fps_published: float
     fps_processed: float
     p95_latency_ms: float
+    repeated_share: float = 0.0
+    """Share of the processed frames that repeated a still picture and skipped the pipeline."""
     emoji_lag_s: list[float] | None = None
 
 
@@ -207,16 +209,17 @@ def run_live(config: Config, clip: Path, faces: int, seconds: float, warmup: flo
         with CLOCK.lock:
             CLOCK.recording = True
         began, cpu_began = time.perf_counter(), time.process_time()
-        sent_began, processed_began = sink.frames_sent, engine.frames_processed
+        sent_began, processed_began, repeated_began = sink.frames_sent, engine.frames_processed, engine.frames_repeated
         time.sleep(seconds)
         wall, cpu = time.perf_counter() - began, time.process_time() - cpu_began
         sent, processed = sink.frames_sent - sent_began, engine.frames_processed - processed_began
+        repeated = engine.frames_repeated - repeated_began
         with CLOCK.lock:
             CLOCK.recording = False
             latencies = sorted(CLOCK.latencies)
     p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))] * 1000 if latencies else float("nan")
     return LiveResult(clip.name, faces, round(wall, 2), round(cpu / wall, 3), round(sent / wall, 2),
-                      round(processed / wall, 2), round(p95, 2)), shown
+                      round(processed / wall, 2), round(p95, 2), round(repeated / max(processed, 1), 3)), shown
 
 
 def emoji_lag(shown: ShownEmotions, cuts: list[int], truths: list[str]) -> list[float]:
@@ -276,14 +279,14 @@ def main(argv: list[str] | None = None) -> int:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), "unknown CPU") if Path("/proc/cpuinfo").exists() else "unknown CPU"
     print(f"live at {WIDTH}×{HEIGHT}, {FPS} fps source, on {cpu}")
-    print("| clip | faces | cores used | fps published | fps processed | p95 capture→send ms | emoji lag s |")
-    print("|---|---|---|---|---|---|---|")
+    print("| clip | faces | cores used | fps published | fps processed | repeated | p95 capture→send ms | emoji lag s |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in results:
         lag = "—" if r.emoji_lag_s is None else (
             f"median {statistics.median(r.emoji_lag_s):.2f}, max {max(r.emoji_lag_s):.2f} ({len(r.emoji_lag_s)} cuts)"
             if r.emoji_lag_s else "never followed")
         print(f"| {r.clip} | {r.faces} | {r.cores:.2f} | {r.fps_published:.1f} | {r.fps_processed:.1f} | "
-              f"{r.p95_latency_ms:.1f} | {lag} |")
+              f"{100 * r.repeated_share:.0f} % | {r.p95_latency_ms:.1f} | {lag} |")
     if args.json:
         args.json.write_text(json.dumps({"cpu": cpu, "results": [asdict(r) for r in results]}, indent=1))
     return 0

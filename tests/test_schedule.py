@@ -10,7 +10,7 @@ import pytest
 from vcam.choices import Effort
 from vcam.config import Config
 from vcam.errors import VcamError
-from vcam.pipeline import Pipeline
+from vcam.pipeline import Pipeline, build_detector
 from vcam.faces import iou
 from vcam.schedule import CLASSIFY_EVERY, DETECT_EVERY, ClassifySchedule, DetectSchedule
 
@@ -147,3 +147,15 @@ def test_detect_every_still_sets_the_least_number_of_frames_between_detections(m
     pictures = [empty, person, empty, person, empty, person, empty]
     assert [schedule.due(frame, index / 30) for index, frame in enumerate(pictures)] == [
         True, False, False, True, False, False, True]
+
+
+def test_when_the_camera_drops_a_second_of_frames_the_faces_are_found_again_at_once(clip_frames) -> None:
+    """The real clip with frames 30–59 lost (a driver hiccup): the first frame after the gap is
+    detected afresh, and what it shows matches a detection of that frame."""
+    counted = CountingDetections(Effort.LOW)
+    for index in range(30):
+        counted.process(clip_frames[index], index)
+    shown = counted.process(clip_frames[60], 60)
+    assert counted.detected[-1] == 60
+    fresh = build_detector(Config()).detect(clip_frames[60].copy())
+    assert fresh and all(max(iou(face.box, other.box) for other in shown) >= 0.5 for face in fresh)

@@ -103,18 +103,21 @@ class Config:
     """Show the neutral emoji while no emotion's smoothed probability reaches this (0: never)."""
     threads: int = 1  # per model: less CPU a frame than 2, no slower under load (python -m benchmarks.threads)
     detect_every: int = 1
-    """Run the face detector on every n-th frame and keep its faces for the frames between. On
-    the test clip, 2 saves half the detector's time (about 2 ms a 720p frame) and misses 4.6 %
-    of the faces (IoU under 0.5 with a fresh detection): `python -m benchmarks.bench` measures both. 1 = every frame."""
+    """Run the face detector on at most every n-th frame and keep its faces for the frames
+    between (the effort may skip more: a still picture needs no new detection). On the test clip
+    at high effort, 2 saves half the detector's time (about 2 ms a 720p frame) and misses 4.6 %
+    of the faces (IoU under 0.5 with a fresh detection): `python -m benchmarks.bench` measures both."""
     classify_views: ViewCount = ViewCount.FACE
     """Views of each face the emotion CNN classifies and averages (test-time augmentation): 1 the
     face; 2 also its mirror image; 10 also four corner crops, each mirrored. On FER2013's
     PublicTest: 0.703, 0.712 and 0.707; for 4 faces on two cores 2.4, 4.8 and 24 ms, so 2 is
     the one worth its time (weights/README.md has the figures)."""
     effort: Effort = Effort.BALANCED
-    """How much CPU goes into following faces: "high" classifies every face on every frame,
-    "balanced" an unchanged face ten times a second (a new or changed one at once), "low" five
-    times; the emoji changes the same way, at a fraction of the CPU (docs/performance.md)."""
+    """How much CPU goes into following faces: "high" detects and classifies every face on every
+    frame; "balanced" detects when the picture changes (and twice a second when it is still) and
+    classifies an unchanged face ten times a second (a new or changed one at once); "low" once
+    and five times a second. The emoji changes the same way, at a fraction of the CPU
+    (docs/performance.md)."""
     camera: int | str = 0
     """The webcam: its index (0, 1, …), a device path (/dev/video2) or a video file (played in a loop)."""
     overlay: bool = True
