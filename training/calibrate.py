@@ -17,14 +17,13 @@ figure for faces the temperature has not seen.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from training.command import one_line_errors
+from training.command import model_on_data_parser, one_line_errors
 from training.data import DataError
 from training.evaluate import model_and_faces, predict
 from vcam.calibration import calibration_path, file_sha256
@@ -126,11 +125,8 @@ def calibrate_file(model: Path, data: Path, split: str, normalisation: Normalisa
 
 @one_line_errors
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.calibrate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, required=True, help="a .keras or .tflite emotion model")
-    parser.add_argument("--data", type=Path, required=True, help="a .npz, a Kaggle fer2013.csv or a class-folder tree")
-    parser.add_argument("--split", default="PublicTest", help="the validation split to fit on (default PublicTest)")
+    parser = model_on_data_parser("python -m training.calibrate", __doc__, "PublicTest",
+                                  "the validation split to fit on (default PublicTest)")
     parser.add_argument("--out", type=Path, help="where to write the calibration (default: MODEL.calibration.json)")
     parser.add_argument("--normalisation", type=Normalisation, choices=list(Normalisation),
                         help="the face normalisation the model was trained with, recorded for the app to apply "

@@ -1,10 +1,13 @@
-"""How every training command ends on a problem the user can fix: one line on stderr, status 2."""
+"""What the training commands share: how each ends on a problem the user can fix (one line on
+stderr, status 2), and the flags of those that run a model on a split of the data."""
 
 from __future__ import annotations
 
+import argparse
 import functools
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from vcam.errors import VcamError
 
@@ -22,3 +25,18 @@ def one_line_errors(main: Callable[[list[str] | None], int]) -> Callable[[list[s
             return 2
 
     return run
+
+
+def model_on_data_parser(prog: str, description: str | None, split_default: str | None,
+                         split_help: str) -> argparse.ArgumentParser:
+    """A command's parser with --model (required), --data (default: the FER2013 file beside the
+    checkout) and --split (`split_default`, None: every row)."""
+    from training.recipe import DEFAULT_DATA
+
+    parser = argparse.ArgumentParser(prog=prog, description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, required=True, help="a .keras or .tflite emotion model")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help="a .npz, a Kaggle fer2013.csv or a class-folder tree (default: ../shared/data's .npz)")
+    parser.add_argument("--split", default=split_default, help=split_help)
+    return parser

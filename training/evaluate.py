@@ -10,7 +10,6 @@ confusion-matrix PNG, and with --json PATH writes {"accuracy", "per_class", "n",
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.command import one_line_errors
+from training.command import model_on_data_parser, one_line_errors
 from training.data import DataError, FaceSet, load_faces
 from vcam.preprocess import EMOTIONS, Normalisation, face_views, model_normalisation
 
@@ -166,11 +165,8 @@ def evaluate_file(model: Path, data: Path, split: str | None = None, limit: int 
 
 @one_line_errors
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, required=True, help="a .keras or .tflite emotion model")
-    parser.add_argument("--data", type=Path, required=True, help="a .npz, a Kaggle fer2013.csv or a class-folder tree")
-    parser.add_argument("--split", help="Training, PublicTest or PrivateTest (default: every row)")
+    parser = model_on_data_parser("python -m training.evaluate", __doc__, None,
+                                  "Training, PublicTest or PrivateTest (default: every row)")
     parser.add_argument("--limit", type=int, help="score a fixed random sample of this many faces")
     parser.add_argument("--tta", nargs="?", const="flip", choices=TTA_MODES,
                         help="test-time augmentation: average each face with its mirror image (--tta or --tta flip),"

@@ -10,7 +10,6 @@ The degradations are fixed and seeded (--seed), so that two models, or two norma
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.command import one_line_errors
+from training.command import model_on_data_parser, one_line_errors
 from training.conditions import Condition, degrade, parse_conditions
 from training.data import DataError, FaceSet
 from training.evaluate import TTA_MODES, model_and_faces, predict, predict_views
@@ -78,13 +77,8 @@ def table(accuracies: dict[str, float]) -> str:
 
 @one_line_errors
 def main(argv: list[str] | None = None) -> int:
-    from training.recipe import DEFAULT_DATA
-
-    parser = argparse.ArgumentParser(prog="python -m training.robustness", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, required=True, help="a .keras or .tflite emotion model")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="a .npz, a Kaggle fer2013.csv or a class-folder tree")
-    parser.add_argument("--split", default="PublicTest", help="the split to score (default PublicTest; any letter case)")
+    parser = model_on_data_parser("python -m training.robustness", __doc__, "PublicTest",
+                                  "the split to score (default PublicTest; any letter case)")
     parser.add_argument("--conditions", default=",".join(Condition), metavar="NAMES",
                         help=f"comma-separated conditions (default all: {','.join(Condition)})")
     parser.add_argument("--limit", type=int, help="score a fixed random sample of this many faces")
