@@ -40,6 +40,11 @@ SLOW_TESTS = {
     "test_webcam_conditions_compile_into_the_training_step_under_jax",
     "test_a_signal_during_a_video_removes_the_partial_files",
     "test_clip_summary_names_frames_faces_and_speed",
+    "test_a_client_that_stops_reading_is_dropped_and_the_others_keep_receiving",
+    "test_each_video_kind_keeps_frames_timing_and_sound_and_draws_only_on_faces",
+    "test_the_shipped_model_still_reads_faces_after_each_step",
+    "test_a_gif_is_a_video_input_too_and_keeps_every_frame",
+    "test_annotated_clip_plays_with_every_frame_at_the_same_size",
 }
 """Other tests that take more than a few seconds, by function name."""
 
