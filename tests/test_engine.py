@@ -344,9 +344,9 @@ class Counted:
             self.runs += 1
             return process(frame, *args, **kwargs)
 
-        def counting_detect(frame):
+        def counting_detect(frame, *changed):
             self.detections += 1
-            return detect(frame)
+            return detect(frame, *changed)
 
         def counting_classify(frame, faces):
             self.classifications += 1

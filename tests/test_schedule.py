@@ -84,9 +84,9 @@ class CountingDetections:
         self.frame = 0
         detect = self.pipeline.detector.detect
 
-        def counting(frame):
+        def counting(frame, *changed):
             self.detected.append(self.frame)
-            return detect(frame)
+            return detect(frame, *changed)
 
         self.pipeline.detector.detect = counting
 
@@ -159,3 +159,21 @@ def test_when_the_camera_drops_a_second_of_frames_the_faces_are_found_again_at_o
     assert counted.detected[-1] == 60
     fresh = build_detector(Config()).detect(clip_frames[60].copy())
     assert fresh and all(max(iou(face.box, other.box) for other in shown) >= 0.5 for face in fresh)
+
+
+def test_a_small_face_that_comes_into_a_still_room_is_found_where_the_picture_changed(media: Path) -> None:
+    """A 56-px face, too small for the whole-frame pass, steps into a still 1280×720 room: the
+    tiles over the change are searched on that frame, whichever tile's turn it was."""
+    from benchmarks import scenes
+
+    room = scenes.blurred_background(media, 1280, 720)
+    cutout = scenes.portraits(media)[0]
+    for cx, cy in ((1100, 560), (200, 150), (640, 400)):
+        counted = CountingDetections(Effort.BALANCED)
+        for index in range(10):
+            assert not counted.process(room, index)
+        visited = room.copy()
+        box = scenes.paste(visited, cutout, 56, cx, cy)
+        shown = counted.process(visited, 10)
+        assert counted.detected[-1] == 10
+        assert any(iou(face.box, box) >= 0.4 for face in shown), f"the face at {cx, cy} was not found at once"

@@ -116,7 +116,11 @@ class Pipeline:
     def detect(self, frame: np.ndarray, t: float = 0.0) -> list[Face]:
         """The detector's faces: fresh when the detection schedule says so, the last ones between."""
         if self.detect_schedule.due(frame, t):
-            self._detected = self.detector.detect(frame)
+            changed = self.detect_schedule.changed
+            if changed is not None and isinstance(self.detector, TileRotation):
+                self._detected = self.detector.detect(frame, changed)
+            else:
+                self._detected = self.detector.detect(frame)
         return self._detected
 
     def reset(self) -> None:

@@ -72,6 +72,10 @@ PICTURE_CHANGE = 15.0
 """Grey-level change of any one cell, against the picture at the last detection, that has the
 detector run again: a head that turns or moves by a tenth of its width changes the cells at its
 edges by more, a camera's noise and a talking mouth by a few levels."""
+SOMETHING_NEW = 45.0
+"""A cell that changed by more than this is where something came or went, not a drift: a face of
+40 px stepping into a room changes 6 cells by more, a picture drifting by a few pixels its edges
+by about 15 (python -m benchmarks.live's clips)."""
 
 
 def picture(frame: np.ndarray) -> np.ndarray:
@@ -93,6 +97,10 @@ class DetectSchedule:
         self.still_seconds, self.every_frames, self.change = still_seconds, every_frames, change
         self._last: tuple[float, np.ndarray | None] | None = None
         self._frames_since = 0
+        self.changed: np.ndarray | None = None
+        """After `due` said True: the cells of the picture where something came or went since
+        the detection before (changed by more than SOMETHING_NEW; a PICTURE_WIDTH-wide boolean
+        grid), for the detector to look there first; None when there are none."""
 
     def due(self, frame: np.ndarray, t: float) -> bool:
         """Whether to detect on `frame`, taken at `t`; True also starts the wait for the next one."""
@@ -100,17 +108,22 @@ class DetectSchedule:
         if self._last is not None and self._frames_since < self.every_frames:
             return False
         now = picture(frame) if self.still_seconds > 0 else None
-        if self._last is not None and self.still_seconds > 0:
+        difference = None
+        if self._last is not None and now is not None:
             at, before = self._last
-            if (t - at < self.still_seconds and before is not None and before.shape == now.shape
-                    and int(np.abs(now - before).max()) <= self.change):
-                return False
+            if before is not None and before.shape == now.shape:
+                difference = np.abs(now - before)
+                if t - at < self.still_seconds and int(difference.max()) <= self.change:
+                    return False
         self._last, self._frames_since = (t, now), 0
+        self.changed = None
+        if difference is not None and int(difference.max()) > SOMETHING_NEW:
+            self.changed = difference > SOMETHING_NEW
         return True
 
     def reset(self) -> None:
         """Detect on the next frame (a new camera, a new detector)."""
-        self._last, self._frames_since = None, 0
+        self._last, self._frames_since, self.changed = None, 0, None
 
 
 @dataclass

@@ -140,6 +140,50 @@ class TiledDetector:
         return faces_from(weighted_nms(found.rows, found.scores, self.nms_iou))
 
 
+FOCUS_TILES = 2
+"""Tiles searched beside the rotation's where the picture changed: a person who walks into a still
+room is looked for where they came, not only when their tile's turn comes round."""
+
+
+FOCUS_CELLS = 4
+"""Changed cells (vcam/schedule.py's grid) a tile must hold to be searched out of turn: a face of
+40 px changes 6, the odd edge of a picture that drifts one or two."""
+
+
+def changed_tiles(tiles: list[Tile], changed: np.ndarray, size: tuple[int, int], skip: list[int],
+                  most: int = FOCUS_TILES) -> list[int]:
+    """Up to `most` tiles, not in `skip`, that hold the most changed cells of `changed` (a
+    boolean grid laid over a frame of `size`; FOCUS_CELLS at least), most first."""
+    rows, columns = changed.shape
+    width, height = size
+    counts = []
+    for index, tile in enumerate(tiles):
+        if index in skip:
+            continue
+        x, y, w, h = tile.region
+        cells = changed[int(y * rows / height):int(np.ceil((y + h) * rows / height)),
+                        int(x * columns / width):int(np.ceil((x + w) * columns / width))]
+        if (count := int(cells.sum())) >= FOCUS_CELLS:
+            counts.append((-count, index))
+    return [index for _, index in sorted(counts)[:most]]
+
+
+def without_boxes(changed: np.ndarray, rows: np.ndarray, size: tuple[int, int], grow: float = 1.0) -> np.ndarray:
+    """`changed` (a boolean grid over a frame of `size`) with the cells under the boxes of `rows`
+    (x0, y0, x1, y1, … in frame pixels), each grown by `grow` of its side on every side (1: the
+    head, hair and shoulders around a face, which move with it), cleared."""
+    if not len(rows):
+        return changed
+    cells_y, cells_x = changed.shape
+    width, height = size
+    changed = changed.copy()
+    for x0, y0, x1, y1 in rows[:, :4]:
+        dx, dy = grow * (x1 - x0), grow * (y1 - y0)
+        changed[max(0, int((y0 - dy) * cells_y / height)):max(0, int(np.ceil((y1 + dy) * cells_y / height))),
+                max(0, int((x0 - dx) * cells_x / width)):max(0, int(np.ceil((x1 + dx) * cells_x / width)))] = False
+    return changed
+
+
 class TileRotation:
     """The live schedule of a `TiledDetector`: the whole frame on every frame, and the tiles in
     turn, one a frame for every `pixels_per_tile` of the frame (1 at 1280×720, 2 at 1920×1080:
@@ -164,12 +208,16 @@ class TileRotation:
     def reset(self) -> None:
         self._size: tuple[int, int] | None = None
         self._kept: list[Detections] = []
+        self._whole = Detections.none()
         self._next = 0
 
     def tiles_per_frame(self, width: int, height: int) -> int:
         return max(1, round(width * height / self.pixels_per_tile))
 
-    def detect(self, frame: np.ndarray) -> list[Face]:
+    def detect(self, frame: np.ndarray, changed: np.ndarray | None = None) -> list[Face]:
+        """The faces of `frame`: the whole frame, the tiles whose turn it is, and, with `changed`
+        (a boolean grid over the frame, True where the picture changed), up to FOCUS_TILES more
+        tiles where most of it changed, so that a small face that comes is found at once."""
         frame = gray_to_bgr(frame)
         tiles = self.tiled.plan(frame)
         size = (frame.shape[1], frame.shape[0])
@@ -180,14 +228,18 @@ class TileRotation:
         else:
             count = min(self.tiles_per_frame(*size), len(tiles))
             visit = [(self._next + i) % len(tiles) for i in range(count)]
+            if changed is not None:
+                # A person the whole frame found last time moves with their own changes: no tile needed there.
+                visit += changed_tiles(tiles, without_boxes(changed, self._whole.rows, size), size, skip=visit)
         for index in visit:
             self._kept[index] = tile_detections(self.tiled.tile_detector, frame, tiles[index])
         if tiles:
-            self._next = (self._next + len(visit)) % len(tiles)
+            self._next = (self._next + min(self.tiles_per_frame(*size), len(tiles))) % len(tiles)
         # A kept face the whole frame finds by itself is found afresh there on every frame: its
         # kept box could only lag behind a face that moves, a ghost beside the fresh one.
         visited = set(visit)
         largest = WHOLE_FRAME_FACE * max(size)
         kept = [found if index in visited else found.where(found.rows[:, 2] - found.rows[:, 0] < largest)
                 for index, found in enumerate(self._kept)]
-        return self.tiled.merge([self.tiled.whole.detections(frame), *kept])
+        self._whole = self.tiled.whole.detections(frame)
+        return self.tiled.merge([self._whole, *kept])
