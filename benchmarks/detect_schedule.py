@@ -1,0 +1,106 @@
+"""`python -m benchmarks.detect_schedule`: what the detection schedule of each effort saves and
+costs, against detecting on every frame.
+
+For each effort the real pipeline runs over two scenes, frame by frame at 30 fps of scene time:
+the clip in ../shared/media (a stage and a dim audience, the camera and the people moving), and the
+live benchmark's 1280×720 picture of four faces drifting slowly (benchmarks/live.py). It prints the
+share of frames the detector ran on, the detector's CPU milliseconds per frame, and two counts of
+the faces lost between detections (IoU under 0.5 on the same frame), against high effort (every
+frame): the detector's fresh faces that the faces kept from the last detection miss (as
+`python -m benchmarks.bench` counts them for detect_every), and the faces the pipeline shows at
+high effort that it does not show at this one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from benchmarks.frames import build_frame, findable_faces
+from benchmarks.live import HEIGHT, WIDTH, drifting
+from benchmarks.steady_emojis import cpu_name
+from vcam.choices import Effort
+from vcam.config import Config
+from vcam.detect import FaceDetector
+from vcam.faces import iou
+from vcam.media import VideoReader
+from vcam.pipeline import Pipeline
+
+FPS = 30
+CLIP = "short_hamilton_clip.mp4"
+
+
+def run(effort: Effort, frames: list[np.ndarray]) -> tuple[list[list], list[list], int, float]:
+    """At `effort`: the detector's faces in force on each frame (fresh or kept), the faces shown
+    on each frame, the detector's runs and its CPU seconds."""
+    pipeline = Pipeline.from_config(Config(effort=effort))
+    detect = pipeline.detector.detect
+    runs, cpu, last = [0], [0.0], [[]]
+
+    def timed(frame, *changed):
+        began = time.process_time()
+        found = detect(frame, *changed)
+        cpu[0] += time.process_time() - began
+        runs[0] += 1
+        last[0] = [face.box for face in found]
+        return found
+
+    pipeline.detector.detect = timed
+    detected, shown = [], []
+    for index, frame in enumerate(frames):
+        shown.append([face.box for face in pipeline.process(frame.copy(), index / FPS).faces])
+        detected.append(last[0])
+    return detected, shown, runs[0], cpu[0]
+
+
+def lost(reference: list[list], shown: list[list]) -> tuple[int, int]:
+    """Faces of `reference` with no box of `shown` at IoU 0.5 on the same frame, and all of them."""
+    faces = missing = 0
+    for theirs, ours in zip(reference, shown):
+        faces += len(theirs)
+        missing += sum(1 for box in theirs if max((iou(box, other) for other in ours), default=0.0) < 0.5)
+    return missing, faces
+
+
+def scenes(media: Path, data: Path) -> dict[str, list[np.ndarray]]:
+    with VideoReader(media / CLIP) as video:
+        clip = [frame for frame in video if frame is not None]
+    photo = cv2.imread(str(media / "two_people.jpg"))
+    faces = findable_faces(data, photo, FaceDetector("full"), count=4)
+    still = build_frame(photo, faces, WIDTH, HEIGHT)
+    return {f"the clip ({len(clip)} frames)": clip,
+            "4 faces drifting (240 frames)": [drifting(still, index) for index in range(240)]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.detect_schedule", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--media", type=Path, default=Path("../shared/media"))
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/fer2013-train-publictest.npz"))
+    args = parser.parse_args(argv)
+    if not (args.media / CLIP).is_file() or not args.data.is_file():
+        print(f"detect_schedule: error: {args.media / CLIP} or {args.data} is missing; pass --media and --data",
+              file=sys.stderr)
+        return 2
+    print(f"on {cpu_name()}")
+    print("| scene | effort | frames detected | detector CPU ms a frame | fresh faces missed | shown faces lost |")
+    print("|---|---|---|---|---|---|")
+    for name, frames in scenes(args.media, args.data).items():
+        fresh, reference, runs, cpu = run(Effort.HIGH, frames)
+        print(f"| {name} | high | {runs / len(frames):.0%} | {1000 * cpu / len(frames):.2f} | — | — |")
+        for effort in (Effort.BALANCED, Effort.LOW):
+            kept, shown, runs, cpu = run(effort, frames)
+            counts = [lost(fresh, kept), lost(reference, shown)]
+            print(f"| {name} | {effort} | {runs / len(frames):.0%} | {1000 * cpu / len(frames):.2f} | "
+                  + " | ".join(f"{missing} of {faces} ({missing / max(faces, 1):.1%})" for missing, faces in counts)
+                  + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
