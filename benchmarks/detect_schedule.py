@@ -67,14 +67,15 @@ def lost(reference: list[list], shown: list[list]) -> tuple[int, int]:
     return missing, faces
 
 
-def scenes(media: Path, data: Path) -> dict[str, list[np.ndarray]]:
+def scenes(media: Path, data: Path, frames: int = 240) -> dict[str, list[np.ndarray]]:
+    """The clip (its first `frames`) and `frames` of four faces drifting."""
     with VideoReader(media / CLIP) as video:
-        clip = [frame for frame in video if frame is not None]
+        clip = [frame for frame in video if frame is not None][:frames]
     photo = cv2.imread(str(media / "two_people.jpg"))
     faces = findable_faces(data, photo, FaceDetector("full"), count=4)
     still = build_frame(photo, faces, WIDTH, HEIGHT)
     return {f"the clip ({len(clip)} frames)": clip,
-            "4 faces drifting (240 frames)": [drifting(still, index) for index in range(240)]}
+            f"4 faces drifting ({frames} frames)": [drifting(still, index) for index in range(frames)]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,7 +83,11 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--media", type=Path, default=Path("../shared/media"))
     parser.add_argument("--data", type=Path, default=Path("../shared/data/fer2013-train-publictest.npz"))
+    parser.add_argument("--frames", type=int, default=300, help="frames of each scene (default 300: all the clip's)")
     args = parser.parse_args(argv)
+    if args.frames < 1:
+        print(f"detect_schedule: error: --frames must be 1 or more, not {args.frames}", file=sys.stderr)
+        return 2
     if not (args.media / CLIP).is_file() or not args.data.is_file():
         print(f"detect_schedule: error: {args.media / CLIP} or {args.data} is missing; pass --media and --data",
               file=sys.stderr)
@@ -90,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"on {cpu_name()}")
     print("| scene | effort | frames detected | detector CPU ms a frame | fresh faces missed | shown faces lost |")
     print("|---|---|---|---|---|---|")
-    for name, frames in scenes(args.media, args.data).items():
+    for name, frames in scenes(args.media, args.data, args.frames).items():
         fresh, reference, runs, cpu = run(Effort.HIGH, frames)
         print(f"| {name} | high | {runs / len(frames):.0%} | {1000 * cpu / len(frames):.2f} | — | — |")
         for effort in (Effort.BALANCED, Effort.LOW):

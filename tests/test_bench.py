@@ -139,3 +139,24 @@ def test_the_live_measurement_runs_the_engine_at_camera_rate_and_reports_each_fi
         assert result["fps_published"] > 0 and result["cores"] > 0 and result["p95_latency_ms"] > 0, result
     assert results[0]["emoji_lag_s"] is None
     assert all(0 <= lag < live.CHANGE_EVERY for lag in results[1]["emoji_lag_s"])  # each cut counted once per loop
+
+
+def test_the_detection_schedule_benchmark_prints_a_row_per_scene_and_effort(media: Path, fer_npz: Path,
+                                                                          capsys: pytest.CaptureFixture) -> None:
+    from benchmarks import detect_schedule
+
+    assert detect_schedule.main(["--media", str(media), "--data", str(fer_npz), "--frames", "30"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "%" in line]
+    assert [row.split(" | ")[1] for row in rows] == ["high", "balanced", "low"] * 2
+    high = rows[0].split(" | ")
+    assert high[2] == "100%", "high effort detects every frame"
+    for row in rows[1:3] + rows[4:]:
+        share = int(row.split(" | ")[2].rstrip("%"))
+        assert 0 < share <= 100
+
+
+def test_the_detection_schedule_benchmark_refuses_no_frames(capsys: pytest.CaptureFixture) -> None:
+    from benchmarks import detect_schedule
+
+    assert detect_schedule.main(["--frames", "0"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
