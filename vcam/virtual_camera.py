@@ -192,9 +192,12 @@ class VirtualCameraSink:
             self.frames_sent += 1
             sent_at = time.monotonic()
             # `due`: when the next send is owed (the same frame again if nothing newer came). It
-            # advances a period a send, so a new frame may go up to a period early, on arrival,
-            # and still the rate averages out at fps.
-            due = max(due + period, sent_at + MIN_GAP * period)
+            # advances a period a send, whenever the send came, so a new frame may go up to a
+            # period early, on arrival, and a thread woken late under load catches up: the rate
+            # averages out at fps. Held up for more than a period, it starts again from now.
+            due += period
+            if due < sent_at - period:
+                due = sent_at + period
             self._wait_for_next(source, earliest=max(due - period, sent_at + MIN_GAP * period), due=due)
 
     def _wait_for_next(self, sent: np.ndarray | None, earliest: float, due: float) -> None:
