@@ -201,8 +201,15 @@ class VirtualCameraSink:
             self._wait_for_next(source, earliest=max(due - period, sent_at + MIN_GAP * period), due=due)
 
     def _wait_for_next(self, sent: np.ndarray | None, earliest: float, due: float) -> None:
-        """Until a frame newer than `sent` is given, but not before `earliest`; until `due` at the latest."""
+        """Until a frame newer than `sent` is given, but not before `earliest`; until `due` at the
+        latest. One wait when nothing new comes, so that a thread woken late under load is late
+        once a send, not twice."""
+        while not self._stop.is_set():
+            self._fresh.clear()
+            if self._newest is not sent:  # checked after clearing: a frame given meanwhile is not missed
+                break
+            remaining = due - time.monotonic()
+            if remaining <= 0:
+                return
+            self._fresh.wait(remaining)
         self._stop.wait(max(0.0, earliest - time.monotonic()))
-        self._fresh.clear()
-        if self._newest is sent:  # checked after clearing: a frame given meanwhile is not missed
-            self._fresh.wait(max(0.0, due - time.monotonic()))
