@@ -35,7 +35,7 @@ def add_recipe_flags(parser: argparse.ArgumentParser, model: str) -> None:
     parser.add_argument("--webcam", type=float, default=0.0, metavar="RATE",
                         help="also degrade faces as a webcam does (dark, low contrast, blur, motion blur, far, "
                              "noise, JPEG: training/augment.py's WebcamConditions), each with this chance per face "
-                             "(0: off; 0.15 made the robust fine-tune)")
+                             "(0: off; 0.1 made the shipped fine-tune)")
     parser.add_argument("--normalisation", type=Normalisation, choices=list(Normalisation),
                         default=Normalisation.NONE,
                         help="even out each face's light before it reaches the net (vcam.preprocess.Normalisation; "
