@@ -85,12 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=Path("../shared/data/fer2013-train-publictest.npz"))
     parser.add_argument("--frames", type=int, default=300, help="frames of each scene (default 300: all the clip's)")
     args = parser.parse_args(argv)
-    if args.frames < 1:
-        print(f"detect_schedule: error: --frames must be 1 or more, not {args.frames}", file=sys.stderr)
-        return 2
-    if not (args.media / CLIP).is_file() or not args.data.is_file():
-        print(f"detect_schedule: error: {args.media / CLIP} or {args.data} is missing; pass --media and --data",
-              file=sys.stderr)
+    problem = (f"--frames must be 1 or more, not {args.frames}" if args.frames < 1 else
+               f"{args.media / CLIP} or {args.data} is missing; pass --media and --data"
+               if not (args.media / CLIP).is_file() or not args.data.is_file() else None)
+    if problem:
+        print(f"detect_schedule: error: {problem}", file=sys.stderr)
         return 2
     print(f"on {cpu_name()}")
     print("| scene | effort | frames detected | detector CPU ms a frame | fresh faces missed | shown faces lost |")
