@@ -185,18 +185,19 @@ def without_boxes(changed: np.ndarray, rows: np.ndarray, size: tuple[int, int], 
 
 
 class TileRotation:
-    """The live schedule of a `TiledDetector`: the whole frame on every frame, and the tiles in
-    turn, one a frame for every `pixels_per_tile` of the frame (1 at 1280×720, 2 at 1920×1080:
+    """The live schedule of a `TiledDetector`: the whole frame on every detection, and the tiles
+    in turn, one a detection for every `pixels_per_tile` of the frame (1 at 1280×720, 2 at 1920×1080:
     the tiles grow with the frame's area, so either frame is searched through in about 17
-    frames at min_face 48); each tile's faces are kept until its next visit, so a small face that
-    sits still keeps its box between visits. The first frame (and the first after `reset` or a
-    change of frame size) visits every tile: a photo, or a camera's first picture, is searched
-    completely at once.
+    detections at min_face 48); each tile's faces are kept until its next visit, so a small face
+    that sits still keeps its box between visits. The first frame (and the first after `reset` or
+    a change of frame size) visits every tile: a photo, or a camera's first picture, is searched
+    completely at once. Where the picture changed (`detect(frame, changed)`), up to FOCUS_TILES
+    more tiles are searched out of turn.
 
-    A face that moves is found again by the whole-frame pass each frame when it is large (and its
-    kept tile box is then left out, so that it leaves no ghost behind); a small one keeps its last
-    box until its tile comes round (`benchmarks/crowd.py` counts the faces
-    that costs against detecting everything every frame)."""
+    A face that moves is found again by the whole-frame pass each detection when it is large (and
+    its kept tile box is then left out, so that it leaves no ghost behind); a small one keeps its
+    last box until its tile comes round (`benchmarks/crowd.py` counts the faces that costs
+    against detecting everything every frame)."""
 
     def __init__(self, tiled: TiledDetector, pixels_per_tile: int = 1280 * 720) -> None:
         if pixels_per_tile < 1:
