@@ -161,7 +161,9 @@ def test_when_the_camera_drops_a_second_of_frames_the_faces_are_found_again_at_o
     assert fresh and all(max(iou(face.box, other.box) for other in shown) >= 0.5 for face in fresh)
 
 
-def test_a_small_face_that_comes_into_a_still_room_is_found_where_the_picture_changed(media: Path) -> None:
+@pytest.mark.parametrize("effort", [Effort.BALANCED, Effort.HIGH])
+def test_a_small_face_that_comes_into_a_still_room_is_found_where_the_picture_changed(media: Path,
+                                                                                      effort: Effort) -> None:
     """A 56-px face, too small for the whole-frame pass, steps into a still 1280×720 room: the
     tiles over the change are searched on that frame, whichever tile's turn it was."""
     from benchmarks import scenes
@@ -169,7 +171,7 @@ def test_a_small_face_that_comes_into_a_still_room_is_found_where_the_picture_ch
     room = scenes.blurred_background(media, 1280, 720)
     cutout = scenes.portraits(media)[0]
     for cx, cy in ((1100, 560), (200, 150), (640, 400)):
-        counted = CountingDetections(Effort.BALANCED)
+        counted = CountingDetections(effort)
         for index in range(10):
             assert not counted.process(room, index)
         visited = room.copy()
@@ -177,3 +179,12 @@ def test_a_small_face_that_comes_into_a_still_room_is_found_where_the_picture_ch
         shown = counted.process(visited, 10)
         assert counted.detected[-1] == 10
         assert any(iou(face.box, box) >= 0.4 for face in shown), f"the face at {cx, cy} was not found at once"
+
+
+def test_a_frame_of_another_size_is_detected_at_once(media: Path) -> None:
+    """The camera switches from 1280×720 to 1920×1080 on the same picture: the kept faces are in
+    the old frame's pixels, so the new frame is looked at at once."""
+    _, person = still_room(media)
+    schedule = DetectSchedule(DETECT_EVERY[Effort.LOW])
+    assert schedule.due(person, 0.0) and not schedule.due(person, 1 / 30)
+    assert schedule.due(cv2.resize(person, (1920, 1080)), 2 / 30)

@@ -71,7 +71,7 @@ PICTURE_WIDTH = 64
 PICTURE_CHANGE = 12.0
 """Grey-level change of any one cell, against the picture at the last detection, that has the
 detector run again. On the test clip (a stage, people and camera moving) 12 detects on 77 % of
-the frames and the kept faces miss 1.9 % of what a fresh detection finds; 15 detected on 74 %
+the frames and the kept faces miss 1.7–1.9 % of what a fresh detection finds; 15 detected on 74 %
 and missed 2.6 %, 10 on 78 % and 1.9 %. Four faces drifting slowly are detected on 35 % of the
 frames (python -m benchmarks.detect_schedule)."""
 SOMETHING_NEW = 45.0
@@ -97,7 +97,8 @@ class DetectSchedule:
 
     def __init__(self, still_seconds: float, every_frames: int = 1, change: float = PICTURE_CHANGE) -> None:
         self.still_seconds, self.every_frames, self.change = still_seconds, every_frames, change
-        self._last: tuple[float, np.ndarray | None] | None = None
+        self._last: tuple[float, np.ndarray, tuple[int, ...]] | None = None
+        """When the last detection ran, the picture it saw and the frame's size."""
         self._frames_since = 0
         self.changed: np.ndarray | None = None
         """After `due` said True: the cells of the picture where something came or went since
@@ -109,15 +110,15 @@ class DetectSchedule:
         self._frames_since += 1
         if self._last is not None and self._frames_since < self.every_frames:
             return False
-        now = picture(frame) if self.still_seconds > 0 else None
+        now, size = picture(frame), frame.shape[:2]
         difference = None
-        if self._last is not None and now is not None:
-            at, before = self._last
-            if before is not None and before.shape == now.shape:
+        if self._last is not None:
+            at, before, before_size = self._last
+            if before_size == size:  # another size of frame: the kept faces no longer fit it
                 difference = np.abs(now - before)
-                if t - at < self.still_seconds and int(difference.max()) <= self.change:
+                if self.still_seconds > 0 and t - at < self.still_seconds and int(difference.max()) <= self.change:
                     return False
-        self._last, self._frames_since = (t, now), 0
+        self._last, self._frames_since = (t, now, size), 0
         self.changed = None
         if difference is not None and int(difference.max()) > SOMETHING_NEW:
             self.changed = difference > SOMETHING_NEW

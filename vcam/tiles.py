@@ -152,8 +152,10 @@ FOCUS_CELLS = 4
 
 def changed_tiles(tiles: list[Tile], changed: np.ndarray, size: tuple[int, int], skip: list[int],
                   most: int = FOCUS_TILES) -> list[int]:
-    """Up to `most` tiles, not in `skip`, that hold the most changed cells of `changed` (a
-    boolean grid laid over a frame of `size`; FOCUS_CELLS at least), most first."""
+    """Up to `most` tiles, not in `skip`, with the largest share of their cells changed in
+    `changed` (a boolean grid laid over a frame of `size`; FOCUS_CELLS at least), largest first:
+    a share, not a count, so that the small tiles made for small faces come before the large
+    ones that hold more cells of the same change."""
     rows, columns = changed.shape
     width, height = size
     counts = []
@@ -164,7 +166,7 @@ def changed_tiles(tiles: list[Tile], changed: np.ndarray, size: tuple[int, int],
         cells = changed[int(y * rows / height):int(np.ceil((y + h) * rows / height)),
                         int(x * columns / width):int(np.ceil((x + w) * columns / width))]
         if (count := int(cells.sum())) >= FOCUS_CELLS:
-            counts.append((-count, index))
+            counts.append((-count / cells.size, index))
     return [index for _, index in sorted(counts)[:most]]
 
 

@@ -206,7 +206,8 @@ class VirtualCameraSink:
         once a send, not twice."""
         while not self._stop.is_set():
             self._fresh.clear()
-            if self._newest is not sent:  # checked after clearing: a frame given meanwhile is not missed
+            # Checked after clearing: a frame given, or a close, meanwhile is not missed.
+            if self._newest is not sent or self._stop.is_set():
                 break
             remaining = due - time.monotonic()
             if remaining <= 0:
