@@ -24,10 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from training.command import model_on_data_parser, one_line_errors
-from training.data import DataError
 from training.evaluate import model_and_faces, predict
 from vcam.calibration import calibration_path, file_sha256
-from vcam.preprocess import Normalisation, model_normalisation, with_temperature
+from vcam.preprocess import Normalisation, with_temperature
 
 BINS = 15
 UNSURE_BELOW = 0.4
@@ -106,11 +105,7 @@ def calibrate_file(model: Path, data: Path, split: str, normalisation: Normalisa
                    out: Path | None = None) -> str:
     """Fit `model`'s temperature on `split` of `data` and write it to `out` (default:
     MODEL.calibration.json); returns what it found, in three lines."""
-    try:
-        faces = model_and_faces(model, data, split)
-        normalisation = normalisation or model_normalisation(model)
-    except ValueError as err:  # a model of the wrong shape, a split not there
-        raise DataError(str(err)) from None
+    faces, normalisation = model_and_faces(model, data, split, normalisation)
     result = calibrate(model, predict(model, faces.inputs(normalisation)), faces.labels, split, normalisation)
     out = out or calibration_path(model)
     out.write_text(json.dumps(result, indent=1) + "\n")

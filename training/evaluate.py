@@ -74,11 +74,16 @@ def predict(model_path: Path, inputs: np.ndarray, batch_size: int = 256) -> np.n
     return np.concatenate(chunks)
 
 
-def model_and_faces(model: Path, data: Path, split: str | None) -> FaceSet:
-    """The faces to score `model` on; DataError, with the fix, when either cannot be used."""
+def model_and_faces(model: Path, data: Path, split: str | None,
+                    normalisation: Normalisation | None = None) -> tuple[FaceSet, Normalisation]:
+    """The faces to score `model` on, and the normalisation to give them (`normalisation`, else
+    the one the model was trained with); DataError, with the fix, when any cannot be used."""
     if not model.is_file() or model.suffix not in (".keras", ".tflite"):
         raise DataError(f"{model} is not a .keras or .tflite file; pass a model that training saved")
-    return load_faces(data, split)
+    try:
+        return load_faces(data, split), normalisation or model_normalisation(model)
+    except ValueError as err:  # a split not there, a calibration naming no normalisation
+        raise DataError(str(err)) from None
 
 
 TTA_MODES = {"flip": 2, "crops": 10}
@@ -140,11 +145,7 @@ def evaluate_file(model: Path, data: Path, split: str | None = None, limit: int 
     """Score `model` on `split` of `data` (a fixed sample of `limit` faces when given), write the
     scores as JSON to `json_path` when given and the confusion matrix as a picture (`confusion`,
     default beside the JSON, else MODEL-DATA[-SPLIT]-confusion.png here); returns the report."""
-    try:
-        faces = model_and_faces(model, data, split)
-        normalisation = model_normalisation(model)
-    except ValueError as err:  # a model of the wrong shape, a split not there
-        raise DataError(str(err)) from None
+    faces, normalisation = model_and_faces(model, data, split)
     if limit:
         faces = faces.sample(limit)
     try:

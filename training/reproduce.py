@@ -59,8 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out = run / "emotion.tflite"
     require_output_folder(args.out)
 
-    if (status := train.run(recipe)) != 0:
-        return status
+    train.run(recipe)
     print(average.average_run(run, args.last, args.data, "Training", recipe.batch_size))
     candidates = [run / "best.keras", run / "averaged.keras"]
     try:

@@ -22,7 +22,7 @@ from training.conditions import Condition, degrade, parse_conditions
 from training.data import DataError, FaceSet
 from training.evaluate import TTA_MODES, model_and_faces, predict, predict_views
 from training.models import INPUT_SHAPE
-from vcam.preprocess import Normalisation, model_normalisation
+from vcam.preprocess import Normalisation
 
 SPLIT_NAMES = {"training": "Training", "publictest": "PublicTest", "privatetest": "PrivateTest"}
 """FER2013's split names, looked up in any letter case."""
@@ -96,11 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         if value is not None and value < least:
             raise DataError(f"{flag} must be {least} or more, not {value}")
     split = SPLIT_NAMES.get(args.split.lower(), args.split)
+    faces, normalisation = model_and_faces(args.model, args.data, split, args.normalisation)
     try:
-        faces = model_and_faces(args.model, args.data, split)
         check_model(args.model)
-        normalisation = args.normalisation or model_normalisation(args.model)
-    except ValueError as err:  # a model of the wrong shape, a split not there
+    except ValueError as err:  # a model of the wrong shape
         raise DataError(str(err)) from None
     if args.limit:
         faces = faces.sample(args.limit)

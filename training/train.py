@@ -127,12 +127,12 @@ def initial_weights(init: Path, name: str) -> tuple[list[np.ndarray] | None, str
 
 @one_line_errors
 def main(argv: list[str] | None = None) -> int:
-    return run(parse_args(argv))
+    run(parse_args(argv))
+    return 0
 
 
-def run(args: argparse.Namespace) -> int:
-    """Train as `args` (parse_args' flags) say; 0 when done, DataError for data or a run folder
-    that cannot be used."""
+def run(args: argparse.Namespace) -> None:
+    """Train as `args` (parse_args' flags) say; DataError for data or a run folder that cannot be used."""
     import keras
 
     from training.augment import build_augmenter
@@ -179,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
     if resuming and start < args.epochs and args.patience and since_best >= args.patience:
         print(f"{args.run_dir}: no better validation accuracy in the {since_best} epochs after the best one; "
               "it stopped early already (pass --fresh to start over)")
-        return 0
+        return
     if resuming:
         try:
             model = keras.models.load_model(last)
@@ -199,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
         compile_for_training(model, args.lr, args.weight_decay, args.label_smoothing)
     if start >= args.epochs:
         print(f"{args.run_dir}: all {args.epochs} epochs done already (pass a larger --epochs or --fresh)")
-        return 0
+        return
 
     # A resumed run draws other shuffles and augmentations than its first epochs did.
     stream_seed = args.seed + 1000 * start
@@ -235,7 +235,6 @@ def run(args: argparse.Namespace) -> int:
     _, best, _ = run_log(log_csv)
     print(f"trained {args.model} epochs {start + 1}-{args.epochs} on {len(train)} faces in "
           f"{time.perf_counter() - began:.0f} s; best val accuracy {best:.4f}; saved {best_path}")
-    return 0
 
 
 if __name__ == "__main__":
