@@ -46,18 +46,30 @@ LOOK_CHANGE = 10.0
 face that talks moves a few levels, a new expression or another face in its place tens."""
 
 
+def cell_means(channel: np.ndarray, columns: int, rows: int) -> np.ndarray:
+    """The mean of each of columns × rows cells of a one-channel image, from every few pixels:
+    about 4×4 of each cell are enough for its mean, and far cheaper than all of them."""
+    height, width = channel.shape
+    step = max(1, min(width // columns, height // rows) // 4)
+    sampled = np.ascontiguousarray(channel[::step, ::step])
+    return cv2.resize(sampled, (columns, rows), interpolation=cv2.INTER_AREA)
+
+
+def grey(frame: np.ndarray) -> np.ndarray:
+    """The frame's grey level: a BGR frame's green channel stands for it."""
+    return frame if frame.ndim == 2 else frame[:, :, 1]
+
+
 def look(frame: np.ndarray, box: Box) -> np.ndarray:
-    """An 8×8 grey thumbnail of `box` (the green channel of a BGR frame stands for its grey)."""
-    channel = frame if frame.ndim == 2 else frame[:, :, 1]
+    """An 8×8 grey thumbnail of `box`."""
+    channel = grey(frame)
     height, width = channel.shape
     x, y, w, h = box
     x0, y0 = max(0, int(x)), max(0, int(y))
     x1, y1 = min(width, int(np.ceil(x + w))), min(height, int(np.ceil(y + h)))
     if x1 <= x0 or y1 <= y0:
         return np.zeros((LOOK, LOOK), np.float32)
-    step = max(1, min(x1 - x0, y1 - y0) // (4 * LOOK))  # 4×4 samples a cell are enough for its mean
-    crop = np.ascontiguousarray(channel[y0:y1:step, x0:x1:step])
-    return cv2.resize(crop, (LOOK, LOOK), interpolation=cv2.INTER_AREA).astype(np.float32)
+    return cell_means(channel[y0:y1, x0:x1], LOOK, LOOK).astype(np.float32)
 
 
 DETECT_EVERY = {Effort.HIGH: 0.0, Effort.BALANCED: 0.5, Effort.LOW: 1.0}
@@ -81,13 +93,10 @@ by about 15 (python -m benchmarks.live's clips)."""
 
 
 def picture(frame: np.ndarray) -> np.ndarray:
-    """The frame's grey level (its green channel) averaged over cells: PICTURE_WIDTH across."""
-    channel = frame if frame.ndim == 2 else frame[:, :, 1]
+    """The frame's grey level averaged over cells: PICTURE_WIDTH across."""
+    channel = grey(frame)
     height, width = channel.shape
-    step = max(1, width // (PICTURE_WIDTH * 4))  # every 4th pixel of a cell is enough for its mean
-    sampled = np.ascontiguousarray(channel[::step, ::step])
-    cells = (PICTURE_WIDTH, max(1, round(PICTURE_WIDTH * height / width)))
-    return cv2.resize(sampled, cells, interpolation=cv2.INTER_AREA).astype(np.int16)
+    return cell_means(channel, PICTURE_WIDTH, max(1, round(PICTURE_WIDTH * height / width))).astype(np.int16)
 
 
 class DetectSchedule:
@@ -111,17 +120,16 @@ class DetectSchedule:
         if self._last is not None and self._frames_since < self.every_frames:
             return False
         now, size = picture(frame), frame.shape[:2]
-        difference = None
+        difference, most = None, 0
         if self._last is not None:
             at, before, before_size = self._last
             if before_size == size:  # another size of frame: the kept faces no longer fit it
                 difference = np.abs(now - before)
-                if self.still_seconds > 0 and t - at < self.still_seconds and int(difference.max()) <= self.change:
+                most = int(difference.max())
+                if self.still_seconds > 0 and t - at < self.still_seconds and most <= self.change:
                     return False
         self._last, self._frames_since = (t, now, size), 0
-        self.changed = None
-        if difference is not None and int(difference.max()) > SOMETHING_NEW:
-            self.changed = difference > SOMETHING_NEW
+        self.changed = difference > SOMETHING_NEW if most > SOMETHING_NEW else None
         return True
 
     def reset(self) -> None:

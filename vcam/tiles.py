@@ -150,21 +150,28 @@ FOCUS_CELLS = 4
 40 px changes 6, the odd edge of a picture that drifts one or two."""
 
 
+def grid_cells(grid: np.ndarray, size: tuple[int, int], x0: float, y0: float, x1: float,
+               y1: float) -> tuple[slice, slice]:
+    """The cells of `grid` (laid over a frame of `size`, width × height) that the frame rectangle
+    from (x0, y0) to (x1, y1) touches, as (rows, columns) slices."""
+    rows, columns = grid.shape
+    width, height = size
+    return (slice(max(0, int(y0 * rows / height)), max(0, int(np.ceil(y1 * rows / height)))),
+            slice(max(0, int(x0 * columns / width)), max(0, int(np.ceil(x1 * columns / width)))))
+
+
 def changed_tiles(tiles: list[Tile], changed: np.ndarray, size: tuple[int, int], skip: list[int],
                   most: int = FOCUS_TILES) -> list[int]:
     """Up to `most` tiles, not in `skip`, with the largest share of their cells changed in
     `changed` (a boolean grid laid over a frame of `size`; FOCUS_CELLS at least), largest first:
     a share, not a count, so that the small tiles made for small faces come before the large
     ones that hold more cells of the same change."""
-    rows, columns = changed.shape
-    width, height = size
     counts = []
     for index, tile in enumerate(tiles):
         if index in skip:
             continue
         x, y, w, h = tile.region
-        cells = changed[int(y * rows / height):int(np.ceil((y + h) * rows / height)),
-                        int(x * columns / width):int(np.ceil((x + w) * columns / width))]
+        cells = changed[grid_cells(changed, size, x, y, x + w, y + h)]
         if (count := int(cells.sum())) >= FOCUS_CELLS:
             counts.append((-count / cells.size, index))
     return [index for _, index in sorted(counts)[:most]]
@@ -176,13 +183,10 @@ def without_boxes(changed: np.ndarray, rows: np.ndarray, size: tuple[int, int], 
     head, hair and shoulders around a face, which move with it), cleared."""
     if not len(rows):
         return changed
-    cells_y, cells_x = changed.shape
-    width, height = size
     changed = changed.copy()
     for x0, y0, x1, y1 in rows[:, :4]:
         dx, dy = grow * (x1 - x0), grow * (y1 - y0)
-        changed[max(0, int((y0 - dy) * cells_y / height)):max(0, int(np.ceil((y1 + dy) * cells_y / height))),
-                max(0, int((x0 - dx) * cells_x / width)):max(0, int(np.ceil((x1 + dx) * cells_x / width)))] = False
+        changed[grid_cells(changed, size, x0 - dx, y0 - dy, x1 + dx, y1 + dy)] = False
     return changed
 
 

@@ -5,8 +5,8 @@ It runs its own thread and sends each new frame as soon as it is given (never so
 MIN_GAP of a frame period after the last send, so a faster webcam does not exceed the virtual
 camera's rate), and the same frame again when nothing newer came within a frame period, so a
 paused engine or a lost camera still shows a steady stream. Sending on arrival rather than on a
-clock of its own saves the call app up to a frame period of delay. A virtual camera that cannot be opened, or that vanishes,
-is reported and tried again; it never stops the engine.
+clock of its own saves the call app up to a frame period of delay. A virtual camera that cannot
+be opened, or that vanishes, is reported and tried again; it never stops the engine.
 """
 
 from __future__ import annotations
