@@ -504,6 +504,8 @@ def test_serve_runs_until_stopped(media, capsys):
     with socket.socket() as probe:  # a port that is free now
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    opencv_threads = cv2.getNumThreads()
+    cv2.setNumThreads(2)
     stop = threading.Event()
     outcome: list[int] = []
     runner = threading.Thread(target=lambda: outcome.append(
@@ -518,6 +520,7 @@ def test_serve_runs_until_stopped(media, capsys):
                 return False
 
         wait_until(camera_ok, timeout=20, message="vcam web to serve the clip")
+        assert cv2.getNumThreads() == 1  # the live app spends no CPU on OpenCV's worker threads
         printed = ""
 
         def printed_url() -> bool:
@@ -532,6 +535,7 @@ def test_serve_runs_until_stopped(media, capsys):
     finally:
         stop.set()
         runner.join(15)
+        cv2.setNumThreads(opencv_threads)
     response.close()
     assert not runner.is_alive() and outcome == [0]
     assert capsys.readouterr().out == "vcam: preview stopped\n"
