@@ -187,6 +187,15 @@ def test_a_face_that_holds_still_reuses_its_sticker(shipped) -> None:
     assert overlay._sized("happy", 210.0, 10.0) is not first
     assert overlay._sized("happy", 200.0, 12.0) is not first
     assert max(first.width, first.height) == round(1.02 ** round(math.log(200) / math.log(1.02)) * 1.42)
+    # A tracked face keeps its sticker through the jitter of its box and eyes (4 %, 3 degrees) ...
+    tracked = overlay._sized("happy", 200.0, 10.0, track=7)
+    assert overlay._sized("happy", 207.9, 13.0, track=7) is tracked
+    assert overlay._sized("happy", 192.5, 7.2, track=7) is tracked
+    # ... and not through a real change of size or tilt.
+    tilted = overlay._sized("happy", 200.0, 14.0, track=7)
+    assert tilted is not tracked
+    larger = overlay._sized("happy", 216.0, 14.0, track=7)
+    assert larger is not tracked and larger is not tilted
 
 
 def test_a_sticker_blends_into_any_view_of_a_frame(shipped) -> None:
