@@ -103,6 +103,44 @@ def test_the_emoji_changes_when_the_face_does_and_only_then(known_clip, fps: int
     assert all(0 < lag <= fps // 2 for lag in lag_frames), lag_frames
 
 
+def test_a_new_expression_is_classified_on_every_frame_until_its_emoji_shows(known_clip) -> None:
+    """Balanced effort on the known-changes clip at 30 fps: between changes a face is classified a
+    few times a second; at a change its look changes and the classifier reads another emotion, so
+    it is classified on that frame and on every frame after, until the emoji shows the new
+    emotion, and no later than a classification on every frame (high effort) shows it."""
+    from benchmarks.known_changes import followed_truth
+
+    def run(effort: Effort) -> tuple[list[int], list[tuple[float, str | None]]]:
+        pipeline = Pipeline.from_config(Config(effort=effort))
+        classify = pipeline.model.classify
+        counts: list[int | None] = []
+
+        def counting(frame, faces):
+            counts[-1] += len(faces)
+            return classify(frame, faces)
+
+        pipeline.model.classify = counting
+        shown = []
+        for t, frame in known_clip.frames(30):
+            counts.append(0)
+            faces = pipeline.process(frame, t).faces
+            shown.append((t, faces[0].emotion if faces else None))
+            if not faces or faces[0].predicted:
+                counts[-1] = None  # the detector missed it: nothing to classify on this frame
+        return counts, shown
+
+    counts, shown = run(Effort.BALANCED)
+    followed = followed_truth(known_clip, shown)
+    assert followed.false_changes == 0
+    for change, lag in zip(known_clip.change_times(), followed.lags):
+        cut, follows = round(change * 30), round(change * 30) + round(lag * 30)
+        frames = [count for count in counts[cut:follows + 1] if count is not None]
+        assert frames and all(frames), f"the face was not followed from {cut} to {follows}: {counts[cut:follows + 1]}"
+    assert sum(count or 0 for count in counts) < 0.5 * len(counts)
+    high = followed_truth(known_clip, run(Effort.HIGH)[1])
+    assert sum(followed.lags) <= sum(high.lags) + 1 / 30
+
+
 def test_a_classification_schedule_that_skips_frames_is_smoothed_in_seconds_too(known_clip) -> None:
     """Classified on every third frame of 30 (the tracker given the time), the clip's changes are
     still followed within half a second and nothing else changes."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import cv2
@@ -43,7 +44,7 @@ def test_a_new_face_is_classified_at_once_then_at_the_effort_s_rate(clip_frames)
     gap = 0
     for count, faces in zip(counted.per_frame, shown):
         gap = 0 if count else gap + 1
-        assert gap <= round(every * fps), "a face went unclassified past the schedule"
+        assert gap <= math.ceil(every * fps), "a face went unclassified past the schedule"
     assert sum(counted.per_frame) < 0.6 * sum(len([f for f in faces if not f.predicted]) for faces in shown)
 
 
@@ -188,3 +189,32 @@ def test_a_frame_of_another_size_is_detected_at_once(media: Path) -> None:
     schedule = DetectSchedule(DETECT_EVERY[Effort.LOW])
     assert schedule.due(person, 0.0) and not schedule.due(person, 1 / 30)
     assert schedule.due(cv2.resize(person, (1920, 1080)), 2 / 30)
+
+
+def test_faces_found_together_take_turns_and_each_keeps_its_rate(media: Path) -> None:
+    """Six faces come on one frame: all are classified at once; after that the ones whose time is
+    up take turns, a share of them a frame (six times a frame's time over the effort's interval:
+    two at 30 fps and 0.15 s), so that no frame carries all six, and each face is still classified
+    at about that interval."""
+    from vcam.faces import Face
+
+    frame = cv2.resize(cv2.imread(str(media / "obama-720p.jpg")), (1280, 720))
+    faces = [Face((40.0 + 200 * i, 300.0, 150.0, 150.0), (), 0.9, track_id=i + 1) for i in range(6)]
+    every = CLASSIFY_EVERY[Effort.BALANCED]
+    schedule = ClassifySchedule(every)
+    per_frame, classified_at = [], {face.track_id: [] for face in faces}
+    for index in range(90):
+        due = schedule.due(frame, faces, index / 30)
+        schedule.done(frame, faces, due, index / 30)
+        per_frame.append(sum(due))
+        for face, now in zip(faces, due):
+            if now:
+                classified_at[face.track_id].append(index)
+    assert per_frame[0] == 6
+    assert max(per_frame[1:]) == math.ceil(len(faces) / (every * 30))
+    period = math.ceil(every * 30 - 1e-9)
+    for frames in classified_at.values():
+        gaps = [after - before for before, after in zip(frames, frames[1:])]
+        # Turns put off a face by a few frames at first; then each comes round in its interval (a
+        # frame more where the frame times add up to a hair under it).
+        assert max(gaps) <= period + len(faces) - 1 and max(gaps[-5:]) <= period + 1

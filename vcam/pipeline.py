@@ -71,7 +71,7 @@ class Pipeline:
             Tracker(tracker_settings(config)),
             EmojiOverlay(load_emojis(config.emoji_dir), config.placement),
             config=config,
-            schedule=ClassifySchedule(CLASSIFY_EVERY[config.effort]),
+            schedule=ClassifySchedule(CLASSIFY_EVERY[config.effort], follow=config.smoothing_seconds),
             detect_schedule=DetectSchedule(DETECT_EVERY[config.effort], config.detect_every),
         )
 

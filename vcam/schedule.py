@@ -4,14 +4,16 @@ Detection (DetectSchedule): at once when the picture has changed since the last 
 face moved, came or left), else every few tenths of a second; between detections the last faces
 stand where they were found and the tracker carries them.
 
-Classification (ClassifySchedule): at once when a face is new or its look has changed, then a
-few times a second.
+Classification (ClassifySchedule): at once when a face is new or its look has changed, and on
+every frame after while the classifier reads another emotion than the face's emoji shows; else a
+few times a second, the faces taking turns.
 
 The emotion CNN is the dearest stage (1.4 ms a face on a 2-core laptop CPU, against 0.1 ms for
 tracking), and an emoji changes a few times a minute; the tracker smooths each face's
-probabilities with a time constant in seconds (vcam/track.py), so a face classified ten times a
+probabilities with a time constant in seconds (vcam/track.py), so a face classified seven times a
 second shows the same emoji as one classified thirty times, and a real change of expression
-still reaches it at once, because a crop that changes much is classified on the next frame.
+still reaches it at once, because a crop that changes much is classified on the next frame and
+followed from there.
 
     due = schedule.due(frame, faces, t)        # which of this frame's faces to classify
     ...classify those, track all...
@@ -19,11 +21,13 @@ still reaches it at once, because a crop that changes much is classified on the 
 
 A face of this frame is the same as one of the last frame's when their boxes overlap (IoU) by
 `match_iou`; its look is an 8×8 thumbnail of its box, and it has changed when the mean grey
-level moved by more than `look_change` since that face was last classified.
+level of the picture in the box it had at its last classification moved by more than
+`look_change` since then.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -33,16 +37,24 @@ import numpy as np
 from vcam.choices import Effort
 from vcam.faces import Box, Face, iou
 
-CLASSIFY_EVERY = {Effort.HIGH: 0.0, Effort.BALANCED: 0.2, Effort.LOW: 0.25}
-"""Seconds between two classifications of an unchanged face, for each effort (0: every frame).
-On the clip with known changes (benchmarks/known_changes.py) at 30 fps, balanced effort's
-schedule classified 80 faces at 0.1 s, 63 at 0.15 and 53 at 0.2, each with no change of emoji
-where the truth held and the true changes followed after 0.30–0.40 s; 0.25 s classified 50 and
-made one false change, 0.3 s 45 and two, with lags up to 0.67 s. On the test clip the look of
-its moving faces changes so often that they are classified on most frames at any of these
-(221, 195 and 190 of its faces), with the same 4 emoji changes on its long tracks. A
-classification stands for at most 0.2 s in the tracker's average (vcam/track.py), so beyond
-that the average grows noisy. `python -m benchmarks.live` measures the CPU each costs."""
+CLASSIFY_EVERY = {Effort.HIGH: 0.0, Effort.BALANCED: 0.15, Effort.LOW: 0.2}
+"""Seconds between two classifications of a face that holds its look, for each effort (0: every
+frame). Measured at 30 fps on the clip with known changes (benchmarks/known_changes.py) and on
+the test clip, with a face followed on every frame after a change (`ClassifySchedule`):
+
+| interval | followed | known changes: faces classified, false changes, lags | test clip: classified, emoji changes |
+|---|---|---|---|
+| 0.1 s | no | 98 of 240, 0, 0.37–0.40 s | 198, 4 |
+| 0.15 s | yes | 96, 0, 0.27–0.30 s | 213, 5 |
+| 0.2 s | no | 77, 0, 0.33–0.43 s | 156, 6 (0.94 a second on a 2-s track) |
+| 0.2 s | yes | 93, 0, 0.27–0.30 s | 203, 6 (the same) |
+
+A classification stands for at most 0.2 s in the tracker's average (vcam/track.py), so the
+average of a face read every 0.2 s is noisier, and the test clip's short tracks change their
+emoji more often. At 0.15 s, with the face followed after a change, a face that holds its look
+costs two thirds of the classifications of 0.1 s, a new expression is shown sooner, and real
+footage, whose looks change often, costs about what it did. `python -m benchmarks.live`
+measures the CPU each costs."""
 LOOK = 8
 LOOK_CHANGE = 10.0
 """Mean grey-level change of a face's 8×8 thumbnail that has it classified again at once: a
@@ -140,43 +152,97 @@ class DetectSchedule:
         self._last, self._frames_since, self.changed = None, 0, None
 
 
+FOLLOW_READING = 0.6
+"""Least probability of a reading that disagrees with the shown emoji for its face to be followed."""
+
+
 @dataclass
 class _Classified:
     box: Box
+    """Where the track's face is now (for matching the next frame's faces)."""
     at: float
     look: np.ndarray
+    looked_at: Box
+    """Where the face was when it was last classified: `look` is the picture there, then."""
+    followed_until: float = 0.0
+    """After its look changed: until when it is classified on every frame."""
 
 
 class ClassifySchedule:
-    def __init__(self, every: float, match_iou: float = 0.3, look_change: float = LOOK_CHANGE) -> None:
-        self.every, self.match_iou, self.look_change = every, match_iou, look_change
+    """Which faces to classify on each frame: a new face and one whose look changed at once, and
+    that one, when the classifier then reads another emotion than its emoji shows, on every frame
+    for `follow` seconds more (the time its smoothed emotion takes to follow a new expression: the
+    tracker's time constant), so that the emoji changes as soon as with every frame classified;
+    the others when their `every` seconds are up, round-robin, so that faces found together do
+    not all fall due on one frame (which would take that frame the time of all of them at once)."""
+
+    def __init__(self, every: float, match_iou: float = 0.3, look_change: float = LOOK_CHANGE,
+                 follow: float = 0.4) -> None:
+        self.every, self.match_iou, self.look_change, self.follow = every, match_iou, look_change, follow
         self._tracks: dict[int, _Classified] = {}
+        self._last_t: float | None = None
+        self._changed: list[bool] = []
+        """Of the faces `due` was last given: which looked much changed."""
 
     def due(self, frame: np.ndarray, faces: Sequence[Face], t: float) -> list[bool]:
-        """Whether each face is to be classified now: new, changed, or not classified for `every` s."""
+        """Whether each face is to be classified now: new or changed or being followed, or its
+        turn among those not classified for `every` s. Each frame takes its share of those, the
+        longest waiting first: the faces times the frame's interval over `every` (one in six at
+        30 fps, 0.2 s and six faces), so that every face is still classified about every `every` s."""
         if self.every <= 0:
+            self._changed = [False] * len(faces)
             return [True] * len(faces)
+        interval = self.every if self._last_t is None else min(max(t - self._last_t, 0.0), self.every)
+        self._last_t = t
         known = list(self._tracks.values())
-        due = []
-        for face in faces:
+        due, waiting, self._changed = [], [], []
+        for index, face in enumerate(faces):
             best = max(known, key=lambda k: iou(k.box, face.box), default=None)
-            due.append(best is None or iou(best.box, face.box) < self.match_iou or t - best.at >= self.every
-                       or float(np.abs(look(frame, face.box) - best.look).mean()) > self.look_change)
+            if best is None or iou(best.box, face.box) < self.match_iou:
+                due.append(True)  # new to the schedule: its look is unknown, so changed
+                self._changed.append(True)
+                continue
+            # The picture where the face was at its last classification: another expression, or another
+            # face, changes it much, while the detector's box of a new face may frame it just as the
+            # old one was framed (two faces, each centred in its box, look alike at 8×8).
+            changed = float(np.abs(look(frame, best.looked_at) - best.look).mean()) > self.look_change
+            self._changed.append(changed)
+            due.append(changed or t < best.followed_until)
+            if not due[-1] and t - best.at >= self.every:
+                waiting.append((best.at, index))
+        share = math.ceil(len(faces) * interval / self.every - 1e-9)
+        for _, index in sorted(waiting)[:max(share, 1)]:
+            due[index] = True
         return due
 
     def done(self, frame: np.ndarray, tracked: Sequence[Face], due: Sequence[bool], t: float) -> None:
         """After tracking: `tracked[i]` is the i-th face given to `due` (with its track id); a track
         classified now starts its wait, one not classified keeps its last time and look."""
         kept: dict[int, _Classified] = {}
-        for face, now in zip(tracked, due):
+        # The tracker adds the faces it predicts for a track the detector missed: kept as they were.
+        missed = [False] * (len(tracked) - len(due))
+        changed = [*self._changed, *[False] * (len(tracked) - len(self._changed))]
+        for face, now, new_look in zip(tracked, [*due, *missed], changed):
             if face.track_id is None:
                 continue
             before = self._tracks.get(face.track_id)
+            # Followed when its look changed and the classifier now reads another emotion than the
+            # one shown: most likely a new expression, which the emoji should follow without the
+            # wait for turns; and no longer once a reading agrees with the emoji again. A look that
+            # changed while the reading holds (a turn of the head, the jitter of the box) is
+            # classified once, at once, and not followed.
+            followed_until = before.followed_until if before else 0.0
+            if now and face.probabilities is not None:
+                if face.top_emotion == face.emotion:
+                    followed_until = 0.0
+                elif new_look and max(face.probabilities) >= FOLLOW_READING:
+                    followed_until = t + self.follow
             if now or before is None:
-                kept[face.track_id] = _Classified(face.box, t, look(frame, face.box))
+                kept[face.track_id] = _Classified(face.box, t, look(frame, face.box), face.box, followed_until)
             else:
-                kept[face.track_id] = _Classified(face.box, before.at, before.look)
+                kept[face.track_id] = _Classified(face.box, before.at, before.look, before.looked_at, followed_until)
         self._tracks = kept
 
     def reset(self) -> None:
         self._tracks.clear()
+        self._last_t = None
