@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import zip_longest
 from dataclasses import dataclass
 
 import cv2
@@ -36,6 +37,7 @@ import numpy as np
 
 from vcam.choices import Effort
 from vcam.faces import Box, Face, iou
+from vcam.track import TrackerSettings
 
 CLASSIFY_EVERY = {Effort.HIGH: 0.0, Effort.BALANCED: 0.15, Effort.LOW: 0.2}
 """Seconds between two classifications of a face that holds its look, for each effort (0: every
@@ -152,8 +154,9 @@ class DetectSchedule:
         self._last, self._frames_since, self.changed = None, 0, None
 
 
-FOLLOW_READING = 0.6
-"""Least probability of a reading that disagrees with the shown emoji for its face to be followed."""
+FOLLOW_READING = TrackerSettings.confident_above
+"""Least probability of a reading that disagrees with the shown emoji for its face to be followed:
+what the tracker calls a confident reading."""
 
 
 @dataclass
@@ -177,12 +180,12 @@ class ClassifySchedule:
     not all fall due on one frame (which would take that frame the time of all of them at once)."""
 
     def __init__(self, every: float, match_iou: float = 0.3, look_change: float = LOOK_CHANGE,
-                 follow: float = 0.4) -> None:
+                 follow: float = TrackerSettings.time_constant) -> None:
         self.every, self.match_iou, self.look_change, self.follow = every, match_iou, look_change, follow
         self._tracks: dict[int, _Classified] = {}
         self._last_t: float | None = None
         self._changed: list[bool] = []
-        """Of the faces `due` was last given: which looked much changed."""
+        """Of the faces `due` was last given: which looked much changed, or were new to it."""
 
     def due(self, frame: np.ndarray, faces: Sequence[Face], t: float) -> list[bool]:
         """Whether each face is to be classified now: new or changed or being followed, or its
@@ -219,10 +222,9 @@ class ClassifySchedule:
         """After tracking: `tracked[i]` is the i-th face given to `due` (with its track id); a track
         classified now starts its wait, one not classified keeps its last time and look."""
         kept: dict[int, _Classified] = {}
-        # The tracker adds the faces it predicts for a track the detector missed: kept as they were.
-        missed = [False] * (len(tracked) - len(due))
-        changed = [*self._changed, *[False] * (len(tracked) - len(self._changed))]
-        for face, now, new_look in zip(tracked, [*due, *missed], changed):
+        # The tracker adds the faces it predicts for a track the detector missed (after those given
+        # to `due`): neither classified nor changed, kept as they were.
+        for face, now, new_look in zip_longest(tracked, due, self._changed, fillvalue=False):
             if face.track_id is None:
                 continue
             before = self._tracks.get(face.track_id)
