@@ -48,9 +48,13 @@ def background(photo: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.GaussianBlur(scaled[y:y + height, x:x + width], (0, 0), sigmaX=width / 40)
 
 
-def build_frame(photo: np.ndarray, faces: list[np.ndarray], width: int, height: int) -> np.ndarray:
+def build_frame(photo: np.ndarray, faces: list[np.ndarray], width: int, height: int,
+                shifts: list[int] | None = None) -> np.ndarray:
+    """The faces pasted on the photo's background in their grid cells, each moved sideways by its
+    `shifts` pixels (default none)."""
     frame = background(photo, width, height)
-    for face, (x, y, side) in zip(faces, face_layout(width, height, len(faces))):
+    for index, (face, (x, y, side)) in enumerate(zip(faces, face_layout(width, height, len(faces)))):
+        x = min(max(0, x + (shifts[index] if shifts else 0)), width - side)
         frame[y:y + side, x:x + side] = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)[:, :, None]
     return frame
 

@@ -46,7 +46,8 @@ from vcam.sources import FrameSource, open_source
 WIDTH, HEIGHT, FPS = 1280, 720, 30
 CLIP_SECONDS = 12
 DRIFT_PX, DRIFT_PERIOD = 24, 8.0
-"""The faces drift sideways by up to this many pixels, once round every this many seconds."""
+"""The faces drift sideways by up to this many pixels, once round every this many seconds, each
+an eighth of a round after the one before it (so that neighbours never touch)."""
 CHANGE_EVERY = 3.0
 """Seconds between the cuts of the expression-change clip."""
 BACKEND = "vcam-live-bench"
@@ -141,14 +142,23 @@ def write_clip(path: Path, frames: Iterator[np.ndarray]) -> Path:
     return path
 
 
-def drifting(still: np.ndarray, index: int) -> np.ndarray:
-    shift = round(DRIFT_PX * np.sin(2 * np.pi * index / (DRIFT_PERIOD * FPS)))
-    return np.roll(still, shift, axis=1)
+def drift(index: int, face: int = 0) -> int:
+    """How far face number `face` has drifted sideways on frame `index`, in pixels."""
+    return round(DRIFT_PX * np.sin(2 * np.pi * index / (DRIFT_PERIOD * FPS) + face * np.pi / 4))
 
 
-def faces_clip(path: Path, photo: np.ndarray, faces: list[np.ndarray]) -> Path:
-    still = build_frame(photo, faces, WIDTH, HEIGHT)
-    return write_clip(path, (drifting(still, i) for i in range(CLIP_SECONDS * FPS)))
+def drifting(photo: np.ndarray, faces: list[np.ndarray], index: int, sway: bool = False) -> np.ndarray:
+    """Frame `index` of the faces drifting: each on its own in front of a still room, as a
+    webcam that stands still sees people who move; or, with `sway`, the whole picture drifting
+    round (the frame rolled sideways, what leaves one side coming back at the other), as a
+    camera that sways sees them."""
+    if sway:
+        return np.roll(build_frame(photo, faces, WIDTH, HEIGHT), drift(index), axis=1)
+    return build_frame(photo, faces, WIDTH, HEIGHT, [drift(index, face) for face in range(len(faces))])
+
+
+def faces_clip(path: Path, photo: np.ndarray, faces: list[np.ndarray], sway: bool = False) -> Path:
+    return write_clip(path, (drifting(photo, faces, i, sway) for i in range(CLIP_SECONDS * FPS)))
 
 
 def distinct_faces(candidates: list[np.ndarray], photo: np.ndarray, model: EmotionModel,
@@ -166,12 +176,11 @@ def distinct_faces(candidates: list[np.ndarray], photo: np.ndarray, model: Emoti
     return [first[2], second[2]], [first[1], second[1]]
 
 
-def change_clip(path: Path, photo: np.ndarray, pair: list[np.ndarray]) -> tuple[Path, list[int]]:
+def change_clip(path: Path, photo: np.ndarray, pair: list[np.ndarray], sway: bool = False) -> tuple[Path, list[int]]:
     """One face, cut between the two of `pair` every CHANGE_EVERY seconds; the cut frames."""
-    stills = [build_frame(photo, [face], WIDTH, HEIGHT) for face in pair]
     period = round(CHANGE_EVERY * FPS)
     frames = CLIP_SECONDS * FPS
-    write_clip(path, (drifting(stills[(i // period) % 2], i) for i in range(frames)))
+    write_clip(path, (drifting(photo, [pair[(i // period) % 2]], i, sway) for i in range(frames)))
     return path, list(range(period, frames, period))
 
 
@@ -247,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--faces", type=int, nargs="+", default=[1, 4, 8], help="face counts (default 1 4 8)")
     parser.add_argument("--media", type=Path, default=Path("../shared/media"))
     parser.add_argument("--data", type=Path, default=Path("../shared/data/fer2013-train-publictest.npz"))
+    parser.add_argument("--sway", action="store_true",
+                        help="the camera sways: the whole picture drifts, not only the faces in front of a still room")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON")
     return parser
 
@@ -265,11 +276,11 @@ def main(argv: list[str] | None = None) -> int:
         results = []
         with tempfile.TemporaryDirectory(prefix="vcam-live-") as folder:
             for count in args.faces:
-                clip = faces_clip(Path(folder) / f"faces-{count}.mp4", photo, candidates[:count])
+                clip = faces_clip(Path(folder) / f"faces-{count}.mp4", photo, candidates[:count], args.sway)
                 result, _ = run_live(config, clip, count, args.seconds)
                 results.append(result)
             pair, truths = distinct_faces(candidates, photo, EmotionModel(config.emotion_model), detector)
-            clip, cuts = change_clip(Path(folder) / "expression-change.mp4", photo, pair)
+            clip, cuts = change_clip(Path(folder) / "expression-change.mp4", photo, pair, args.sway)
             result, shown = run_live(config, clip, 1, args.seconds)
             result.emoji_lag_s = emoji_lag(shown, cuts, truths)
             results.append(result)
@@ -278,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), "unknown CPU") if Path("/proc/cpuinfo").exists() else "unknown CPU"
-    print(f"live at {WIDTH}×{HEIGHT}, {FPS} fps source, on {cpu}")
+    print(f"live at {WIDTH}×{HEIGHT}, {FPS} fps source, {'the camera swaying' if args.sway else 'faces drifting'}, on {cpu}")
     print("| clip | faces | cores used | fps published | fps processed | repeated | p95 capture→send ms | emoji lag s |")
     print("|---|---|---|---|---|---|---|---|")
     for r in results:

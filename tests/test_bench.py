@@ -147,7 +147,7 @@ def test_the_detection_schedule_benchmark_prints_a_row_per_scene_and_effort(medi
 
     assert detect_schedule.main(["--media", str(media), "--data", str(fer_npz), "--frames", "30"]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "%" in line]
-    assert [row.split(" | ")[1] for row in rows] == ["high", "balanced", "low"] * 2
+    assert [row.split(" | ")[1] for row in rows] == ["high", "balanced", "low"] * 3
     high = rows[0].split(" | ")
     assert high[2] == "100%", "high effort detects every frame"
     for row in rows[1:3] + rows[4:]:

@@ -18,6 +18,7 @@ from vcam.classify import EmotionModel
 from vcam.config import Config
 from vcam.detect import FaceDetector
 from vcam.faces import Face
+from vcam.motion import FaceMotion
 from vcam.overlay import EmojiOverlay, load_emojis
 from vcam.schedule import CLASSIFY_EVERY, DETECT_EVERY, ClassifySchedule, DetectSchedule
 from vcam.tiles import TILE_SCORE, TiledDetector, TileRotation
@@ -61,7 +62,11 @@ class Pipeline:
         self.tracker = tracker
         self.overlay = overlay
         self.overlay_enabled = overlay_enabled
+        self.motion = FaceMotion()
+        """Carries the detected faces where they move between detections."""
         self._detected: list[Face] = []
+        self._missing = False
+        """Whether the tracker follows a face that the detector's faces in force lack."""
 
     @classmethod
     def from_config(cls, config: Config) -> Pipeline:
@@ -90,6 +95,7 @@ class Pipeline:
             faces = [next(classified) if now else face for face, now in zip(faces, due)]
         with timer("track"):
             faces = self.tracker.update(faces, t)
+            self._missing = any(face.predicted for face in faces)
             self.schedule.done(frame, faces, due, t)
             # A face not classified on this frame carries its track's smoothed probabilities,
             # which are what its emoji follows.
@@ -113,14 +119,31 @@ class Pipeline:
         self.detector = build_detector(self.config)
         self.reset()
 
+    @property
+    def detected(self) -> list[Face]:
+        """The detector's faces in force: found on the last detection, carried since."""
+        return self._detected
+
     def detect(self, frame: np.ndarray, t: float = 0.0) -> list[Face]:
-        """The detector's faces: fresh when the detection schedule says so, the last ones between."""
-        if self.detect_schedule.due(frame, t):
-            changed = self.detect_schedule.changed
-            if changed is not None and isinstance(self.detector, TileRotation):
-                self._detected = self.detector.detect(frame, changed)
-            else:
-                self._detected = self.detector.detect(frame)
+        """The detector's faces: fresh when the detection schedule says so, carried where they
+        moved when the picture changed only around them, the last ones between."""
+        schedule = self.detect_schedule
+        if not schedule.due(frame, t):
+            return self._detected
+        boxes = [face.box for face in self._detected]
+        # Carried only when the picture changed around the faces alone, and the last detection
+        # found every face the tracker follows: one it missed may be back, for the detector to see.
+        if (schedule.around(boxes) and not self._missing
+                and (carried := self.motion.carried(frame, self._detected)) is not None):
+            schedule.carried(boxes + [face.box for face in carried])
+            self._detected = carried
+            return carried
+        changed = schedule.changed
+        if changed is not None and isinstance(self.detector, TileRotation):
+            self._detected = self.detector.detect(frame, changed)
+        else:
+            self._detected = self.detector.detect(frame)
+        self.motion.remember(frame, self._detected)
         return self._detected
 
     def reset(self) -> None:
@@ -128,9 +151,11 @@ class Pipeline:
         self.tracker.reset()
         self.schedule.reset()
         self.detect_schedule.reset()
+        self.motion.forget()
         if isinstance(self.detector, TileRotation):
             self.detector.reset()  # the next frame searches every tile again
         self._detected = []
+        self._missing = False
 
     def draw(self, frame: np.ndarray, faces: list[Face], t: float | None = None) -> None:
         """The emojis for `faces` onto `frame`, in place, when the overlay is on; with `t`, an

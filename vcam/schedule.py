@@ -1,8 +1,10 @@
 """When to detect faces and when to classify each face — not on every frame.
 
 Detection (DetectSchedule): at once when the picture has changed since the last detection (a
-face moved, came or left), else every few tenths of a second; between detections the last faces
-stand where they were found and the tracker carries them.
+face moved, came or left), else every few tenths of a second. When it changed only around the
+faces found last, and their pictures are found again nearby, the faces are carried where they
+moved instead (vcam/motion.py), until the still picture's wait for a detection is over; between
+detections the faces stand where they were found or carried, and the tracker follows them.
 
 Classification (ClassifySchedule): at once when a face is new or its look has changed, and on
 every frame after while the classifier reads another emotion than the face's emoji shows; else a
@@ -101,8 +103,9 @@ PICTURE_CHANGE = 12.0
 """Grey-level change of any one cell, against the picture at the last detection, that has the
 detector run again. On the test clip (a stage, people and camera moving) 12 detects on 77 % of
 the frames and the kept faces miss 1.7–1.9 % of what a fresh detection finds; 15 detected on 74 %
-and missed 2.6 %, 10 on 78 % and 1.9 %. Four faces drifting slowly are detected on 35 % of the
-frames (python -m benchmarks.detect_schedule)."""
+and missed 2.6 %, 10 on 78 % and 1.9 %. Four faces drifting slowly in front of a still room are
+detected on 26 % of the frames (58 % before faces were carried), and with the camera swaying on
+26 % (35 %) (python -m benchmarks.detect_schedule)."""
 SOMETHING_NEW = 45.0
 """A cell that changed by more than this is where something came or went, not a drift: a face of
 40 px stepping into a room changes 6 cells by more, a picture drifting by a few pixels its edges
@@ -119,12 +122,28 @@ def picture(frame: np.ndarray) -> np.ndarray:
 class DetectSchedule:
     """Whether to run the detector on a frame: the first frame; then, at least `every_frames`
     frames after the last detection, when the picture has changed by more than `change` in any
-    cell or `still_seconds` have passed (0: every `every_frames`-th frame, whatever changed)."""
+    cell or `still_seconds` have passed (0: every `every_frames`-th frame, whatever changed).
+
+    When the picture changed only around the faces found last (`around`), the pipeline may carry
+    them where they moved instead of detecting (vcam/motion.py), and says so (`carried`): the
+    picture around them is then compared from there on, and the next detection still comes
+    `still_seconds` after the last at the latest.
+
+        if schedule.due(frame, t):
+            if schedule.around(boxes) and (moved := motion.carried(frame, faces)) is not None:
+                schedule.carried(boxes + boxes of moved)
+            else:
+                ...detect...
+    """
 
     def __init__(self, still_seconds: float, every_frames: int = 1, change: float = PICTURE_CHANGE) -> None:
         self.still_seconds, self.every_frames, self.change = still_seconds, every_frames, change
         self._last: tuple[float, np.ndarray, tuple[int, ...]] | None = None
-        """When the last detection ran, the picture it saw and the frame's size."""
+        """When the last detection ran, the picture it saw (since updated where faces were
+        carried) and the frame's size."""
+        self._before: tuple[tuple[float, np.ndarray, tuple[int, ...]], np.ndarray] | None = None
+        """After `due` said True on a frame of the same size: the last detection's `_last` and
+        the picture's difference from it, for `around` and `carried`."""
         self._frames_since = 0
         self.changed: np.ndarray | None = None
         """After `due` said True: the cells of the picture where something came or went since
@@ -132,12 +151,13 @@ class DetectSchedule:
         grid), for the detector to look there first; None when there are none."""
 
     def due(self, frame: np.ndarray, t: float) -> bool:
-        """Whether to detect on `frame`, taken at `t`; True also starts the wait for the next one."""
+        """Whether to detect on `frame`, taken at `t` (or to carry the faces: `around`); True
+        also starts the wait for the next one."""
         self._frames_since += 1
         if self._last is not None and self._frames_since < self.every_frames:
             return False
         now, size = picture(frame), frame.shape[:2]
-        difference, most = None, 0
+        difference, most, self._before = None, 0, None
         if self._last is not None:
             at, before, before_size = self._last
             if before_size == size:  # another size of frame: the kept faces no longer fit it
@@ -145,13 +165,60 @@ class DetectSchedule:
                 most = int(difference.max())
                 if self.still_seconds > 0 and t - at < self.still_seconds and most <= self.change:
                     return False
+                self._before = self._last, difference
         self._last, self._frames_since = (t, now, size), 0
         self.changed = difference > SOMETHING_NEW if most > SOMETHING_NEW else None
         return True
 
+    def around(self, boxes: Sequence[Box]) -> bool:
+        """Whether the frame `due` just said True for changed only around `boxes` (each grown by
+        GROW of its side on every side: the hair and the edges of a face move with it), before a
+        still picture's wait for a detection is over: then carrying those faces where they moved
+        is as good as detecting them, as nothing can have come or gone anywhere else."""
+        if self._before is None or self._last is None or not boxes or self.still_seconds <= 0:
+            return False
+        (at, _, size), difference = self._before
+        if self._last[0] - at >= self.still_seconds:
+            return False
+        unexplained = difference > self.change
+        unexplained[_cells_around(unexplained, size, boxes)] = False
+        return not unexplained.any()
+
+    def carried(self, boxes: Sequence[Box]) -> None:
+        """The faces were carried instead of detected on the frame `due` just said True for, from
+        and to `boxes`: the wait for a detection goes on from the last one, and the picture
+        around the faces is compared with this frame's from now on."""
+        assert self._before is not None and self._last is not None
+        (at, before, size), _ = self._before
+        now = self._last[1]
+        before = before.copy()
+        cells = _cells_around(before, size, boxes)
+        before[cells] = now[cells]
+        self._last, self._before = (at, before, size), None
+
     def reset(self) -> None:
         """Detect on the next frame (a new camera, a new detector)."""
-        self._last, self._frames_since, self.changed = None, 0, None
+        self._last, self._before, self._frames_since, self.changed = None, None, 0, None
+
+
+GROW = 0.75
+"""A face's box grown by this share of its side on every side holds the picture that moves with
+it: hair, ears, the outline of the head. A real portrait drifting in front of a room changes the
+picture beyond 0.5 of it (tests/test_motion.py); at 1.0 four faces side by side cover a neighbour
+the detector missed, and 1.6 % of them were lost, at 0.75 0.2 % (python -m benchmarks.detect_schedule)."""
+
+
+def _cells_around(grid: np.ndarray, size: tuple[int, ...], boxes: Sequence[Box]) -> np.ndarray:
+    """Which cells of `grid` (laid over a frame of `size`, height × width) lie under `boxes`,
+    each grown by its side on every side."""
+    rows, columns = grid.shape
+    height, width = size[0], size[1]
+    under = np.zeros(grid.shape, bool)
+    for x, y, w, h in boxes:
+        x0, y0, x1, y1 = x - GROW * w, y - GROW * h, x + (1 + GROW) * w, y + (1 + GROW) * h
+        under[max(0, int(y0 * rows / height)):max(0, math.ceil(y1 * rows / height)),
+              max(0, int(x0 * columns / width)):max(0, math.ceil(x1 * columns / width))] = True
+    return under
 
 
 FOLLOW_READING = TrackerSettings.confident_above
