@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from benchmarks.frames import findable_faces
-from benchmarks.live import HEIGHT, WIDTH, drifting
+from benchmarks.live import drifting
 from benchmarks.steady_emojis import cpu_name
 from vcam.choices import Effort
 from vcam.config import Config
