@@ -355,3 +355,22 @@ def test_scaling_from_the_pyramid_matches_area_averaging_the_artwork(side, shipp
     direct = cv2.resize(art, scaled.shape[1::-1], interpolation=cv2.INTER_AREA)
     assert max(scaled.shape[:2]) == side
     assert np.abs(on_white(scaled).astype(int) - on_white(direct).astype(int)).mean() < 4.0
+
+
+@pytest.mark.parametrize("placement", list(Placement))
+def test_the_pixels_under_the_emojis_give_back_the_camera_s_picture(photo, faces, placement) -> None:
+    """Two faces in a cross-fade (two emojis each, the second drawn over the first) and a third
+    overlapping them: putting back what each emoji covered, the last first, gives the photo exactly."""
+    from vcam.overlay import uncover
+
+    overlay = EmojiOverlay(load_emojis(), placement)
+    tracked = [face.replace(track_id=index) for index, face in enumerate(faces)]
+    x, y, w, h = faces[0].box
+    tracked.append(faces[0].replace(box=(x + w / 3, y, w, h), track_id=9))
+    overlay.draw(photo.copy(), tracked, 0.0)
+    changed = [face.replace(emotion="surprise") for face in tracked]
+    underneath = []
+    frame = overlay.draw(photo.copy(), changed, 1 / 30, underneath)  # mid-fade: both emojis on each face
+    assert len(underneath) == 2 * len(changed)
+    assert not np.array_equal(frame, photo)
+    assert np.array_equal(uncover(frame, underneath), photo)

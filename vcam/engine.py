@@ -26,6 +26,7 @@ from vcam.capture import Backoff, CameraStatus, Capture
 from vcam.config import Config, save_settings
 from vcam.faces import Face
 from vcam.live_settings import LIVE
+from vcam.overlay import Covered, uncover
 from vcam.pipeline import FrameResult, Pipeline
 from vcam.placeholder import placeholder_frame
 from vcam.repeats import RepeatedPicture
@@ -84,7 +85,9 @@ class Engine:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._capture: Capture | None = None
-        self._last_raw: np.ndarray | None = None
+        self._last_camera: tuple[np.ndarray, list[Covered]] | None = None
+        """The last camera frame as published, and the pixels its emojis cover: the camera's
+        picture without a copy of every frame, for a redraw."""
         self._last_faces: list[Face] = []
         self._last_output: FrameResult | None = None
         self._repeats = RepeatedPicture()
@@ -248,18 +251,18 @@ class Engine:
         if self._repeats.may_skip(frame):
             self._publish_again(frame)
             return
+        underneath: list[Covered] = []
         if not self.pipeline.overlay_enabled:
             # No emojis to draw: no detector, no classifier; the camera's frame goes straight to the sinks.
-            raw, result = frame, FrameResult(frame, [])
+            result = FrameResult(frame, [])
         else:
-            raw = frame.copy()  # kept unannotated, so that a change of overlay redraws at once
             try:
-                result = self.pipeline.process(frame)
+                result = self.pipeline.process(frame, underneath=underneath)
             except Exception as err:  # noqa: BLE001 - one bad frame must not stop the stream
                 log.warning("a frame could not be processed (%s); showing it without emojis", err)
-                result = FrameResult(raw.copy(), [])
+                result, underneath = FrameResult(uncover(frame, underneath), []), []
         self._repeats.ran(self._last_output.faces if self._last_output else [], result.faces)
-        self._last_raw = raw
+        self._last_camera = result.frame, underneath
         if self.pipeline.overlay_enabled:  # with it off, the faces found last are kept for when it comes on
             self._last_faces = result.faces
         self._showing_placeholder = False
@@ -281,9 +284,10 @@ class Engine:
 
     def _redraw(self) -> None:
         """Publish the last camera frame again with the current overlay settings."""
-        if self._last_raw is None or self._showing_placeholder:
+        if self._last_camera is None or self._showing_placeholder:
             return
-        frame = self._last_raw.copy()
+        published, underneath = self._last_camera
+        frame = uncover(published.copy(), underneath)
         self.pipeline.draw(frame, self._last_faces)
         self._publish(FrameResult(frame, self._last_faces))
 
@@ -325,7 +329,7 @@ class Engine:
         self.pipeline.reset()
         self._set_state(camera=camera, camera_ok=False, camera_message=f"opening {describe_camera(camera)}")
         self._save(camera=camera)
-        self._last_raw = None
+        self._last_camera = None
         if self._state.running and not self._state.paused:
             self._start_capture()
 

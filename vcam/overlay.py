@@ -122,12 +122,14 @@ class EmojiOverlay:
         self._pyramids: dict[str, list[np.ndarray]] = {}
         self._shapes: dict[int, tuple[int, int]] = {}
 
-    def draw(self, frame: np.ndarray, faces: Sequence[Face], t: float | None = None) -> np.ndarray:
-        """With `t` (seconds), a face whose emotion changed fades from the old emoji to the new one."""
+    def draw(self, frame: np.ndarray, faces: Sequence[Face], t: float | None = None,
+             underneath: list[Covered] | None = None) -> np.ndarray:
+        """With `t` (seconds), a face whose emotion changed fades from the old emoji to the new one;
+        with `underneath`, the pixels each emoji covers are added to it first (`uncover` puts them back)."""
         shown = [face for face in faces if face.emotion is not None]
         layers = self.fades.layers(shown, t)
         if self.placement == "corner":
-            self._draw_corner(frame, layers)
+            self._draw_corner(frame, layers, underneath)
         for face, weight in layers if self.placement != "corner" else ():
             x, y, w, h = face.box
             place = emoji_place(face)
@@ -138,16 +140,17 @@ class EmojiOverlay:
             else:  # badge: above the head's right side, clear of the face
                 emoji = self._sized(face.emotion, side * self.badge_scale, track=face.track_id)
                 cx, cy = x + w + emoji.width * 0.35, y - emoji.height * 0.15
-            emoji.paste(frame, round(cx - emoji.width / 2), round(cy - emoji.height / 2), weight)
+            emoji.paste(frame, round(cx - emoji.width / 2), round(cy - emoji.height / 2), weight, underneath)
         return frame
 
-    def _draw_corner(self, frame: np.ndarray, layers: Sequence[tuple[Face, float]]) -> None:
+    def _draw_corner(self, frame: np.ndarray, layers: Sequence[tuple[Face, float]],
+                     underneath: list[Covered] | None) -> None:
         size = max(24, frame.shape[0] // 6)
         margin = size // 8
         slots: dict[int, int] = {}  # a face's two layers share its slot
         for face, weight in sorted(layers, key=lambda layer: layer[0].box[0]):  # left-to-right, as the faces stand
             slot = slots.setdefault(id(face) if face.track_id is None else face.track_id, len(slots))
-            self._sized(face.emotion, size).paste(frame, margin, margin + slot * (size + margin), weight)
+            self._sized(face.emotion, size).paste(frame, margin, margin + slot * (size + margin), weight, underneath)
 
     def _sized(self, emotion: str, side: float, angle: float = 0.0, track: int | None = None) -> Sticker:
         """The emoji scaled so that its larger side is `side` pixels, turned by `angle` degrees
@@ -258,9 +261,11 @@ class Sticker:
         return cls(cv2.multiply(colour, alpha3, scale=1 / 255), 255 - alpha3,
                    width, height, int(left), int(top))
 
-    def paste(self, frame: np.ndarray, x: int, y: int, weight: float = 1.0) -> None:
+    def paste(self, frame: np.ndarray, x: int, y: int, weight: float = 1.0,
+              underneath: list[Covered] | None = None) -> None:
         """Blend onto a BGR frame with the image's top-left at (x, y), clipped to the frame; a
-        `weight` under 1 scales the image's alpha (a cross-fade)."""
+        `weight` under 1 scales the image's alpha (a cross-fade); with `underneath`, the pixels
+        it covers are added to it first."""
         x, y = x + self.left, y + self.top
         height, width = frame.shape[:2]
         patch_height, patch_width = self.premultiplied.shape[:2]
@@ -270,12 +275,32 @@ class Sticker:
             return
         inside = (slice(y0 - y, y1 - y), slice(x0 - x, x1 - x))
         region = frame[y0:y1, x0:x1]
+        if underneath is not None:
+            underneath.append(Covered(x0, y0, region.copy()))
         # Assigned through numpy, not OpenCV's dst=: the frame may be any view (mirrored, a BGRA frame's BGR).
         premultiplied, transparency = self.premultiplied[inside], self.transparency[inside]
         if weight < 1.0:  # colour·alpha·w, and 255 − alpha·w = w·(255 − alpha) + 255·(1 − w)
             premultiplied = cv2.convertScaleAbs(premultiplied, alpha=weight)
             transparency = cv2.convertScaleAbs(transparency, alpha=weight, beta=255 * (1.0 - weight))
         region[:] = cv2.add(premultiplied, cv2.multiply(region, transparency, scale=1 / 255))
+
+
+@dataclass(frozen=True)
+class Covered:
+    """Pixels of a frame as they were before an emoji was drawn over them, top-left at (x, y)."""
+
+    x: int
+    y: int
+    pixels: np.ndarray
+
+
+def uncover(frame: np.ndarray, underneath: Sequence[Covered]) -> np.ndarray:
+    """`frame` with the pixels under its emojis put back (the last drawn first): the camera's
+    picture, kept this way instead of as a copy of the whole frame before drawing."""
+    for covered in reversed(underneath):
+        height, width = covered.pixels.shape[:2]
+        frame[covered.y:covered.y + height, covered.x:covered.x + width] = covered.pixels
+    return frame
 
 
 def blend(frame: np.ndarray, image: np.ndarray, x: int, y: int) -> None:

@@ -19,7 +19,7 @@ from vcam.config import Config
 from vcam.detect import FaceDetector
 from vcam.faces import Face
 from vcam.motion import FaceMotion
-from vcam.overlay import EmojiOverlay, load_emojis
+from vcam.overlay import Covered, EmojiOverlay, load_emojis
 from vcam.schedule import CLASSIFY_EVERY, DETECT_EVERY, ClassifySchedule, DetectSchedule
 from vcam.tiles import TILE_SCORE, TiledDetector, TileRotation
 from vcam.track import Tracker, tracker_settings
@@ -80,12 +80,14 @@ class Pipeline:
             detect_schedule=DetectSchedule(DETECT_EVERY[config.effort], config.detect_every),
         )
 
-    def process(self, frame: np.ndarray, t: float | None = None, timer: StageTimer = untimed) -> FrameResult:
+    def process(self, frame: np.ndarray, t: float | None = None, timer: StageTimer = untimed,
+                underneath: list[Covered] | None = None) -> FrameResult:
         """Annotate `frame`, taken at `t` seconds, in place and return it with its faces.
 
         `t` drives the smoothing, the dwell and the cross-fade: a file's frame index / fps, or
         (the default) now on the monotonic clock, for a live camera. `timer` wraps each of
-        STAGES (benchmarks time them so)."""
+        STAGES (benchmarks time them so). With `underneath`, the pixels the emojis cover are
+        added to it (vcam.overlay.uncover puts them back)."""
         t = time.monotonic() if t is None else t
         with timer("detect"):
             faces = self.detect(frame, t)
@@ -102,7 +104,7 @@ class Pipeline:
             faces = [face.replace(probabilities=face.smoothed) if face.probabilities is None and face.smoothed
                      else face for face in faces]
         with timer("overlay"):
-            self.draw(frame, faces, t)
+            self.draw(frame, faces, t, underneath)
         return FrameResult(frame, faces)
 
     # --- what the user changes while it runs ---------------------------------------------------
@@ -157,11 +159,13 @@ class Pipeline:
         self._detected = []
         self._missing = False
 
-    def draw(self, frame: np.ndarray, faces: list[Face], t: float | None = None) -> None:
+    def draw(self, frame: np.ndarray, faces: list[Face], t: float | None = None,
+             underneath: list[Covered] | None = None) -> None:
         """The emojis for `faces` onto `frame`, in place, when the overlay is on; with `t`, an
-        emoji that changed fades into the new one (without, e.g. a redraw, it is shown at once)."""
+        emoji that changed fades into the new one (without, e.g. a redraw, it is shown at once);
+        with `underneath`, the pixels they cover are added to it."""
         if self.overlay_enabled:
-            self.overlay.draw(frame, faces, t)
+            self.overlay.draw(frame, faces, t, underneath)
 
 
 def build_detector(config: Config) -> FaceDetector | TileRotation:
