@@ -96,7 +96,7 @@ class Pipeline:
             classified = iter(self.model.classify(frame, [face for face, now in zip(faces, due) if now]))
             faces = [next(classified) if now else face for face, now in zip(faces, due)]
         with timer("track"):
-            faces = self.tracker.update(faces, t)
+            faces = self.tracker.update(faces, t, new_looks=self.schedule.changed)
             self._missing = any(face.predicted for face in faces)
             self.schedule.done(frame, faces, due, t)
             # A face not classified on this frame carries its track's smoothed probabilities,

@@ -254,6 +254,12 @@ class ClassifySchedule:
         self._changed: list[bool] = []
         """Of the faces `due` was last given: which looked much changed, or were new to it."""
 
+    @property
+    def changed(self) -> list[bool]:
+        """Of the faces `due` was last given: which looked much changed since their last
+        classification (new faces too)."""
+        return self._changed
+
     def due(self, frame: np.ndarray, faces: Sequence[Face], t: float) -> list[bool]:
         """Whether each face is to be classified now: new or changed or being followed, or its
         turn among those not classified for `every` s. Each frame takes its share of those, the

@@ -63,6 +63,21 @@ class TrackerSettings:
     """The most time one classification stands for. Under a schedule that classifies every few
     frames each result weighs for the time since the last; a face unseen for a second must not
     have its average replaced by the first look on its return."""
+    new_look_step: float = 0.1
+    """The least time a classification stands for when the face's look has just changed much
+    (vcam/schedule.py): however soon after the last it came, it is the first reading of what may
+    be a new expression. At balanced effort and 30 fps, on the known-changes clip and the test
+    clip (python -m benchmarks.steady_emojis for the first):
+
+    | least step | known changes shown after | the performer's changes in 8.4 s |
+    |---|---|---|
+    | none (the time since the last) | 8–9 frames (0.27–0.30 s) | 4 |
+    | 0.05 s | 6–7 frames | 4 |
+    | **0.1 s** | 4–6 frames (0.13–0.20 s) | 4 |
+    | 0.15 s | 3–6 frames | 8 |
+    | 0.2 s | 2–5 frames | 8 |
+
+    Above 0.1 s one reading of a talking face's passing look weighs enough to turn its emoji."""
     dwell: float = 0.8
     """Least seconds a shown emoji stays, unless a clear and confident change comes (`dwell_seconds`)."""
     switch_margin: float = 0.15
@@ -117,11 +132,14 @@ class EmotionState:
         smoothed = None if self.probabilities is None else tuple(float(p) for p in self.probabilities)
         return {"emotion": self.shown, "unsure": self.unsure, "smoothed": smoothed}
 
-    def update(self, probabilities: np.ndarray, t: float) -> None:
+    def update(self, probabilities: np.ndarray, t: float, new_look: bool = False) -> None:
+        """A classification at `t`; `new_look`: the face's look had changed much since the last."""
         if self.probabilities is None:
             self.probabilities = probabilities
         else:
             step = min(max(t - self.classified_at, 0.0), self.settings.longest_step)
+            if new_look:
+                step = max(step, self.settings.new_look_step)
             weight = 1.0 - math.exp(-step / self.settings.time_constant)
             self.probabilities = self.probabilities + weight * (probabilities - self.probabilities)
         self.classified_at = t
@@ -222,8 +240,9 @@ class Tracker:
         self._next_id = 1
         self._frames = 0
 
-    def update(self, faces: Sequence[Face], t: float | None = None) -> list[Face]:
-        """The faces of the frame taken at `t` seconds (default: frame count / CLOCKLESS_FPS)."""
+    def update(self, faces: Sequence[Face], t: float | None = None, new_looks: Sequence[bool] = ()) -> list[Face]:
+        """The faces of the frame taken at `t` seconds (default: frame count / CLOCKLESS_FPS);
+        `new_looks[i]`: the i-th face's look changed much since its last classification."""
         t = self._frames / CLOCKLESS_FPS if t is None else float(t)
         self._frames += 1
         s = self.settings
@@ -241,7 +260,8 @@ class Tracker:
             else:
                 track.follow(face, t)
             if face.probabilities is not None:
-                track.emotion.update(np.asarray(face.probabilities, np.float64), t)
+                track.emotion.update(np.asarray(face.probabilities, np.float64), t,
+                                     new_look=f < len(new_looks) and new_looks[f])
             result.append(face.replace(track_id=track.track_id, **track.emotion.shown_fields()))
         matched = set(map(id, track_of.values()))
         for track, (dx, dy) in zip(list(self._tracks), shifts):  # the tracks from before this frame
