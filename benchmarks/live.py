@@ -1,7 +1,8 @@
 """`python -m benchmarks.live`: what the user sees in their task manager while vcam runs.
 
 The engine runs at the source's rate on a 1280×720, 30 fps H.264 clip with 1, 4 and 8 faces
-drifting slowly, the virtual camera attached through a backend that drops what it is sent (the
+drifting slowly in front of a still room (with --sway, the whole picture drifting, as from a
+camera that sways), the virtual camera attached through a backend that drops what it is sent (the
 seam where v4l2loopback would be), nobody watching the preview. For each clip it reports:
 
 - cores used: the process's CPU seconds (every thread) over wall seconds, after a warm-up;
@@ -9,7 +10,9 @@ seam where v4l2loopback would be), nobody watching the preview. For each clip it
 - p95 latency from capture (the source handing the frame over) to the virtual camera's send;
 - on a clip whose one face changes expression at known frames (two FER2013 faces of different
   emotions cut in at the same spot every few seconds), the lag of the shown emoji: frames from
-  the cut until the emoji shows the new face's emotion.
+  the cut until the emoji shows the new face's emotion;
+- a reference for how fast the machine was at the time: the CPU it took, just before each clip's
+  run, to decode one of the clip's frames on one thread.
 
 The clips are built deterministically from the photo and the FER2013 faces the main benchmark
 uses (benchmarks/frames.py), so runs on two machines compare.
@@ -196,10 +199,27 @@ class LiveResult:
     repeated_share: float = 0.0
     """Share of the processed frames that repeated a still picture and skipped the pipeline."""
     emoji_lag_s: list[float] | None = None
+    reference_ms: float = 0.0
+    """CPU milliseconds this machine took, just before the run, to decode one frame of the clip
+    (on one thread): how fast it was then. Shared machines slow down and speed up by tens of
+    per cent from one minute to the next; compare cores between runs whose reference agrees."""
+
+
+def reference_ms(clip: Path, frames: int = 90) -> float:
+    """CPU ms a frame to decode the first `frames` frames of `clip` on this thread."""
+    source = cv2.VideoCapture(str(clip), cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, 1])
+    try:
+        began, decoded = time.thread_time(), 0
+        while decoded < frames and source.read()[0]:
+            decoded += 1
+        return 1000 * (time.thread_time() - began) / max(decoded, 1)
+    finally:
+        source.release()
 
 
 def run_live(config: Config, clip: Path, faces: int, seconds: float, warmup: float = 3.0) -> tuple[LiveResult, ShownEmotions]:
     """Run the engine on `clip` for warm-up + `seconds` and measure the last `seconds`."""
+    reference = reference_ms(clip)
     config = config.replace(camera=str(clip), width=WIDTH, height=HEIGHT, fps=FPS)
     source: list[TimedSource] = []
 
@@ -228,7 +248,8 @@ def run_live(config: Config, clip: Path, faces: int, seconds: float, warmup: flo
             latencies = sorted(CLOCK.latencies)
     p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))] * 1000 if latencies else float("nan")
     return LiveResult(clip.name, faces, round(wall, 2), round(cpu / wall, 3), round(sent / wall, 2),
-                      round(processed / wall, 2), round(p95, 2), round(repeated / max(processed, 1), 3)), shown
+                      round(processed / wall, 2), round(p95, 2), round(repeated / max(processed, 1), 3),
+                      reference_ms=round(reference, 3)), shown
 
 
 def emoji_lag(shown: ShownEmotions, cuts: list[int], truths: list[str]) -> list[float]:
@@ -290,14 +311,15 @@ def main(argv: list[str] | None = None) -> int:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), "unknown CPU") if Path("/proc/cpuinfo").exists() else "unknown CPU"
     print(f"live at {WIDTH}×{HEIGHT}, {FPS} fps source, {'the camera swaying' if args.sway else 'faces drifting'}, on {cpu}")
-    print("| clip | faces | cores used | fps published | fps processed | repeated | p95 capture→send ms | emoji lag s |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| clip | faces | cores used | fps published | fps processed | repeated | p95 capture→send ms | emoji lag s "
+          "| reference: decode ms a frame |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         lag = "—" if r.emoji_lag_s is None else (
             f"median {statistics.median(r.emoji_lag_s):.2f}, max {max(r.emoji_lag_s):.2f} ({len(r.emoji_lag_s)} cuts)"
             if r.emoji_lag_s else "never followed")
         print(f"| {r.clip} | {r.faces} | {r.cores:.2f} | {r.fps_published:.1f} | {r.fps_processed:.1f} | "
-              f"{100 * r.repeated_share:.0f} % | {r.p95_latency_ms:.1f} | {lag} |")
+              f"{100 * r.repeated_share:.0f} % | {r.p95_latency_ms:.1f} | {lag} | {r.reference_ms:.2f} |")
     if args.json:
         args.json.write_text(json.dumps({"cpu": cpu, "results": [asdict(r) for r in results]}, indent=1))
     return 0

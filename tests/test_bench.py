@@ -137,6 +137,7 @@ def test_the_live_measurement_runs_the_engine_at_camera_rate_and_reports_each_fi
     assert [(r["clip"], r["faces"]) for r in results] == [("faces-1.mp4", 1), ("expression-change.mp4", 1)]
     for result in results:
         assert result["fps_published"] > 0 and result["cores"] > 0 and result["p95_latency_ms"] > 0, result
+        assert result["reference_ms"] > 0, result
     assert results[0]["emoji_lag_s"] is None
     assert all(0 <= lag < live.CHANGE_EVERY for lag in results[1]["emoji_lag_s"])  # each cut counted once per loop
 
