@@ -58,7 +58,9 @@ average of a face read every 0.2 s is noisier, and the test clip's short tracks 
 emoji more often. At 0.15 s, with the face followed after a change, a face that holds its look
 costs two thirds of the classifications of 0.1 s, a new expression is shown sooner, and real
 footage, whose looks change often, costs about what it did. `python -m benchmarks.live`
-measures the CPU each costs."""
+measures the CPU each costs. (These lags are from before a changed look's first reading stood for
+at least 0.1 s in the tracker: with it, 0.15 s followed shows the known changes after 0.13–0.20 s,
+TrackerSettings.new_look_step.)"""
 LOOK = 8
 LOOK_CHANGE = 10.0
 """Mean grey-level change of a face's 8×8 thumbnail that has it classified again at once: a
