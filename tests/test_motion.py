@@ -11,12 +11,11 @@ import pytest
 
 from benchmarks import scenes
 from vcam.choices import Effort
-from vcam.config import Config
 from vcam.detect import FaceDetector
 from vcam.faces import iou
 from vcam.motion import FaceMotion
-from vcam.pipeline import Pipeline
 from vcam.schedule import DETECT_EVERY, DetectSchedule
+from test_schedule import CountingDetections
 
 FPS = 30
 
@@ -66,26 +65,6 @@ def test_a_face_that_moved_further_than_the_search_is_not_carried(media: Path) -
     assert motion.carried(shifted(frame, faces[0].box[2] * 0.6, 0), faces) is None
 
 
-class Counting:
-    """The real pipeline at `effort`, noting on which frames its detector ran."""
-
-    def __init__(self, effort: Effort) -> None:
-        self.pipeline = Pipeline.from_config(Config(effort=effort))
-        self.detected: list[int] = []
-        self.frame = 0
-        detect = self.pipeline.detector.detect
-
-        def counting(frame, *changed):
-            self.detected.append(self.frame)
-            return detect(frame, *changed)
-
-        self.pipeline.detector.detect = counting
-
-    def process(self, frame: np.ndarray, index: int):
-        self.frame = index
-        return self.pipeline.process(frame.copy(), index / FPS).faces
-
-
 def drifting_person(media: Path, frames: int, width: float = 220) -> list[np.ndarray]:
     """A real face drifting sideways in front of a still room, 40 px each way over three seconds."""
     room = scenes.blurred_background(media, 1280, 720)
@@ -103,7 +82,7 @@ def test_a_face_that_drifts_in_a_still_room_is_carried_between_detections(media:
     where it used to detect on most frames, and the face it shows stays where a detection on
     every frame finds it."""
     frames = drifting_person(media, 90)
-    every, balanced = Counting(Effort.HIGH), Counting(Effort.BALANCED)
+    every, balanced = CountingDetections(Effort.HIGH), CountingDetections(Effort.BALANCED)
     for index, frame in enumerate(frames):
         fresh = [face for face in every.process(frame, index) if not face.predicted]
         shown = balanced.process(frame, index)
@@ -118,7 +97,7 @@ def test_a_face_that_drifts_in_a_still_room_is_carried_between_detections(media:
 def test_a_face_that_comes_while_another_drifts_is_found_on_that_frame(media: Path) -> None:
     frames = drifting_person(media, 40)
     newcomer = scenes.portraits(media)[1]
-    counted = Counting(Effort.BALANCED)
+    counted = CountingDetections(Effort.BALANCED)
     for index, frame in enumerate(frames[:30]):
         assert len(counted.process(frame, index)) == 1
     for index, frame in enumerate(frames[30:], start=30):
@@ -130,7 +109,7 @@ def test_a_face_that_comes_while_another_drifts_is_found_on_that_frame(media: Pa
 
 def test_high_effort_never_carries(media: Path) -> None:
     frames = drifting_person(media, 20)
-    counted = Counting(Effort.HIGH)
+    counted = CountingDetections(Effort.HIGH)
     for index, frame in enumerate(frames):
         counted.process(frame, index)
     assert counted.detected == list(range(len(frames)))
