@@ -39,6 +39,7 @@ import numpy as np
 
 from vcam.choices import Effort
 from vcam.faces import Box, Face, iou
+from vcam.tiles import grid_cells
 from vcam.track import TrackerSettings
 
 CLASSIFY_EVERY = {Effort.HIGH: 0.0, Effort.BALANCED: 0.15, Effort.LOW: 0.2}
@@ -212,14 +213,11 @@ the detector missed, and 1.6 % of them were lost, at 0.75 0.2 % (python -m bench
 
 def _cells_around(grid: np.ndarray, size: tuple[int, ...], boxes: Sequence[Box]) -> np.ndarray:
     """Which cells of `grid` (laid over a frame of `size`, height × width) lie under `boxes`,
-    each grown by its side on every side."""
-    rows, columns = grid.shape
-    height, width = size[0], size[1]
+    each grown by GROW of its side on every side."""
     under = np.zeros(grid.shape, bool)
     for x, y, w, h in boxes:
-        x0, y0, x1, y1 = x - GROW * w, y - GROW * h, x + (1 + GROW) * w, y + (1 + GROW) * h
-        under[max(0, int(y0 * rows / height)):max(0, math.ceil(y1 * rows / height)),
-              max(0, int(x0 * columns / width)):max(0, math.ceil(x1 * columns / width))] = True
+        under[grid_cells(under, (size[1], size[0]), x - GROW * w, y - GROW * h,
+                         x + (1 + GROW) * w, y + (1 + GROW) * h)] = True
     return under
 
 
