@@ -10,6 +10,7 @@ install the peer; `--no-peer` leaves it out.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -73,12 +74,23 @@ def peer_python(folder: Path | None = None, say=print) -> Path:
     return python
 
 
-def run_peer(frames: list[np.ndarray], repeats: int, python: Path) -> dict:
-    """fer's frames per second over `frames`, each seen `repeats` times, in its own process."""
+def pinning(cores: int | None):
+    """What pins a child process onto the first `cores` CPUs of this one, as `preexec_fn`; None
+    when there is nothing to pin."""
+    if cores is None or not hasattr(os, "sched_getaffinity"):
+        return None
+    chosen = sorted(os.sched_getaffinity(0))[:cores]
+    return lambda: os.sched_setaffinity(0, chosen)
+
+
+def run_peer(frames: list[np.ndarray], repeats: int, python: Path, cores: int | None = None) -> dict:
+    """fer's frames per second over `frames`, each seen `repeats` times, in its own process (on
+    the first `cores` CPUs of this one where the system can pin; all of them without)."""
     with tempfile.TemporaryDirectory(prefix="vcam-bench-") as folder:
         for i, frame in enumerate(frames):
             cv2.imwrite(str(Path(folder) / f"{i:03d}.png"), frame)
-        done = subprocess.run([str(python), "-c", PEER_SCRIPT, folder, str(repeats)], capture_output=True, text=True)
+        done = subprocess.run([str(python), "-c", PEER_SCRIPT, folder, str(repeats)], capture_output=True, text=True,
+                              preexec_fn=pinning(cores))
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
         raise VcamError(f"the peer failed: {last}")

@@ -5,6 +5,7 @@ of the engine with the virtual camera and the web preview attached. Speed itself
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,10 +14,11 @@ import cv2
 import numpy as np
 import pytest
 
-from benchmarks.bench import STAGES, BenchInputs, case_frames, main
+from benchmarks.bench import STAGES, BenchInputs, case_frames, in_child, main, ours_on
 from benchmarks.frames import face_layout
 from benchmarks.peer import run_peer
 from benchmarks.soak import soak
+from vcam.choices import Effort
 from vcam.config import Config
 from vcam.faces import iou
 
@@ -84,6 +86,26 @@ def test_the_peer_script_times_fer_on_the_frames(tmp_path: Path, monkeypatch: py
     result = run_peer(frames, repeats=3, python=Path(sys.executable))
     assert result["name"] == "fer" and result["frames"] == 6 and result["fps"] > 0
     assert result["faces_found"] == [1, 1]
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="the system cannot pin a process to CPUs")
+def test_the_peer_runs_on_the_cores_it_is_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fer is compared on as many cores as vcam gets: a stand-in reports the CPUs it may run on."""
+    package = tmp_path / "fer"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "fer.py").write_text("import os\nclass FER:\n    def detect_emotions(self, frame):\n"
+                                    "        return [{}] * len(os.sched_getaffinity(0))\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    frames = [np.zeros((36, 64, 3), np.uint8)]
+    assert run_peer(frames, repeats=1, python=Path(sys.executable), cores=1)["faces_found"] == [1]
+    everything = len(os.sched_getaffinity(0))
+    assert run_peer(frames, repeats=1, python=Path(sys.executable))["faces_found"] == [everything]
+
+
+def test_vcam_s_side_of_the_comparison_runs_each_frame_as_a_stream_in_a_pinned_child(media: Path, fer_npz: Path) -> None:
+    frames = [frame for _, frame in case_frames(BenchInputs(media, fer_npz))[:2]]
+    assert in_child(ours_on, frames, Config(effort=Effort.HIGH), 2, 1) > 0
 
 
 def test_bench_without_its_media_says_so_in_one_line(tmp_path: Path) -> None:

@@ -108,11 +108,16 @@ def test_a_face_that_comes_while_another_drifts_is_found_on_that_frame(media: Pa
 
 
 def test_high_effort_never_carries(media: Path) -> None:
+    """Every frame is detected, and no face's picture is kept for carrying: it would be work for nothing."""
     frames = drifting_person(media, 20)
     counted = CountingDetections(Effort.HIGH)
+    remembered = []
+    remember = counted.pipeline.motion.remember
+    counted.pipeline.motion.remember = lambda frame, faces: (remembered.append(faces), remember(frame, faces))
     for index, frame in enumerate(frames):
         counted.process(frame, index)
     assert counted.detected == list(range(len(frames)))
+    assert remembered == []
 
 
 def test_only_a_change_around_the_faces_lets_them_be_carried(media: Path) -> None:

@@ -145,7 +145,8 @@ class Pipeline:
             self._detected = self.detector.detect(frame, changed)
         else:
             self._detected = self.detector.detect(frame)
-        self.motion.remember(frame, self._detected)
+        if schedule.carries:  # the faces' pictures, to find them again where they move
+            self.motion.remember(frame, self._detected)
         return self._detected
 
     def reset(self) -> None:

@@ -173,12 +173,18 @@ class DetectSchedule:
         self.changed = difference > SOMETHING_NEW if most > SOMETHING_NEW else None
         return True
 
+    @property
+    def carries(self) -> bool:
+        """Whether faces may ever be carried between detections (not when every frame is
+        detected: high effort)."""
+        return self.still_seconds > 0
+
     def around(self, boxes: Sequence[Box]) -> bool:
         """Whether the frame `due` just said True for changed only around `boxes` (each grown by
         GROW of its side on every side: the hair and the edges of a face move with it), before a
         still picture's wait for a detection is over: then carrying those faces where they moved
         is as good as detecting them, as nothing can have come or gone anywhere else."""
-        if self._before is None or self._last is None or not boxes or self.still_seconds <= 0:
+        if self._before is None or self._last is None or not boxes or not self.carries:
             return False
         (at, _, size), difference = self._before
         if self._last[0] - at >= self.still_seconds:
