@@ -250,7 +250,8 @@ def test_vcam_tray_stops_on_sighup_as_on_ctrl_c(desktop: str, media: Path, tmp_p
     config = config_file(tmp_path / "c.toml", f'camera = "{media / "short_hamilton_clip.mp4"}"')
     env = {**os.environ, "DISPLAY": desktop, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen([sys.executable, "-m", "vcam", "--config", str(config), "tray"], cwd=REPO, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=with_default_signals)  # as from a terminal, even when the tests run under nohup
     out, err = signal_once_shown(process, env, signal.SIGHUP)
     assert process.returncode == 0, err
     assert "Traceback" not in err and "interrupted" not in err
