@@ -298,7 +298,9 @@ def run_bench(inputs: BenchInputs, json_path: Path | None = None, peer: bool = T
         say(f"the peer (fer) on the same {len(pictures)} frames, {peer_repeats} times each")
         cores = max(core_counts())
         peer_result = run_peer(pictures, peer_repeats, peer_python(say=say), cores)
-        peer_result["ours_fps"] = in_child(ours_on, pictures, inputs.config, peer_repeats * 3, cores)
+        # Ten times fer's frames: both measured over about the same seconds at the target ratio,
+        # so that a shared machine's changes of speed weigh on both alike.
+        peer_result["ours_fps"] = in_child(ours_on, pictures, inputs.config, peer_repeats * 10, cores)
         peer_result["cores"] = cores
         peer_result["ratio"] = peer_result["ours_fps"] / peer_result["fps"]
     result = report(cases, peer_result, clip, inputs.config, say)
