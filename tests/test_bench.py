@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from benchmarks.bench import STAGES, BenchInputs, case_frames, in_child, main, ours_on
+from benchmarks.bench import STAGES, BenchInputs, case_frames, main, side_by_side, verdict
 from benchmarks.frames import face_layout
 from benchmarks.peer import run_peer
 from benchmarks.soak import soak
@@ -103,9 +103,24 @@ def test_the_peer_runs_on_the_cores_it_is_given(tmp_path: Path, monkeypatch: pyt
     assert run_peer(frames, repeats=1, python=Path(sys.executable))["faces_found"] == [everything]
 
 
-def test_vcam_s_side_of_the_comparison_runs_each_frame_as_a_stream_in_a_pinned_child(media: Path, fer_npz: Path) -> None:
+def test_the_side_by_side_takes_the_median_of_rounds_in_turn(media: Path, fer_npz: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """fer (a stand-in that takes its time) and the real vcam pipeline, in a pinned child, in turn."""
+    package = tmp_path / "fer"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "fer.py").write_text("import time\nclass FER:\n    def detect_emotions(self, frame):\n"
+                                    "        time.sleep(0.01)\n        return [{}]\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     frames = [frame for _, frame in case_frames(BenchInputs(media, fer_npz))[:2]]
-    assert in_child(ours_on, frames, Config(effort=Effort.HIGH), 2, 1) > 0
+    result = side_by_side(frames, Config(effort=Effort.HIGH), 1, Path(sys.executable), cores=1, rounds=3)
+    rounds = result["rounds"]
+    assert len(rounds) == 3 and result["faces_found"] == [1, 1] and result["cores"] == 1
+    for round_ in rounds:
+        assert 0 < round_["fps"] < 100 and round_["ours_fps"] > 0
+        assert round_["ratio"] == pytest.approx(round_["ours_fps"] / round_["fps"])
+    assert result["ratio"] == sorted(round_["ratio"] for round_ in rounds)[1]
+    assert "the median of 3 rounds" in verdict([], result)[0]
 
 
 def test_bench_without_its_media_says_so_in_one_line(tmp_path: Path) -> None:
