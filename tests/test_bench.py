@@ -73,15 +73,20 @@ def test_bench_prints_the_table_and_writes_the_json(media: Path, fer_npz: Path, 
     assert result["peer"] is None
 
 
-def test_the_peer_script_times_fer_on_the_frames(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The script the bench runs in fer's environment, here against a stand-in `fer` package that
-    reports one face per frame (installing the real one takes minutes and the network)."""
-    package = tmp_path / "fer"
+def stand_in_fer(folder: Path, monkeypatch: pytest.MonkeyPatch, detect_emotions: str, imports: str = "") -> None:
+    """A `fer` package in `folder`, on the path of the peer's process, whose FER.detect_emotions(self,
+    frame) has the body `detect_emotions` (installing the real one takes minutes and the network)."""
+    package = folder / "fer"
     package.mkdir()
     (package / "__init__.py").write_text("")
-    (package / "fer.py").write_text("class FER:\n    def detect_emotions(self, frame):\n"
-                                    "        assert frame.shape == (36, 64, 3)\n        return [{'box': [0, 0, 9, 9]}]\n")
-    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    body = "".join(f"        {line}\n" for line in detect_emotions.splitlines())
+    (package / "fer.py").write_text(f"{imports}\nclass FER:\n    def detect_emotions(self, frame):\n{body}")
+    monkeypatch.setenv("PYTHONPATH", str(folder))
+
+
+def test_the_peer_script_times_fer_on_the_frames(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The script the bench runs in fer's environment, against a stand-in that reports one face per frame."""
+    stand_in_fer(tmp_path, monkeypatch, "assert frame.shape == (36, 64, 3)\nreturn [{'box': [0, 0, 9, 9]}]")
     frames = [np.full((36, 64, 3), value, np.uint8) for value in (0, 128)]
     result = run_peer(frames, repeats=3, python=Path(sys.executable))
     assert result["name"] == "fer" and result["frames"] == 6 and result["fps"] > 0
@@ -91,12 +96,7 @@ def test_the_peer_script_times_fer_on_the_frames(tmp_path: Path, monkeypatch: py
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="the system cannot pin a process to CPUs")
 def test_the_peer_runs_on_the_cores_it_is_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """fer is compared on as many cores as vcam gets: a stand-in reports the CPUs it may run on."""
-    package = tmp_path / "fer"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "fer.py").write_text("import os\nclass FER:\n    def detect_emotions(self, frame):\n"
-                                    "        return [{}] * len(os.sched_getaffinity(0))\n")
-    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    stand_in_fer(tmp_path, monkeypatch, "return [{}] * len(os.sched_getaffinity(0))", imports="import os")
     frames = [np.zeros((36, 64, 3), np.uint8)]
     assert run_peer(frames, repeats=1, python=Path(sys.executable), cores=1)["faces_found"] == [1]
     everything = len(os.sched_getaffinity(0))
@@ -106,12 +106,7 @@ def test_the_peer_runs_on_the_cores_it_is_given(tmp_path: Path, monkeypatch: pyt
 def test_the_side_by_side_takes_the_median_of_rounds_in_turn(media: Path, fer_npz: Path, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """fer (a stand-in that takes its time) and the real vcam pipeline, in a pinned child, in turn."""
-    package = tmp_path / "fer"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "fer.py").write_text("import time\nclass FER:\n    def detect_emotions(self, frame):\n"
-                                    "        time.sleep(0.01)\n        return [{}]\n")
-    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    stand_in_fer(tmp_path, monkeypatch, "time.sleep(0.01)\nreturn [{}]", imports="import time")
     frames = [frame for _, frame in case_frames(BenchInputs(media, fer_npz))[:2]]
     result = side_by_side(frames, Config(effort=Effort.HIGH), 1, Path(sys.executable), cores=1, rounds=3)
     rounds = result["rounds"]
