@@ -74,13 +74,16 @@ def peer_python(folder: Path | None = None, say=print) -> Path:
     return python
 
 
+def first_cpus(cores: int) -> list[int]:
+    """The first `cores` of the CPUs this process may run on: where a benchmark pins what it
+    measures, so that vcam and fer get the same ones; none where the system cannot pin."""
+    return sorted(os.sched_getaffinity(0))[:cores] if hasattr(os, "sched_getaffinity") else []
+
+
 def pinning(cores: int | None):
-    """What pins a child process onto the first `cores` CPUs of this one, as `preexec_fn`; None
-    when there is nothing to pin."""
-    if cores is None or not hasattr(os, "sched_getaffinity"):
-        return None
-    chosen = sorted(os.sched_getaffinity(0))[:cores]
-    return lambda: os.sched_setaffinity(0, chosen)
+    """What pins a child process onto `first_cpus(cores)`, as `preexec_fn`; None when there is nothing to pin."""
+    chosen = first_cpus(cores) if cores is not None else []
+    return (lambda: os.sched_setaffinity(0, chosen)) if chosen else None
 
 
 def run_peer(frames: list[np.ndarray], repeats: int, python: Path, cores: int | None = None) -> dict:
