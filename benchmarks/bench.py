@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from benchmarks.frames import build_frame, findable_faces
-from benchmarks.peer import first_cpus
+from benchmarks.peer import first_cpus, peer_python, run_peer
 from vcam.choices import Effort
 from vcam.cli import add_look_arguments
 from vcam.config import Config, load_config
@@ -289,8 +289,6 @@ def side_by_side(pictures: list[np.ndarray], config: Config, repeats: int, pytho
                  rounds: int = PEER_ROUNDS) -> dict:
     """fer (from `python`) and vcam on the same frames and `cores` CPUs, in turn `rounds` times:
     fer's result with the medians of the rounds' fps and ratios, and each round's figures."""
-    from benchmarks.peer import run_peer
-
     measured = []
     for _ in range(rounds):
         peer = run_peer(pictures, repeats, python, cores)
@@ -317,8 +315,6 @@ def run_bench(inputs: BenchInputs, json_path: Path | None = None, peer: bool = T
             f" a frame, {row['missed']} of {row['faces']} clip faces missed ({100 * row['missed_share']:.1f} %)")
     peer_result = None
     if peer:
-        from benchmarks.peer import peer_python
-
         pictures = [frame for _, frame in frames]
         say(f"the peer (fer) and vcam on the same {len(pictures)} frames, in turn, {PEER_ROUNDS} times")
         peer_result = side_by_side(pictures, inputs.config, peer_repeats, peer_python(say=say), max(core_counts()))
