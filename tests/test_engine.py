@@ -68,7 +68,9 @@ class Running:
 
 
 def as_bgr(recorder: Recorder, index: int) -> np.ndarray:
-    return cv2.cvtColor(recorder.frames[index].data, cv2.COLOR_RGB2BGR)
+    """The index-th frame sent, in the default pixel format: the pipeline's BGR as it is."""
+    assert recorder.opened[-1]["format"] == "24BG"  # pyvirtualcam's FourCC for BGR
+    return recorder.frames[index].data
 
 
 def is_placeholder(frame: np.ndarray) -> bool:
@@ -110,7 +112,7 @@ def test_the_published_frames_are_the_camera_frames_with_emojis_unmirrored(media
 
 def test_toggling_the_overlay_changes_the_published_frames_within_two_frames(media: Path) -> None:
     photo = str(media / "two_people.jpg")
-    plain = to_pixel_format(fit_frame(read_image(Path(photo)), 1280, 720), "RGB")  # decoded as the source does
+    plain = to_pixel_format(fit_frame(read_image(Path(photo)), 1280, 720), "BGR")  # decoded as the source does
     with Running(Config(camera=photo)) as run:
         run.recorder.wait_for(lambda r: len(r.frames) > 2 and not is_placeholder(as_bgr(r, -1)))
         assert not np.array_equal(run.recorder.frames[-1].data, plain)
@@ -178,8 +180,7 @@ def test_a_camera_missing_at_start_is_retried_and_used_once_it_appears(clip: Con
     with Running(clip.replace(camera=0), opener=opener) as run:
         down = run.wait_state(lambda s: not s.camera_ok and "unplugged" in s.camera_message)
         run.wait_state(lambda s: s.camera_ok)
-        run.recorder.wait_for(lambda r: any(not is_placeholder(cv2.cvtColor(f.data, cv2.COLOR_RGB2BGR))
-                                            for f in r.frames[-3:]))
+        run.recorder.wait_for(lambda r: any(not is_placeholder(f.data) for f in r.frames[-3:]))
     assert "retrying" in down.camera_message
     assert len(tries) == 4
     assert any(is_placeholder(as_bgr(run.recorder, i)) for i in range(run.sent()))

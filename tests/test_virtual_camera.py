@@ -12,6 +12,7 @@ from recording_backend import Recorder, new_recorder
 
 from benchmarks.camera_frame import two_pass
 from vcam.capture import Backoff
+from vcam.config import Config
 from vcam.pipeline import FrameResult
 from vcam.virtual_camera import VirtualCameraSink, camera_frame, fit_frame, to_pixel_format
 
@@ -42,6 +43,14 @@ def test_crop_fills_the_frame_and_stretch_ignores_the_shape() -> None:
 def test_a_frame_of_the_right_size_is_passed_on_untouched(photo: np.ndarray) -> None:
     height, width = photo.shape[:2]
     assert fit_frame(photo, width, height) is photo
+
+
+def test_by_default_the_pipelines_frame_is_sent_without_a_conversion_of_ours(photo: np.ndarray) -> None:
+    # The virtual camera converts BGR to its device's format itself, as it would RGB: a BGR->RGB
+    # pass of ours first would be a whole frame read and written for nothing.
+    height, width = photo.shape[:2]
+    frame = np.ascontiguousarray(photo)
+    assert camera_frame(frame, width, height, Config().pixel_format) is frame
 
 
 @pytest.mark.parametrize("pixel_format,back,size", [

@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     tray.add_argument("--fps", type=int, help="the virtual camera's frame rate (default 30)")
     tray.add_argument("--fit", choices=choice_names(Fit), help="how other camera shapes fill the frame (default letterbox)")
     tray.add_argument("--pixel-format", choices=choice_names(PixelFormat), dest="pixel_format",
-                      help="the virtual camera's pixel format (default RGB; try I420 or YUYV if Zoom shows black)")
+                      help="the virtual camera's pixel format (default BGR; try I420 or YUYV if Zoom shows black)")
     tray.add_argument("--device", dest="virtual_camera", metavar="NAME",
                       help="the virtual camera device, e.g. /dev/video10 (default: the first one free)")
 

@@ -129,8 +129,10 @@ class Config:
     fit: Fit = Fit.LETTERBOX
     """How a webcam frame of another shape fills the virtual camera: "letterbox" (black bars),
     "crop" (fill, cutting the edges) or "stretch"."""
-    pixel_format: PixelFormat = PixelFormat.RGB
-    """The virtual camera's pixel format; some Zoom setups show black for RGB and want I420 or YUYV."""
+    pixel_format: PixelFormat = PixelFormat.BGR
+    """The pixel format vcam hands the virtual camera. BGR, the pipeline's own layout, is sent as it
+    is, and the virtual camera converts it to its device's format in the one pass it makes for RGB
+    too; some Zoom setups show black for that and want I420 or YUYV."""
     virtual_camera: str | None = None
     """The virtual camera device (/dev/video10, "OBS Virtual Camera"); None takes the first one free."""
     mirror_preview: bool = True
