@@ -110,3 +110,28 @@ def test_crops_over_the_border_are_full_48_px_faces(media: Path, box) -> None:
     for crop in (crop_face(frame, box), crop_face(frame, box, eyes)):
         assert crop.shape == (FACE_SIZE, FACE_SIZE) and crop.dtype == np.uint8
     assert_batch(prepare_faces([crop_face(frame, box, eyes)]), 1)
+
+
+def test_a_colour_frame_crops_as_its_grey_frame_does_wherever_the_face_is(media: Path) -> None:
+    # Only the pixels under the face turn grey; the crop must be the one the whole grey frame
+    # gives, for faces inside, over every edge, wholly outside, tiny, larger than the frame,
+    # turned either way (the last bit of the warp's arithmetic may round the other way).
+    frame = cv2.imread(str(media / "obama-720p.jpg"))
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    height, width = grey.shape
+    rng = np.random.default_rng(7)
+    off_by_one = compared = 0
+    for index in range(400):
+        side = rng.uniform(2.0, 1.5 * height)
+        box = (rng.uniform(-side, width), rng.uniform(-side, height), side, side * rng.uniform(0.8, 1.3))
+        eyes = None
+        if index % 2:
+            angle = np.radians(rng.uniform(-70, 70))
+            cx, cy, half = box[0] + box[2] / 2, box[1] + box[3] / 3, 0.2 * side
+            eyes = ((cx - half * np.cos(angle), cy - half * np.sin(angle)), (cx + half * np.cos(angle), cy + half * np.sin(angle)))
+        from_colour, from_grey = crop_face(frame, box, eyes), crop_face(grey, box, eyes)
+        difference = np.abs(from_colour.astype(int) - from_grey)
+        assert difference.max() <= 1, (box, eyes)
+        off_by_one += int(np.count_nonzero(difference))
+        compared += difference.size
+    assert off_by_one < 1e-4 * compared

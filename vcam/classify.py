@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from vcam import EMOTIONS
@@ -70,7 +69,6 @@ class EmotionModel:
     def classify(self, frame: np.ndarray, faces: Sequence[Face]) -> list[Face]:
         if not faces:
             return []
-        gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-        crops = [crop_face(gray, face.box, face.eyes) for face in faces]
+        crops = [crop_face(frame, face.box, face.eyes) for face in faces]
         probabilities = self.predict(prepare_faces(crops, self.normalisation))
         return [face.replace(probabilities=tuple(float(p) for p in row)) for face, row in zip(faces, probabilities)]
