@@ -277,12 +277,21 @@ class Sticker:
         region = frame[y0:y1, x0:x1]
         if underneath is not None:
             underneath.append(Covered(x0, y0, region.copy()))
-        # Assigned through numpy, not OpenCV's dst=: the frame may be any view (mirrored, a BGRA frame's BGR).
         premultiplied, transparency = self.premultiplied[inside], self.transparency[inside]
         if weight < 1.0:  # colour·alpha·w, and 255 − alpha·w = w·(255 − alpha) + 255·(1 − w)
             premultiplied = cv2.convertScaleAbs(premultiplied, alpha=weight)
             transparency = cv2.convertScaleAbs(transparency, alpha=weight, beta=255 * (1.0 - weight))
-        region[:] = cv2.add(premultiplied, cv2.multiply(region, transparency, scale=1 / 255))
+        if _rows_of_pixels(region):
+            # Blended where it lies, OpenCV writing into the frame: no blended copy to make and copy back.
+            cv2.add(premultiplied, cv2.multiply(region, transparency, dst=region, scale=1 / 255), dst=region)
+        else:  # a mirrored view, a BGRA frame's BGR: OpenCV cannot write into it, numpy can
+            region[:] = cv2.add(premultiplied, cv2.multiply(region, transparency, scale=1 / 255))
+
+
+def _rows_of_pixels(view: np.ndarray) -> bool:
+    """Whether `view` is rows of whole, packed pixels going forward (a rectangle of a packed
+    frame), which OpenCV can write into in place."""
+    return view.ndim == 3 and view.strides[2] == 1 and view.strides[1] == view.shape[2] and view.strides[0] > 0
 
 
 @dataclass(frozen=True)
