@@ -11,7 +11,8 @@ import pytest
 
 from vcam.config import Config
 from vcam.pipeline import Pipeline
-from vcam.repeats import REFRESH_EVERY, RepeatedPicture, shows_the_same
+from vcam import repeats as repeats_module
+from vcam.repeats import CHANGING_AFTER, LOOK_EVERY, REFRESH_EVERY, RepeatedPicture, shows_the_same
 
 
 @pytest.fixture(scope="module")
@@ -57,3 +58,39 @@ def test_runs_show_the_same_only_with_the_same_boxes_emojis_and_still_probabilit
     assert not shows_the_same(faces, faces[:1]), "a face fewer"
     assert not shows_the_same(faces, [faces[0].replace(emotion="surprise" if faces[0].emotion != "surprise"
                                                        else "happy"), faces[1]])
+
+
+@pytest.fixture(scope="module")
+def live_frames(media: Path) -> list[np.ndarray]:
+    """The clip's first 60 frames: a live picture, each frame unlike the one before."""
+    capture = cv2.VideoCapture(str(media / "short_hamilton_clip.mp4"))
+    frames = [capture.read()[1] for _ in range(60)]
+    capture.release()
+    return frames
+
+
+def test_a_live_picture_is_compared_only_every_few_frames_and_a_freeze_is_still_skipped(live_frames, monkeypatch) -> None:
+    compared = []
+    real_sampled = repeats_module.sampled
+
+    def counting(frame: np.ndarray) -> np.ndarray:
+        compared.append(len(seen))
+        return real_sampled(frame)
+
+    monkeypatch.setattr(repeats_module, "sampled", counting)
+    repeats, seen = RepeatedPicture(), []
+    for frame in live_frames:
+        assert not repeats.may_skip(frame.copy())
+        repeats.ran([], [])
+        seen.append(frame)
+    assert compared[:CHANGING_AFTER] == list(range(CHANGING_AFTER)), "every frame is compared at first"
+    later = [index for index in compared if index >= CHANGING_AFTER]
+    assert later and np.diff(later).min() == LOOK_EVERY and len(later) <= (len(live_frames) - CHANGING_AFTER) / LOOK_EVERY + 1
+    # The camera freezes on its last picture: noticed at the next comparison, then settled and skipped.
+    frozen = live_frames[-1]
+    skipped = []
+    for _ in range(2 * LOOK_EVERY + 3):
+        skipped.append(repeats.may_skip(frozen.copy()))
+        if not skipped[-1]:
+            repeats.ran([], [])
+    assert skipped[-1] and skipped.index(True) <= 2 * LOOK_EVERY + 2

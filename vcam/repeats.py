@@ -20,6 +20,12 @@ SAMPLE_STEP = 8
 1280×720, while any change bigger than 8×8 pixels, and a real sensor's noise, shows."""
 REFRESH_EVERY = 15
 """A settled still picture still goes through the pipeline every 15th frame (twice a second at 30 fps)."""
+CHANGING_AFTER = 30
+LOOK_EVERY = 8
+"""After 30 frames in a row that each differed from the one before (a webcam's live picture:
+its sensor's noise alone changes every frame), only every 8th frame is compared: a camera that
+starts repeating its picture is then noticed within 16 frames, and the comparison (0.08 ms of
+CPU a 1280×720 frame here, 0.13–0.18 in the live app) is spared on the other seven."""
 PROBABILITY_TOLERANCE = 0.01
 """Smoothed probabilities that moved less than this between two runs have settled."""
 
@@ -54,11 +60,21 @@ class RepeatedPicture:
         self._same = False
         self._settled = False
         self._skipped = 0
+        self._changing = 0
+        """Frames in a row, up to CHANGING_AFTER, that differed from the one compared before."""
+        self._unlooked = 0
+        """Frames let through uncompared since the last one compared."""
 
     def may_skip(self, frame: np.ndarray) -> bool:
         """Whether `frame` repeats a settled picture, so that the last result may be published for it."""
+        if self._changing >= CHANGING_AFTER and self._unlooked < LOOK_EVERY - 1:
+            self._unlooked += 1
+            self._same = False
+            return False
+        self._unlooked = 0
         sample = sampled(frame)
         self._same = self._sample is not None and frame.shape == self._shape and np.array_equal(sample, self._sample)
+        self._changing = 0 if self._same else min(self._changing + 1, CHANGING_AFTER)
         if self._same and self._settled and self._skipped < REFRESH_EVERY - 1:
             self._skipped += 1
             return True
@@ -72,5 +88,7 @@ class RepeatedPicture:
         self._skipped = 0
 
     def forget(self) -> None:
-        """A setting changed, or something else was published: the next frame goes through the pipeline."""
+        """A setting changed, or something else was published: the next frame goes through the
+        pipeline, and the next ones are compared again."""
         self._sample, self._same, self._settled = None, False, False
+        self._changing = self._unlooked = 0
