@@ -16,11 +16,17 @@ from vcam.repeats import CHANGING_AFTER, LOOK_EVERY, REFRESH_EVERY, RepeatedPict
 
 
 @pytest.fixture(scope="module")
-def frames(media: Path) -> list[np.ndarray]:
+def live_frames(media: Path) -> list[np.ndarray]:
+    """The clip's first 60 frames: a live picture, each frame unlike the one before."""
     capture = cv2.VideoCapture(str(media / "short_hamilton_clip.mp4"))
-    frames = [capture.read()[1] for _ in range(2)]
+    frames = [capture.read()[1] for _ in range(60)]
     capture.release()
     return frames
+
+
+@pytest.fixture(scope="module")
+def frames(live_frames) -> list[np.ndarray]:
+    return live_frames[:2]
 
 
 def test_a_settled_picture_is_skipped_except_every_refresh_and_a_new_one_never(frames) -> None:
@@ -58,15 +64,6 @@ def test_runs_show_the_same_only_with_the_same_boxes_emojis_and_still_probabilit
     assert not shows_the_same(faces, faces[:1]), "a face fewer"
     assert not shows_the_same(faces, [faces[0].replace(emotion="surprise" if faces[0].emotion != "surprise"
                                                        else "happy"), faces[1]])
-
-
-@pytest.fixture(scope="module")
-def live_frames(media: Path) -> list[np.ndarray]:
-    """The clip's first 60 frames: a live picture, each frame unlike the one before."""
-    capture = cv2.VideoCapture(str(media / "short_hamilton_clip.mp4"))
-    frames = [capture.read()[1] for _ in range(60)]
-    capture.release()
-    return frames
 
 
 def test_a_live_picture_is_compared_only_every_few_frames_and_a_freeze_is_still_skipped(live_frames, monkeypatch) -> None:
