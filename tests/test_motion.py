@@ -133,7 +133,6 @@ def test_only_a_change_around_the_faces_lets_them_be_carried(media: Path) -> Non
         assert schedule.due(before, 0.0)
         assert schedule.due(frame, 1 / FPS)
         assert schedule.around([box]) is expected
-    wait = DETECT_EVERY[Effort.BALANCED]
-    schedule = DetectSchedule(wait)
-    assert schedule.due(before, 0.0) and schedule.due(moved, 1.2 * wait)
+    schedule = DetectSchedule(DETECT_EVERY[Effort.BALANCED])
+    assert schedule.due(before, 0.0) and schedule.due(moved, 0.6)
     assert not schedule.around([box]), "the still picture's wait is over: detect"

@@ -43,9 +43,9 @@ class Fit(StrEnum):
 
 class Effort(StrEnum):
     """How much CPU vcam spends to follow faces (vcam/schedule.py): `high` detects and classifies
-    every face on every frame; `balanced` (the default) detects when the picture changes and once
+    every face on every frame; `balanced` (the default) detects when the picture changes and twice
     a second when it holds still, and classifies a face that holds its look about seven times a
-    second; `low` detects as `balanced` does and classifies five times a second."""
+    second; `low` once a second and five times a second."""
 
     LOW = "low"
     BALANCED = "balanced"

@@ -114,9 +114,9 @@ class Config:
     the one worth its time (weights/README.md has the figures)."""
     effort: Effort = Effort.BALANCED
     """How much CPU goes into following faces: "high" detects and classifies every face on every
-    frame; "balanced" detects when the picture changes (and once a second when it is still) and
+    frame; "balanced" detects when the picture changes (and twice a second when it is still) and
     classifies an unchanged face about seven times a second (a new or changed one at once); "low"
-    detects the same way and classifies five times a second. The emoji changes the same way, at a fraction of the CPU
+    once and five times a second. The emoji changes the same way, at a fraction of the CPU
     (docs/performance.md)."""
     camera: int | str = 0
     """The webcam: its index (0, 1, …), a device path (/dev/video2) or a video file (played in a loop)."""

@@ -94,17 +94,13 @@ def look(frame: np.ndarray, box: Box) -> np.ndarray:
     return cell_means(channel[y0:y1, x0:x1], LOOK, LOOK).astype(np.float32)
 
 
-DETECT_EVERY = {Effort.HIGH: 0.0, Effort.BALANCED: 1.0, Effort.LOW: 1.0}
-"""Seconds between two detections of a picture that holds still, or whose faces are carried where
-they drift, for each effort (0: every frame). A picture that changes anywhere but around the
-faces is detected again at once, and a face that appears in a still room is such a change: this
-wait only caps how long a face the picture does not give away (one that turns slowly towards
-the camera) goes unseen, and how long carried faces go without a fresh look. At 1 s instead of
-0.5 s, one face drifting is detected once a second instead of twice (a detection, the whole
-frame and one tile, took 5–6 ms of CPU at 1280×720 in the live run), and `python -m benchmarks.detect_schedule` found
-the same share of faces on the three scenes as at 0.5 s (the clip 1.7 % missed, four faces
-drifting 0.0 % against 0.2 %, the camera swaying 0.3 %). `python -m benchmarks.live` measures
-the CPU."""
+DETECT_EVERY = {Effort.HIGH: 0.0, Effort.BALANCED: 0.5, Effort.LOW: 1.0}
+"""Seconds between two detections of a picture that holds still, for each effort (0: every
+frame). A picture that changes is detected again at once; a face that appears in a still room
+is a change. `python -m benchmarks.live` measures the CPU and the faces kept against a detection
+on every frame. At 1 s for balanced, one drifting face was detected half as often and no face
+more was missed, but the emoji's lag after an expression change spread from 7–9 frames to 5–10
+(0.33 s, over the 0.3 s it must keep), so balanced stays at 0.5 s (docs/performance.md)."""
 PICTURE_WIDTH = 64
 """A frame's picture for change detection: its grey level averaged over cells of 1/64 of its width
 (20 px at 1280×720)."""
