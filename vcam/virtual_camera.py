@@ -79,7 +79,7 @@ def to_pixel_format(frame: np.ndarray, pixel_format: str) -> np.ndarray:
     raise ValueError(f"unknown pixel format {pixel_format!r}")
 
 
-def camera_frame(frame: np.ndarray, width: int, height: int, pixel_format: str = "BGR",
+def camera_frame(frame: np.ndarray, width: int, height: int, pixel_format: str = Config.pixel_format,
                  fit: str = "letterbox") -> np.ndarray:
     """`frame` as the virtual camera sends it: fitted to width×height and in `pixel_format`'s
     layout, equal to `to_pixel_format(fit_frame(...))`. A scaled frame is a fresh array of our
@@ -104,7 +104,7 @@ def _no_virtual_camera_message(err: Exception) -> str:
 class VirtualCameraSink:
     """`with VirtualCameraSink.from_config(config, on_status=...) as sink: engine.add_sink(sink)`"""
 
-    def __init__(self, width: int = 1280, height: int = 720, fps: int = 30, pixel_format: str = "BGR",
+    def __init__(self, width: int = 1280, height: int = 720, fps: int = 30, pixel_format: str = Config.pixel_format,
                  fit: str = "letterbox", device: str | None = None, backend: str | None = None,
                  on_status: StatusListener | None = None, retry: Backoff = Backoff(1.0, 10.0)) -> None:
         self.width, self.height, self.fps = width, height, fps
