@@ -148,8 +148,8 @@ def crop_face(
 
 
 def _under_warp(frame: np.ndarray, matrix: np.ndarray, out: int) -> tuple[np.ndarray, np.ndarray]:
-    """The part of `frame` that an out×out warp by `matrix` (frame to crop) samples, with a pixel
-    to spare on every side for the bilinear neighbours, clipped to the frame; and the matrix from
+    """The part of `frame` that an out×out warp by `matrix` (frame to crop) samples, with two
+    pixels to spare on every side for the bilinear neighbours, clipped to the frame; and the matrix from
     that part to the crop. Where the part meets the frame's edge, the warp replicates the same
     border pixels as it would from the whole frame."""
     corners = np.array([[0, 0], [out, 0], [0, out], [out, out]], np.float64)
