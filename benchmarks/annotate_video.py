@@ -2,7 +2,7 @@
 the OpenCV path it replaced (VideoCapture in, VideoWriter out as MPEG-4 Part 2, no sound), in
 the same process, same pipeline, same machine, taking turns so that a busy neighbour slows both.
 
-    python -m benchmarks.annotate_video [--media ../shared/media] [--rounds 3]
+    python -m benchmarks.annotate_video [--media tests/media] [--rounds 3]
 
 Prints each path's frames per second (the best round and the median), the same for decoding and
 encoding alone (no pipeline), and the CPU it ran on.
@@ -11,9 +11,7 @@ encoding alone (no pipeline), and the CPU it ran on.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,6 +19,7 @@ from pathlib import Path
 
 import cv2
 
+from benchmarks.inputs import MEDIA, cpu_name
 from vcam.annotate import annotate
 from vcam.choices import Quality
 from vcam.config import Config
@@ -29,14 +28,6 @@ from vcam.pipeline import Pipeline
 from vcam.video import VideoReader, video_writer
 
 CLIP = "short_hamilton_clip.mp4"
-
-
-def cpu_model() -> str:
-    try:
-        lines = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout.splitlines()
-        return next(line.split(":", 1)[1].strip() for line in lines if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        return platform.processor() or platform.machine()
 
 
 def opencv_annotate(pipeline: Pipeline | None, source: Path, target: Path) -> int:
@@ -86,7 +77,7 @@ def timed(run: Callable[[], int]) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--media", type=Path, default=Path("../shared/media"))
+    parser.add_argument("--media", type=Path, default=MEDIA)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     source = args.media / CLIP
@@ -113,7 +104,7 @@ def main() -> None:
                 rates[name].append(timed(run))
         sizes = {name: (out / file).stat().st_size / 1e6 for name, file in
                  zip(cases, ["pyav.mp4", "pyav-draft.mp4", "opencv.mp4", "pyav-copy.mp4", "opencv-copy.mp4"])}
-    print(f"{CLIP} (275 frames, 640×360), {args.rounds} rounds, on {cpu_model()}:")
+    print(f"{CLIP} (275 frames, 640×360), {args.rounds} rounds, on {cpu_name()}:")
     best, cpu = {}, {}
     for name, values in rates.items():
         best[name] = max(fps for fps, _ in values)

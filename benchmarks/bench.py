@@ -28,14 +28,15 @@ from typing import TypeVar
 import cv2
 import numpy as np
 
+from benchmarks.detections import missed as missed_faces
 from benchmarks.frames import build_frame, findable_faces
+from benchmarks.inputs import FER_SAMPLE, MEDIA
 from benchmarks.peer import first_cpus, peer_python, run_peer
-from vcam.choices import Effort
+from vcam.choices import Detector, Effort
 from vcam.cli import add_look_arguments
 from vcam.config import Config, load_config
 from vcam.detect import FaceDetector
 from vcam.errors import MediaError, VcamError
-from vcam.faces import iou
 from vcam.pipeline import STAGES as PIPELINE_STAGES
 from vcam.pipeline import Pipeline
 from vcam.virtual_camera import camera_frame
@@ -139,8 +140,8 @@ def case_frames(inputs: BenchInputs) -> list[tuple[int, np.ndarray]]:
     """(faces, frame) for every size × face count, in the order of the table."""
     photo = cv2.imread(str(inputs.media / PHOTO))
     if photo is None:
-        raise MediaError(f"{inputs.media / PHOTO}: missing or unreadable; pass --media ../shared/media")
-    detector = FaceDetector("full", num_threads=inputs.config.threads)
+        raise MediaError(f"{inputs.media / PHOTO}: missing or unreadable; pass --media with the folder of the test media (tests/media)")
+    detector = FaceDetector(Detector.FULL, num_threads=inputs.config.threads)
     faces = findable_faces(inputs.data, photo, detector, max(FACE_COUNTS))
     return [(count, build_frame(photo, faces[:count], width, height))
             for width, height in SIZES for count in FACE_COUNTS]
@@ -191,7 +192,7 @@ def measure_clip(inputs: BenchInputs, target: Path) -> dict[str, float]:
 def detect_every_cost(inputs: BenchInputs, every: tuple[int, ...] = (1, 2, 3)) -> list[dict[str, float]]:
     """What detecting on every n-th frame of the clip saves and costs: the detector's time per
     frame, and the faces of a fresh detection that the kept faces miss (IoU under 0.5)."""
-    from vcam.media import VideoReader
+    from vcam.video import VideoReader
 
     detector = FaceDetector(inputs.config.detector, num_threads=inputs.config.threads)
     boxes, seconds = [], []
@@ -209,7 +210,7 @@ def detect_every_cost(inputs: BenchInputs, every: tuple[int, ...] = (1, 2, 3)) -
         for i, fresh in enumerate(boxes):
             kept = boxes[i - i % n]
             faces += len(fresh)
-            missed += sum(1 for box in fresh if max((iou(box, k) for k in kept), default=0.0) < 0.5)
+            missed += missed_faces(fresh, kept)
         results.append({"every": n, "detect_ms_per_frame": 1000 * sum(seconds[::n]) / len(boxes),
                         "faces": faces, "missed": missed, "missed_share": missed / max(faces, 1)})
     return results
@@ -337,10 +338,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", type=Path, help="vcam settings file (TOML) for the pipeline's look")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON")
-    parser.add_argument("--media", type=Path, default=Path("../shared/media"),
-                        help="the folder with two_people.jpg and short_hamilton_clip.mp4 (default ../shared/media)")
-    parser.add_argument("--data", type=Path, default=Path("../shared/data/fer2013-train-publictest.npz"),
-                        help="the FER2013 .npz the faces come from (default ../shared/data/fer2013-train-publictest.npz)")
+    parser.add_argument("--media", type=Path, default=MEDIA,
+                        help="the folder with two_people.jpg and short_hamilton_clip.mp4 (default tests/media)")
+    parser.add_argument("--data", type=Path, default=FER_SAMPLE,
+                        help="the FER2013 .npz the faces come from (default the sample in tests/data)")
     parser.add_argument("--frames", type=int, default=100, help="frames timed per case (default 100)")
     parser.add_argument("--no-peer", action="store_true", help="leave out the fer side-by-side (and its install)")
     parser.add_argument("--soak", type=float, metavar="SECONDS",
@@ -362,7 +363,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json is not None and not args.json.parent.is_dir():
         raise VcamError(f"folder {args.json.parent} does not exist; create it or pick another --json path")
     if not (args.media / CLIP).is_file():
-        raise VcamError(f"{args.media / CLIP} is missing; pass --media with the folder of the shared test media")
+        raise VcamError(f"{args.media / CLIP} is missing; pass --media with the folder of the test media (tests/media)")
     if args.live is not None:
         from benchmarks import live
 

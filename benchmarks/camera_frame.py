@@ -19,7 +19,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from benchmarks.threads import ROUNDS, cpu_name
+from benchmarks.inputs import MEDIA, cpu_name
+from benchmarks.threads import ROUNDS
+from vcam.choices import Fit, PixelFormat
 from vcam.virtual_camera import camera_frame
 
 CASES = (((1920, 1080), (1280, 720), "RGB"), ((640, 480), (1280, 720), "RGB"), ((640, 480), (1280, 720), "I420"),
@@ -71,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.camera_frame", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=200, help="frames per case and way, over 5 rounds (default 200)")
-    parser.add_argument("--media", type=Path, default=Path("../shared/media"))
+    parser.add_argument("--media", type=Path, default=MEDIA)
     args = parser.parse_args(argv)
     photo = cv2.imread(str(args.media / "two_people.jpg"))
     if photo is None or args.calls < 1:
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     for (camera, size, pixel_format) in CASES:
         frame = cv2.resize(photo, camera, interpolation=cv2.INTER_AREA)
         ways = (lambda f, size=size, fmt=pixel_format: two_pass(f, *size, fmt, "letterbox"),
-                lambda f, size=size, fmt=pixel_format: camera_frame(f, *size, fmt, "letterbox"))
+                lambda f, size=size, fmt=pixel_format: camera_frame(f, *size, PixelFormat(fmt), Fit.LETTERBOX))
         for make in ways:
             cpu_ms(make, frame, 10)  # warm-up: OpenCV's thread pool and the allocator
         # Alternating rounds, the median of each: the load of a shared machine falls on both alike.

@@ -2,7 +2,7 @@
 
     python -m benchmarks.crowd [--frames N] [--cores N] [--json PATH]
 
-On 1920×1080 crowd scenes (benchmarks/scenes.py: the faces of ../shared/media's photos and their
+On 1920×1080 crowd scenes (benchmarks/scenes.py: the faces of tests/media's photos and their
 mirror images, scaled, on a blurred background) it prints, for the "full" (room) detector:
 
 - recall and false faces at IoU ≥ 0.3 with every tile searched, against the whole frame alone
@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -34,14 +33,15 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import scenes
+from benchmarks.detections import missed as missed_faces
+from benchmarks.inputs import MEDIA, cpu_name
+from vcam.choices import Detector
 from vcam.config import Config
 from vcam.detect import FaceDetector
-from vcam.faces import iou
 from vcam.pipeline import STAGES, Pipeline, build_detector
 from vcam.tiles import TileRotation
 
 REPO = Path(__file__).resolve().parents[1]
-MEDIA = Path(os.environ.get("VCAM_SHARED", REPO.parent / "shared")) / "media"
 CROWDS = ((24, 128), (40, 96), (60, 64), (80, 48))
 LIVE_CROWDS = ((24, 128), (60, 64))
 PAN = 2
@@ -58,16 +58,6 @@ def _cpu_stage(cpu: dict[str, float], stage: str) -> Iterator[None]:
 def cpu_timer(cpu: dict[str, float]):
     """A pipeline stage timer adding each stage's CPU seconds into `cpu`."""
     return lambda stage: _cpu_stage(cpu, stage)
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def pin(cores: int) -> int:
@@ -127,7 +117,7 @@ def schedule_misses(cutouts: list[scenes.Portrait], backdrop: np.ndarray, frames
                 fresh = [face.box for face in every.detect(frame)]
                 kept = [face.box for face in live.detect(frame)]
                 fresh_faces += len(fresh)
-                missed += sum(1 for box in fresh if max((iou(box, k) for k in kept), default=0.0) < 0.5)
+                missed += missed_faces(fresh, kept)
                 recalls.append(scenes.score(truth, kept).recall)
             rows.append({"faces": count, "face_px": width, "pan_px_per_frame": step, "frames": frames,
                          "fresh_faces": fresh_faces, "missed": missed, "missed_share": missed / max(fresh_faces, 1),
@@ -167,7 +157,7 @@ def detector_cost_720p(cutouts: list[scenes.Portrait], frames: int, threads: int
     time (mean and median) and the process's CPU time (all threads; steadier on a busy machine)."""
     backdrop = scenes.blurred_background(MEDIA, 1280, 720)
     scene = scenes.crowd(cutouts, backdrop, 4, 150)
-    whole = FaceDetector("full", num_threads=threads)
+    whole = FaceDetector(Detector.FULL, num_threads=threads)
     live = room_detector(threads)
     live.detect(scene.frame)  # first frame: every tile
     whole.detect(scene.frame)
@@ -202,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --frames must be at least 2 and --cores at least 1", file=sys.stderr)
         return 2
     if not MEDIA.is_dir():
-        print(f"error: media folder {MEDIA} missing; set VCAM_SHARED to the shared folder", file=sys.stderr)
+        print(f"error: media folder {MEDIA} missing; run from a checkout of vcam", file=sys.stderr)
         return 2
     cores = pin(args.cores)
     cutouts = scenes.portraits(MEDIA)

@@ -2,7 +2,7 @@
 costs, against detecting on every frame.
 
 For each effort the real pipeline runs over three scenes, frame by frame at 30 fps of scene time:
-the clip in ../shared/media (a stage and a dim audience, the camera and the people moving), the
+the clip in tests/media (a stage and a dim audience, the camera and the people moving), the
 live benchmark's 1280×720 picture of four faces drifting slowly in front of a still room, and the
 same picture with the camera swaying instead (benchmarks/live.py). It prints the share of frames the detector ran on, the detector's CPU milliseconds per frame, and two counts of
 the faces lost between detections (IoU under 0.5 on the same frame), against high effort (every
@@ -21,14 +21,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from benchmarks.detections import missed
 from benchmarks.frames import findable_faces
+from benchmarks.inputs import FER_SAMPLE, MEDIA, cpu_name
 from benchmarks.live import drifting
-from benchmarks.steady_emojis import cpu_name
-from vcam.choices import Effort
+from vcam.choices import Detector, Effort
 from vcam.config import Config
 from vcam.detect import FaceDetector
-from vcam.faces import iou
-from vcam.media import VideoReader
+from vcam.video import VideoReader
 from vcam.pipeline import Pipeline
 
 FPS = 30
@@ -51,9 +51,16 @@ def run(effort: Effort, frames: list[np.ndarray]) -> tuple[list[list], list[list
 
     pipeline.detector.detect = timed
     detected, shown = [], []
+    in_force = pipeline.detect
+
+    def recorded(frame, t=0.0):  # the detector's faces in force on each frame: fresh, carried or kept
+        faces = in_force(frame, t)
+        detected.append([face.box for face in faces])
+        return faces
+
+    pipeline.detect = recorded
     for index, frame in enumerate(frames):
         shown.append([face.box for face in pipeline.process(frame.copy(), index / FPS).faces])
-        detected.append([face.box for face in pipeline.detected])
     return detected, shown, runs[0], cpu[0]
 
 
@@ -62,7 +69,7 @@ def lost(reference: list[list], shown: list[list]) -> tuple[int, int]:
     faces = missing = 0
     for theirs, ours in zip(reference, shown):
         faces += len(theirs)
-        missing += sum(1 for box in theirs if max((iou(box, other) for other in ours), default=0.0) < 0.5)
+        missing += missed(theirs, ours)
     return missing, faces
 
 
@@ -71,7 +78,7 @@ def scenes(media: Path, data: Path, frames: int = 240) -> dict[str, list[np.ndar
     with VideoReader(media / CLIP) as video:
         clip = [frame for frame in video if frame is not None][:frames]
     photo = cv2.imread(str(media / "two_people.jpg"))
-    faces = findable_faces(data, photo, FaceDetector("full"), count=4)
+    faces = findable_faces(data, photo, FaceDetector(Detector.FULL), count=4)
     return {f"the clip ({len(clip)} frames)": clip,
             f"4 faces drifting ({frames} frames)": [drifting(photo, faces, index) for index in range(frames)],
             f"4 faces, the camera swaying ({frames} frames)": [drifting(photo, faces, index, sway=True)
@@ -81,8 +88,8 @@ def scenes(media: Path, data: Path, frames: int = 240) -> dict[str, list[np.ndar
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.detect_schedule", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--media", type=Path, default=Path("../shared/media"))
-    parser.add_argument("--data", type=Path, default=Path("../shared/data/fer2013-train-publictest.npz"))
+    parser.add_argument("--media", type=Path, default=MEDIA)
+    parser.add_argument("--data", type=Path, default=FER_SAMPLE)
     parser.add_argument("--frames", type=int, default=300, help="frames of each scene (default 300: all the clip's)")
     args = parser.parse_args(argv)
     problem = (f"--frames must be 1 or more, not {args.frames}" if args.frames < 1 else

@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from benchmarks import scenes
-from benchmarks.crowd import MEDIA
+from benchmarks.inputs import MEDIA
+from vcam.choices import Detector
 from vcam.detect import EDGE_CUT, FaceDetector
 from vcam.faces import iou
 
@@ -24,7 +25,7 @@ THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 def main() -> int:
     cutouts = scenes.portraits(MEDIA)
     backdrop = scenes.blurred_background(MEDIA, 1280, 720)
-    detector = FaceDetector("full", score_threshold=0.05)
+    detector = FaceDetector(Detector.FULL, score_threshold=0.05)
     print("Faces out of the frame found by the full-range model, by score threshold (IoU >= 0.3)")
     for share in (0.2, 0.3, 0.4):
         best = []

@@ -2,7 +2,7 @@
 
     python -m benchmarks.emoji_sharpness
 
-obama-720p.jpg (../shared/media) is enlarged until its face is 500 px high, a person close to the
+obama-720p.jpg (tests/media) is enlarged until its face is 500 px high, a person close to the
 webcam, and the "face" emoji is drawn on it as the app draws it. Printed: the width of the
 emoji's outer outline edge (white to dark, between 90 % and 10 % of white, along the rows of its
 middle fifth), against the shipped artwork area-averaged straight to the same size, and against
@@ -14,7 +14,6 @@ panning 2 px a frame (faces change size and angle, so stickers are made anew), w
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -22,12 +21,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from benchmarks.inputs import MEDIA
+from vcam.choices import Detector, Placement
 from vcam.detect import FaceDetector
 from vcam.faces import Face
 from vcam.overlay import EmojiOverlay, load_emojis
 
 REPO = Path(__file__).resolve().parents[1]
-MEDIA = Path(os.environ.get("VCAM_SHARED", REPO.parent / "shared")) / "media"
 OLD_BITMAP = 136
 
 
@@ -48,7 +48,7 @@ def outline_width(image: np.ndarray) -> float:
 def near_face(media: Path, height: float = 500) -> tuple[np.ndarray, Face]:
     """obama-720p.jpg enlarged so that its face is `height` px high, and that face."""
     photo = cv2.imread(str(media / "obama-720p.jpg"))
-    detector = FaceDetector("full")
+    detector = FaceDetector(Detector.FULL)
     [face] = detector.detect(photo)
     scale = height / face.box[3]
     big = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
@@ -59,7 +59,7 @@ def near_face(media: Path, height: float = 500) -> tuple[np.ndarray, Face]:
 def drawn_emoji(frame_shape: tuple[int, ...], face: Face, emojis: dict[str, np.ndarray], emotion: str) -> np.ndarray:
     """The emoji as the app draws it on `face`, on white, cut to its drawn pixels."""
     white = np.full(frame_shape, 255, np.uint8)
-    frame = EmojiOverlay(emojis, "face").draw(white.copy(), [face.replace(emotion=emotion)])
+    frame = EmojiOverlay(emojis, Placement.FACE).draw(white.copy(), [face.replace(emotion=emotion)])
     ys, xs = np.nonzero(np.any(frame != white, axis=2))
     return frame[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
 
@@ -90,7 +90,7 @@ def overlay_cost(frames: int = 30) -> dict[str, float]:
             scale = 117 / max(art.shape[:2])
             cv2.imwrite(str(Path(folder) / f"{emotion}.png"), cv2.resize(art, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA))
         for name, emojis in (("shipped_1024_px", shipped), ("reduced_117_px", load_emojis(Path(folder)))):
-            overlay = EmojiOverlay(emojis, "face")
+            overlay = EmojiOverlay(emojis, Placement.FACE)
             overlay.draw(sequence[0][0].copy(), faces[0])
             began = time.process_time()
             for (frame, _), seen in zip(sequence[1:], faces[1:]):

@@ -3,7 +3,7 @@ vcam/overlay.py's EYES_PER_SIDE, EARS_PER_SIDE and EYES_TO_CENTER.
 
     python -m benchmarks.face_proportions
 
-Every face scored 0.7 or more in ../shared/media's photos, examples/astronaut.png and every
+Every face scored 0.7 or more in tests/media's photos, examples/astronaut.png and every
 third frame of the clip: eye-to-eye and ear-to-ear distances ÷ the box's side, and the box's
 centre from the eyes' midpoint along and across the eye line, in sides (5th, 25th, 50th, 75th,
 95th percentiles).
@@ -16,9 +16,10 @@ import math
 import cv2
 import numpy as np
 
-from benchmarks.crowd import MEDIA, REPO
+from benchmarks.inputs import MEDIA, REPO
+from vcam.choices import Detector
 from vcam.detect import FaceDetector
-from vcam.media import VideoReader
+from vcam.video import VideoReader
 
 
 def images() -> list[np.ndarray]:
@@ -30,7 +31,7 @@ def images() -> list[np.ndarray]:
 
 
 def main() -> int:
-    detector = FaceDetector("full")
+    detector = FaceDetector(Detector.FULL)
     rows = []
     for image in images():
         for face in detector.detect(image):

@@ -1,5 +1,5 @@
-"""The benchmark's frames: a photo from ../shared/media, blurred into a background, with FER2013
-faces from ../shared/data pasted on it in a grid. Deterministic: the same files give the same
+"""The benchmark's frames: a photo from tests/media, blurred into a background, with FER2013
+faces from tests/data's sample pasted on it in a grid. Deterministic: the same files give the same
 frames, so figures from two runs (or two machines) compare.
 
 The faces are the first PublicTest faces, in the file's order, that the full-range detector finds
@@ -68,7 +68,7 @@ def findable_faces(data: Path, photo: np.ndarray, detector: FaceDetector, count:
             not_a_face = [str(name) for name in arrays["ferplus_columns"]].index("NF")
     except (OSError, KeyError, ValueError) as err:
         raise MediaError(f"{data}: not a FER2013 .npz with images, usage and ferplus_votes ({err});"
-                         " pass --data ../shared/data/fer2013-train-publictest.npz") from None
+                         " pass --data with a FER2013 .npz such as tests/data/fer2013-sample.npz") from None
     chosen: list[np.ndarray] = []
     for index in np.flatnonzero((usage == "PublicTest") & (votes[:, not_a_face] == 0)):
         if len(detector.detect(build_frame(photo, [images[index]], width, height))) == 1:

@@ -4,8 +4,8 @@ another, so the true expression changes at known frames and nowhere else.
 Each segment holds one PublicTest face of one emotion for a few seconds; every frame moves it by
 a few pixels, rescales it by a few per cent and adds camera noise, so the detector and the
 classifier see a slightly different picture each frame, as they do with a person holding an
-expression. Faces are chosen, in a fixed random order, among those the real detector finds and
-the real classifier labels as FER2013 does (the clip tests the tracker, not the model)."""
+expression. The faces are fixed, by their row in fer2013.csv (CLIP_FACES), so that the clip is the
+same from the whole data set and from the tests' sample, which carries them."""
 
 from __future__ import annotations
 
@@ -16,8 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vcam import EMOTIONS
-from vcam.pipeline import Pipeline
+from vcam.emotions import EMOTIONS
 
 SIZE = (640, 480)
 FACE = 220
@@ -73,42 +72,28 @@ def _frame(background: np.ndarray, face: np.ndarray, rng: np.random.Generator) -
     return np.clip(frame + noise, 0, 255).astype(np.uint8)
 
 
-def pick_faces(pipeline: Pipeline, npz: Path, emotions: tuple[str, ...], seed: int = 23) -> tuple[np.ndarray, ...]:
-    """For each emotion in turn, a PublicTest face of it (a different one each time) that the
-    detector finds alone and the classifier calls that emotion in every one of a few frames."""
+CLIP_FACES: tuple[tuple[str, int], ...] = (("happy", 30885), ("surprise", 29535), ("happy", 29631),
+                                          ("neutral", 28879))
+"""Each segment's emotion and its face's row in fer2013.csv: PublicTest faces of that label that the
+shipped detector finds alone and the shipped classifier reads as labelled, with a probability of
+0.5 or more, in six noisy frames in a row (the clip tests the tracker, not the model); the first
+such faces, in a fixed random order (seed 23), of the whole PublicTest."""
+
+
+def known_changes_clip(npz: Path, segment_seconds: float = 2.0) -> KnownChangesClip:
+    """The clip of CLIP_FACES, from a FER2013 .npz that holds their rows (the whole data set, or the
+    tests' sample)."""
+    emotions, rows = zip(*CLIP_FACES)
     with np.load(npz) as data:
-        public = np.flatnonzero(data["usage"] == "PublicTest")
-        images, labels = data["images"][public], data["labels"][public]
-    order = np.random.default_rng(seed).permutation(len(images))
-    rng = np.random.default_rng(seed)
-    chosen: list[np.ndarray] = []
-    used: set[int] = set()
-    for emotion in emotions:
-        for index in order:
-            if index in used or EMOTIONS[labels[index]] != emotion:
-                continue
-            if _steady(pipeline, images[index], emotion, rng):
-                used.add(int(index))
-                chosen.append(images[index])
-                break
-        else:
-            raise LookupError(f"no PublicTest face of {emotion} is found and classified as {emotion}")
-    return tuple(chosen)
-
-
-def _steady(pipeline: Pipeline, face: np.ndarray, emotion: str, rng: np.random.Generator, tries: int = 6) -> bool:
-    for _ in range(tries):
-        frame = _frame(_background(), face, rng)
-        found = pipeline.model.classify(frame, pipeline.detector.detect(frame))
-        if len(found) != 1 or found[0].top_emotion != emotion or max(found[0].probabilities) < 0.5:
-            return False
-    return True
-
-
-def known_changes_clip(pipeline: Pipeline, npz: Path,
-                       emotions: tuple[str, ...] = ("happy", "surprise", "happy", "neutral"),
-                       segment_seconds: float = 2.0) -> KnownChangesClip:
-    return KnownChangesClip(pick_faces(pipeline, npz, emotions), emotions, segment_seconds)
+        row_index, images, labels = data["row_index"], data["images"], data["labels"]
+        faces = []
+        for emotion, row in CLIP_FACES:
+            found = np.flatnonzero(row_index == row)
+            if len(found) != 1 or EMOTIONS[labels[found[0]]] != emotion:
+                raise LookupError(f"{npz} has no {emotion} face of fer2013.csv row {row}; pass the FER2013 .npz "
+                                  "or tests/data/fer2013-sample.npz")
+            faces.append(images[found[0]])
+    return KnownChangesClip(tuple(faces), emotions, segment_seconds)
 
 
 @dataclass(frozen=True)

@@ -38,12 +38,13 @@ import numpy as np
 import pyvirtualcam
 
 from benchmarks.frames import build_frame, findable_faces
+from benchmarks.inputs import FER_SAMPLE, MEDIA
 from vcam.app import LiveApp
 from vcam.classify import EmotionModel
 from vcam.config import Config, load_config
 from vcam.detect import FaceDetector
 from vcam.errors import VcamError
-from vcam.pipeline import FrameResult
+from vcam.frames import FrameResult
 from vcam.sources import FrameSource, open_source
 
 WIDTH, HEIGHT, FPS = 1280, 720, 30
@@ -275,8 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path, help="vcam settings file (TOML) for the engine")
     parser.add_argument("--seconds", type=float, default=20.0, help="seconds measured per clip (default 20)")
     parser.add_argument("--faces", type=int, nargs="+", default=[1, 4, 8], help="face counts (default 1 4 8)")
-    parser.add_argument("--media", type=Path, default=Path("../shared/media"))
-    parser.add_argument("--data", type=Path, default=Path("../shared/data/fer2013-train-publictest.npz"))
+    parser.add_argument("--media", type=Path, default=MEDIA)
+    parser.add_argument("--data", type=Path, default=FER_SAMPLE)
     parser.add_argument("--sway", action="store_true",
                         help="the camera sways: the whole picture drifts, not only the faces in front of a still room")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON")

@@ -1,4 +1,4 @@
-"""Crowd scenes made from real photos: the faces in ../shared/media's photos and their mirror
+"""Crowd scenes made from real photos: the faces in tests/media's photos and their mirror
 images, each cut out with its head and shoulders, scaled so that the face box is a chosen width,
 and pasted with a soft edge on a blurred background, in a jittered grid. Deterministic (a seeded
 generator), so figures from two runs or two machines compare.
@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from benchmarks.frames import background
+from vcam.choices import Detector
 from vcam.detect import FaceDetector
 from vcam.faces import Box, iou
 
@@ -42,7 +43,7 @@ class Scene:
 
 def portraits(media: Path) -> list[Portrait]:
     """Every face of the photos, and its mirror image, as cut-outs."""
-    detector = FaceDetector("full")
+    detector = FaceDetector(Detector.FULL)
     cut: list[Portrait] = []
     for name in PHOTOS:
         photo = cv2.imread(str(media / name))

@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import subprocess
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from benchmarks.inputs import FER_SAMPLE, MEDIA, cpu_name
 from benchmarks.known_changes import KnownChangesClip, followed_truth, known_changes_clip
-from vcam import EMOTIONS
 from vcam.config import Config
+from vcam.emotions import EMOTIONS
 from vcam.faces import Face
-from vcam.media import VideoReader
+from vcam.video import VideoReader
 from vcam.pipeline import Pipeline
 from vcam.steadiness import measure_steadiness
 from vcam.track import Tracker, tracker_settings
@@ -34,16 +33,6 @@ RATES = (15, 30, 60)
 CUT = 20.0
 """Mean grey-level jump between two frames' thumbnails that marks a cut (the clip's are 28–31,
 other frames stay under 12)."""
-
-
-def cpu_name() -> str:
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def classified_clip(pipeline: Pipeline, path: Path) -> tuple[list[list[Face]], float, list[int]]:
@@ -169,8 +158,8 @@ def tracker_milliseconds(count: int, frames: int = 200) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--media", type=Path, default=Path("../shared/media"))
-    parser.add_argument("--data", type=Path, default=Path("../shared/data/fer2013-train-publictest.npz"))
+    parser.add_argument("--media", type=Path, default=MEDIA)
+    parser.add_argument("--data", type=Path, default=FER_SAMPLE)
     parser.add_argument("--before", type=Path, help="a `vcam annotate --json` of the clip by an earlier version")
     parser.add_argument("--plot", type=Path, help="write the plot of the longest track at 30 fps here (PNG)")
     args = parser.parse_args()
@@ -189,7 +178,7 @@ def main() -> None:
         print(f"  {rate:2d} fps  : {describe(records, rate, fps, shots)}")
         if rate == 30 and args.plot:
             print(f"  plotted track {plot_track(records, rate, args.plot)} into {args.plot}")
-    clip = known_changes_clip(pipeline, args.data)
+    clip = known_changes_clip(args.data)
     print(f"known changes: {' → '.join(clip.emotions)}, {clip.segment_seconds:g} s each, true changes at "
           f"{', '.join(f'{t:g} s' for t in clip.change_times())}")
     for rate in RATES:

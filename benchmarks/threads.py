@@ -24,6 +24,7 @@ from pathlib import Path
 import cv2
 
 from benchmarks.frames import build_frame, findable_faces
+from benchmarks.inputs import FER_SAMPLE, MEDIA, cpu_name
 from vcam.classify import EmotionModel
 from vcam.config import load_config
 from vcam.detect import FaceDetector
@@ -31,13 +32,6 @@ from vcam.errors import VcamError
 
 THREADS = (1, 2)
 ROUNDS = 5
-
-
-def cpu_name() -> str:
-    """The CPU's model name, as `lscpu` prints it, for the figures' caption."""
-    cpuinfo = Path("/proc/cpuinfo")
-    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
-    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "unknown CPU")
 
 
 def per_call(call: Callable[[], object], calls: int) -> tuple[float, float]:
@@ -54,8 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path, help="vcam settings file (TOML): the detector and emotion model")
     parser.add_argument("--faces", type=int, default=4, help="faces in the frame, 1 to 8 (default 4)")
     parser.add_argument("--calls", type=int, default=100, help="calls per round and thread count (default 100)")
-    parser.add_argument("--media", type=Path, default=Path("../shared/media"))
-    parser.add_argument("--data", type=Path, default=Path("../shared/data/fer2013-train-publictest.npz"))
+    parser.add_argument("--media", type=Path, default=MEDIA)
+    parser.add_argument("--data", type=Path, default=FER_SAMPLE)
     return parser
 
 

@@ -16,7 +16,9 @@ import math
 import numpy as np
 
 from benchmarks import scenes
-from benchmarks.crowd import CROWDS, MEDIA
+from benchmarks.crowd import CROWDS
+from benchmarks.inputs import MEDIA
+from vcam.choices import Detector
 from vcam.detect import Detections, FaceDetector, faces_from, weighted_nms
 from vcam.tiles import OVERLAP, TiledDetector
 
@@ -45,7 +47,7 @@ def main() -> int:
 
     cutouts = scenes.portraits(MEDIA)
     backdrop = scenes.blurred_background(MEDIA, 1920, 1080)
-    detectors = {kind: FaceDetector(kind) for kind in ("full", "short")}
+    detectors = {kind: FaceDetector(kind) for kind in (Detector.FULL, Detector.SHORT)}
     print("Faces found by tiles alone, each face a given number of model pixels wide")
     for count, width in CROWDS:
         scene = scenes.crowd(cutouts, backdrop, count, width)
@@ -59,7 +61,7 @@ def main() -> int:
     photo = cv2.imread(str(MEDIA / "two_people.jpg"))
     print("\nvcam's tiling at min_face 48 (whole frame + tiles), by tile score")
     for threshold in (0.5, 0.6, 0.7):
-        tiled = TiledDetector(FaceDetector("full"), FaceDetector("short", threshold), 48)
+        tiled = TiledDetector(FaceDetector(Detector.FULL), FaceDetector(Detector.SHORT, threshold), 48)
         cells = []
         for count, width in CROWDS:
             scene = scenes.crowd(cutouts, backdrop, count, width)

@@ -1,63 +1,34 @@
-"""Shared test inputs: the real photos, clip and faces in ../shared, and the shipped models."""
+"""Shared test inputs, all in the repository: the real photos and clip of tests/media, the fixed
+FER2013 sample of tests/data, and the shipped models."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("VCAM_SHARED", REPO.parent / "shared"))
-MEDIA = SHARED / "media"
-FER_NPZ = SHARED / "data" / "fer2013-train-publictest.npz"
+MEDIA = REPO / "tests" / "media"
+FER_NPZ = REPO / "tests" / "data" / "fer2013-sample.npz"
+"""700 Training faces (100 a class) and 702 PublicTest faces, with FER+ votes (tests/data/README.md)."""
 
 
-MARKERS_BY_FILE = {"test_tray": "gui", "test_training_": "training"}
-"""Test files whose every test carries a marker, by the start of the file's name."""
 MARKERS_BY_FIXTURE = {"browser": "browser"}
 """Tests that use one of these fixtures carry its marker."""
 SLOW_MARKERS = {"gui", "browser", "training"}
-"""Tests with any of these markers are slow too."""
-SLOW_TESTS = {
-    "test_a_30_second_soak_keeps_memory_threads_and_rates_steady",
-    "test_bench_prints_the_table_and_writes_the_json",
-    "test_the_live_measurement_runs_the_engine_at_camera_rate_and_reports_each_figure",
-    "test_the_emoji_changes_when_the_face_does_and_only_then",
-    "test_a_classification_schedule_that_skips_frames_is_smoothed_in_seconds_too",
-    "test_annotate_stats_on_the_clip_reports_steady_tracks",
-    "test_five_clients_do_not_slow_the_pipeline_and_share_one_encode",
-    "test_a_source_that_stops_for_two_seconds_yields_placeholders_then_resumes",
-    "test_calibrate_writes_the_temperature_that_the_app_then_applies",
-    "test_the_frames_are_the_same_every_time_and_show_their_faces",
-    "test_bench_frames_decode_like_a_webcam_jpeg",
-    "test_a_new_picture_after_a_settled_one_goes_through_the_pipeline",
-    "test_frames_reach_the_virtual_camera_at_the_configured_rate",
-    "test_undecodable_frames_do_not_end_the_video",
-    "test_calibrate_records_the_normalisation_and_keeps_it_when_not_told",
-    "test_training_fast_trains_on_normalised_faces_and_records_how",
-    "test_webcam_conditions_compile_into_the_training_step_under_jax",
-    "test_a_signal_during_a_video_removes_the_partial_files",
-    "test_clip_summary_names_frames_faces_and_speed",
-    "test_a_client_that_stops_reading_is_dropped_and_the_others_keep_receiving",
-    "test_each_video_kind_keeps_frames_timing_and_sound_and_draws_only_on_faces",
-    "test_the_shipped_model_still_reads_faces_after_each_step",
-    "test_a_gif_is_a_video_input_too_and_keeps_every_frame",
-    "test_annotated_clip_plays_with_every_frame_at_the_same_size",
-}
-"""Other tests that take more than a few seconds, by function name."""
+"""Tests with any of these markers are slow too. The other slow tests (more than a few seconds)
+carry @pytest.mark.slow themselves; the tray's and training's test files mark all their tests."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Markers from the tables above, so that `pytest -m "not slow"` is a quick run."""
+    """The markers that follow from others, so that `pytest -m "not slow"` is a quick run."""
     for item in items:
-        names = {marker for start, marker in MARKERS_BY_FILE.items() if item.path.name.startswith(start)}
-        names |= {marker for fixture, marker in MARKERS_BY_FIXTURE.items() if fixture in item.fixturenames}
-        if names & SLOW_MARKERS or item.originalname in SLOW_TESTS:
-            names.add("slow")
-        for name in sorted(names):
-            item.add_marker(name)
+        for fixture, marker in MARKERS_BY_FIXTURE.items():
+            if fixture in item.fixturenames:
+                item.add_marker(marker)
+        if any(item.get_closest_marker(marker) for marker in SLOW_MARKERS) and not item.get_closest_marker("slow"):
+            item.add_marker("slow")
 
 
 def box_mask(shape: tuple[int, ...], box, grow: float = 0.0) -> np.ndarray:
@@ -72,22 +43,19 @@ def box_mask(shape: tuple[int, ...], box, grow: float = 0.0) -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def media() -> Path:
-    assert MEDIA.is_dir(), f"test media missing: {MEDIA} (set VCAM_SHARED to the shared folder)"
     return MEDIA
 
 
 @pytest.fixture(scope="session")
 def fer_npz() -> Path:
-    assert FER_NPZ.is_file(), f"FER2013 data missing: {FER_NPZ} (set VCAM_SHARED to the shared folder)"
     return FER_NPZ
 
 
 @pytest.fixture(scope="session")
 def public_test_sample(fer_npz: Path) -> tuple[np.ndarray, np.ndarray]:
-    """A fixed sample of 700 PublicTest faces (uint8 48×48) and their FER2013 labels."""
+    """The sample's 702 PublicTest faces (uint8 48×48) and their FER2013 labels."""
     with np.load(fer_npz) as data:
-        index = np.flatnonzero(data["usage"] == "PublicTest")
-        chosen = np.sort(np.random.default_rng(2013).choice(index, 700, replace=False))
+        chosen = data["usage"] == "PublicTest"
         return data["images"][chosen], data["labels"][chosen].astype(np.int64)
 
 

@@ -21,11 +21,11 @@ import pytest
 from conftest import box_mask
 from media_files import (clip_slice, damaged_copy, decoded_frames, empty_config, huge_png_header, probe,
                          read_all_frames, remuxed, run_cli, truncated_copy, with_pcm_sound, with_timecode)
-from vcam import EMOTIONS
+from vcam.emotions import EMOTIONS
 from vcam.annotate import annotate
 from vcam.config import Config
 from vcam.errors import MediaError
-from vcam.media import video_writer
+from vcam.video import video_writer
 from vcam.pipeline import Pipeline
 
 CLIP = "short_hamilton_clip.mp4"
@@ -76,6 +76,7 @@ def assert_face_record(face: dict) -> None:
     assert face["emotion"] in EMOTIONS
 
 
+@pytest.mark.slow
 def test_clip_summary_names_frames_faces_and_speed(annotated_clip) -> None:
     assert annotated_clip.status == 0
     lines = annotated_clip.stdout.splitlines()
@@ -88,6 +89,7 @@ def test_clip_summary_names_frames_faces_and_speed(annotated_clip) -> None:
     assert fps > 0
 
 
+@pytest.mark.slow
 def test_annotated_clip_plays_with_every_frame_at_the_same_size(annotated_clip, clip_frames) -> None:
     assert len(annotated_clip.frames) == len(clip_frames) == 275
     assert {frame.shape for frame in annotated_clip.frames} == {clip_frames[0].shape}
@@ -141,6 +143,7 @@ def test_bad_outputs_are_refused_before_anything_is_written(tmp_path: Path, medi
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_undecodable_frames_do_not_end_the_video(tmp_path: Path, media: Path, capsys) -> None:
     damaged = damaged_copy(media / CLIP, tmp_path / "damaged.mp4")
     out, report = tmp_path / "out.mp4", tmp_path / "faces.json"
@@ -203,6 +206,7 @@ def annotate_to(folder: Path, source: Path, name: str, *flags: str) -> tuple[Pat
     return out, stdout.getvalue().strip(), json.loads(report.read_text())["frames"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", list(VIDEO_CODECS))
 def test_each_video_kind_keeps_frames_timing_and_sound_and_draws_only_on_faces(tmp_path: Path, short_clip: Path,
                                                                             suffix: str) -> None:
@@ -353,6 +357,7 @@ def test_a_legal_250_byte_output_name_is_written(tmp_path: Path, media: Path) ->
     assert (tmp_path / name).is_file()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
 def test_a_signal_during_a_video_removes_the_partial_files(tmp_path: Path, media: Path, signal_name: str) -> None:
     """A real `python -m vcam annotate` stopped by SIGTERM or SIGINT (Ctrl-C) once its partial
@@ -405,6 +410,7 @@ def test_a_rotated_phone_video_is_annotated_upright_and_keeps_its_rotation(tmp_p
             assert x + w <= 640 * 1.1 and y + h <= 360 * 1.1  # boxes in the upright picture
 
 
+@pytest.mark.slow
 def test_a_gif_is_a_video_input_too_and_keeps_every_frame(tmp_path: Path, short_clip: Path) -> None:
     """A 15 fps GIF (whole-centisecond delays) in: every frame out again, at its timing."""
     gif, _, _ = annotate_to(tmp_path, short_clip, "reaction.gif")

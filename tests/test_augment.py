@@ -68,13 +68,14 @@ def test_faces_pass_unchanged_outside_training_and_each_seed_draws_the_same(face
     assert 0.05 < np.mean(np.abs(rare - faces).max(axis=(1, 2, 3)) > 1e-3) < 0.6  # 1 - 0.95**7 = 0.30
 
 
+@pytest.mark.slow
 def test_the_shipped_model_still_reads_faces_after_each_step(fer_npz) -> None:
     """Keeping the labels: after each step at full strength the shipped model still finds the
     labelled emotion on more than 40 % of faces (chance: 25 %, the share of the commonest class)."""
     from training.data import load_faces
     from training.evaluate import predict
 
-    sample = load_faces(fer_npz, "PublicTest").sample(300, seed=4)
+    sample = load_faces(fer_npz, "PublicTest")  # the sample's 702 faces: fewer would read blur above clean by chance
     model = REPO / "weights" / "emotion.tflite"
     inputs = sample.inputs()
     clean = np.mean(predict(model, inputs).argmax(1) == sample.labels)
@@ -109,6 +110,7 @@ print("jit", trainer.jit_compile, "loss", history.history["loss"][-1])
 """
 
 
+@pytest.mark.slow
 def test_webcam_conditions_compile_into_the_training_step_under_jax() -> None:
     env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(REPO), "JAX_PLATFORMS": "cpu"}
     done = subprocess.run([sys.executable, "-c", JAX_STEP], env=env, cwd=REPO, capture_output=True, text=True,

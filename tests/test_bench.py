@@ -36,6 +36,7 @@ def test_faces_are_laid_out_inside_the_frame_without_overlapping(width: int, hei
             assert iou((x, y, side, side), (other[0], other[1], other[2], other[2])) == 0
 
 
+@pytest.mark.slow
 def test_the_frames_are_the_same_every_time_and_show_their_faces(media: Path, fer_npz: Path) -> None:
     inputs = BenchInputs(media, fer_npz)
     first, second = case_frames(inputs), case_frames(inputs)
@@ -50,6 +51,7 @@ def test_the_frames_are_the_same_every_time_and_show_their_faces(media: Path, fe
     assert (face[..., 0] == face[..., 2]).all() and face.std() > 20
 
 
+@pytest.mark.slow
 def test_bench_prints_the_table_and_writes_the_json(media: Path, fer_npz: Path, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "bench.json"
@@ -125,6 +127,7 @@ def test_bench_without_its_media_says_so_in_one_line(tmp_path: Path) -> None:
     assert done.stderr.count("\n") == 1 and "short_hamilton_clip.mp4 is missing; pass --media" in done.stderr
 
 
+@pytest.mark.slow
 def test_a_30_second_soak_keeps_memory_threads_and_rates_steady(media: Path) -> None:
     config = Config(camera=str(media / "short_hamilton_clip.mp4"))
     report = soak(config, 30, interval=10, say=lambda line: None)
@@ -137,6 +140,7 @@ def test_a_30_second_soak_keeps_memory_threads_and_rates_steady(media: Path) -> 
     assert json.loads(json.dumps(report.to_json()))["samples"][0]["threads"] == report.samples[0].threads
 
 
+@pytest.mark.slow
 def test_bench_frames_decode_like_a_webcam_jpeg(media: Path, fer_npz: Path) -> None:
     """The decode stage reads the frame back from a JPEG, as a webcam's MJPEG arrives."""
     _, frame = case_frames(BenchInputs(media, fer_npz))[0]
@@ -158,6 +162,7 @@ def test_bench_refuses_bad_arguments_in_one_line(media: Path, args: list[str], p
     assert err.count("\n") == 1 and problem in err
 
 
+@pytest.mark.slow
 def test_the_live_measurement_runs_the_engine_at_camera_rate_and_reports_each_figure(media: Path, fer_npz: Path,
                                                                                     tmp_path: Path) -> None:
     from benchmarks import live

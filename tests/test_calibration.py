@@ -62,11 +62,12 @@ def model_copy(tmp_path: Path) -> Path:
     return model
 
 
+@pytest.mark.slow
 def test_calibrate_writes_the_temperature_that_the_app_then_applies(model_copy: Path, fer_npz: Path,
                                                                       public_test_sample) -> None:
     assert calibrate.main(["--model", str(model_copy), "--data", str(fer_npz)]) == 0
     written = json.loads(calibration_path(model_copy).read_text())
-    assert 0.2 < written["temperature"] < 5 and written["faces"] == 3589
+    assert 0.2 < written["temperature"] < 5 and written["faces"] == 702
     assert written["ece_after"] <= written["ece_before"] + 1e-9 and written["nll_after"] <= written["nll_before"]
     assert 0 < written["unsure_share"] < 1 and written["unsure_accuracy"] < written["sure_accuracy"]
 

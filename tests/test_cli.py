@@ -16,13 +16,15 @@ import cv2
 import numpy as np
 import pytest
 import requests
-
 from conftest import REPO
 from media_files import empty_config, empty_video, garbage, run_cli
 from test_tray import desktop, signal_once_shown  # noqa: F401 - desktop: the fixture, Xvfb with a tray host
 from waiting import wait_until, with_default_signals
-from vcam import EMOTIONS
+
+from vcam.choices import PixelFormat
 from vcam.cli import build_parser, main, with_default_command
+from vcam.config import Config, load_config
+from vcam.emotions import EMOTIONS
 
 PHOTO = "two_people.jpg"
 
@@ -181,20 +183,33 @@ def test_flags_without_a_command_are_the_tray_commands(tmp_path: Path) -> None:
     # `vcam --pixel-format I420` is `vcam tray --pixel-format I420`: a bad value gets the tray's own error.
     done = run_process("--config", tmp_path / "none.toml", "--pixel-format", "RGBX")
     assert done.returncode == 2
-    assert "vcam tray: error: argument --pixel-format: invalid choice: 'RGBX'" in done.stderr
-    assert "Traceback" not in done.stderr
+    assert done.stderr == ("vcam tray: error: argument --pixel-format: unknown pixel format 'RGBX'; choose one of "
+                           "RGB, BGR, I420, NV12, YUYV, UYVY; see vcam tray --help\n")
     parsed = build_parser().parse_args(with_default_command(["--config", "c.toml", "--pixel-format", "I420"]))
-    assert (parsed.command, parsed.pixel_format, parsed.config) == ("tray", "I420", Path("c.toml"))
+    assert (parsed.command, parsed.pixel_format, parsed.config) == ("tray", PixelFormat.I420, Path("c.toml"))
     assert with_default_command(["doctor", "--source", "tray"]) == ["doctor", "--source", "tray"]
 
+
+
+@pytest.mark.parametrize("argv", [["--config"], ["tray", "--config"], ["--detector", "medium"], ["annotate"]],
+                         ids=["config-alone", "config-after-tray", "unknown-detector", "annotate-without-files"])
+def test_a_wrong_flag_is_one_line_and_status_2(argv: list[str], capsys) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert err.startswith("vcam") and ": error: " in err and err.rstrip().endswith("--help")
 
 # --- the live commands as real processes: signals, and nothing printed but vcam's own lines -------------
 
 
-def start_web(tmp_path: Path, source: object, host: str = "127.0.0.1") -> tuple[subprocess.Popen, str]:
-    """`vcam web --source SOURCE --host HOST --port 0` as a real process, and the URL it printed."""
+def start_web(tmp_path: Path, source: object, host: str = "127.0.0.1",
+              config: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """`vcam --config CONFIG web --source SOURCE --host HOST --port 0` as a real process (CONFIG: an
+    empty settings file unless given), and the URL it printed."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen([sys.executable, "-m", "vcam", "--config", str(empty_config(tmp_path)), "web",
+    process = subprocess.Popen([sys.executable, "-m", "vcam", "--config", str(config or empty_config(tmp_path)), "web",
                                 "--source", str(source), "--host", host, "--port", "0"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
                                preexec_fn=with_default_signals)
@@ -225,6 +240,27 @@ def test_vcam_web_stops_on_sigterm_and_sighup_as_on_ctrl_c(tmp_path: Path, media
     assert "Traceback" not in err and "interrupted" not in err
     with pytest.raises(requests.ConnectionError):
         requests.get(root + "healthz", timeout=2)
+
+
+def test_a_comment_in_the_settings_survives_an_overlay_toggle_from_the_web_page(tmp_path: Path, media: Path) -> None:
+    settings = tmp_path / "config.toml"
+    written = ('# vcam at my desk\n\n# the emoji beside the head, not on it\nplacement = "badge"  # my choice\n'
+               "smoothing_seconds = 0.5\n")
+    settings.write_text(written)
+    process, url = start_web(tmp_path, media / "short_hamilton_clip.mp4", config=settings)
+    try:
+        browser = requests.Session()
+        assert browser.get(url, timeout=10).status_code == 200  # the page, as a user opens it
+        root = url.split("?")[0]
+        toggled = browser.post(root + "api/state", json={"overlay": False}, timeout=10)
+        assert toggled.status_code == 200 and toggled.json()["overlay"] is False
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+    finally:
+        process.kill()
+    # The one key changed, added at the end; every comment, blank line and other setting as written.
+    assert settings.read_text() == written + "overlay = false\n"
+    assert load_config(settings) == Config(placement="badge", smoothing_seconds=0.5, overlay=False)
 
 
 def test_a_missing_webcam_is_reported_by_vcam_alone(tmp_path: Path) -> None:

@@ -10,9 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
+from vcam.choices import Detector, Placement
 from vcam.cli import main
 from vcam.config import RANGES, Config, load_config
 from vcam.errors import VcamError
+from vcam.paths import partial_path
 from vcam.track import TrackerSettings
 
 
@@ -203,14 +205,30 @@ def test_a_failed_save_leaves_the_file_whole_and_no_partial_file(tmp_path: Path)
     from vcam.config import save_settings
 
     path = write(tmp_path / "c.toml", 'placement = "badge"\n')
-    (tmp_path / "c.toml.partial").mkdir()  # the temporary name is taken: the write fails
+    partial_path(path).mkdir()  # the temporary name is taken: the write fails
     with pytest.raises(OSError):
         save_settings({"overlay": False}, path)
     assert path.read_text() == 'placement = "badge"\n'
-    (tmp_path / "c.toml.partial").rmdir()
+    partial_path(path).rmdir()
     save_settings({"overlay": False}, path)
     assert load_config(path) == Config(placement="badge", overlay=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml"]
+
+
+def test_a_save_changes_only_the_keys_changed_and_keeps_the_users_comments(tmp_path: Path) -> None:
+    from vcam.config import save_settings
+
+    written = ("# vcam on the work laptop\n\n# the USB webcam, not the built-in one\ncamera = 1  # /dev/video2\n"
+               'placement = "badge"\n\n# steadier emojis\ndwell_seconds = 1.5\n')
+    path = write(tmp_path / "c.toml", written)
+    save_settings({"placement": Placement.CORNER, "overlay": False}, path)
+    assert path.read_text() == written.replace('"badge"', '"corner"') + "overlay = false\n"
+    assert load_config(path) == Config(camera=1, placement="corner", dwell_seconds=1.5, overlay=False)
+    save_settings({"camera": "/dev/video4"}, path)  # a value of another type, in the same place
+    assert '# the USB webcam, not the built-in one\ncamera = "/dev/video4"  # /dev/video2\n' in path.read_text()
+    fresh = tmp_path / "new" / "c.toml"
+    save_settings({"detector": Detector.SHORT}, fresh)
+    assert fresh.read_text() == '# vcam settings; see `vcam --help`\ndetector = "short"\n'
 
 
 @pytest.mark.parametrize("make, problem", [

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from vcam.choices import Detector
 from vcam.config import Config
 from vcam.detect import DETECTORS, FaceDetector, ssd_anchors, weighted_nms
 from vcam.errors import ModelFileError
@@ -110,9 +111,9 @@ def test_every_face_meets_the_default_score_threshold(kind, photo_faces) -> None
 def test_a_higher_threshold_drops_the_weaker_face(photos, photo_faces) -> None:
     weaker, stronger = sorted(face.score for face in photo_faces["full", "two_people.jpg"])
     between = (weaker + stronger) / 2
-    faces = FaceDetector("full", score_threshold=between).detect(photos["two_people.jpg"])
+    faces = FaceDetector(Detector.FULL, score_threshold=between).detect(photos["two_people.jpg"])
     assert [round(face.score, 6) for face in faces] == [round(stronger, 6)]
-    assert FaceDetector("full", score_threshold=min(stronger + 0.01, 0.999)).detect(photos["two_people.jpg"]) == []
+    assert FaceDetector(Detector.FULL, score_threshold=min(stronger + 0.01, 0.999)).detect(photos["two_people.jpg"]) == []
 
 
 @pytest.mark.parametrize("kind, count", [("short", 896), ("full", 2304)])
@@ -183,12 +184,13 @@ def test_a_model_file_of_the_wrong_kind_is_a_model_file_error(kind, filename) ->
 
 def test_a_missing_detector_model_is_a_model_file_error(tmp_path: Path) -> None:
     with pytest.raises(ModelFileError, match="missing"):
-        FaceDetector("short", model_path=tmp_path / "nope.tflite")
+        FaceDetector(Detector.SHORT, model_path=tmp_path / "nope.tflite")
 
 
-def test_unknown_detector_kind_is_refused() -> None:
-    with pytest.raises(ValueError, match="medium"):
-        FaceDetector("medium")
+def test_an_unknown_detector_is_refused_where_it_enters() -> None:
+    # Choices are parsed once, at the edge (settings, flags); the detector trusts its member.
+    with pytest.raises(ValueError, match="unknown detector 'medium'; choose one of short, full"):
+        Config(detector="medium")
 
 
 @pytest.mark.parametrize("size", [(1280, 720), (1920, 1080), (640, 360), (333, 187)])

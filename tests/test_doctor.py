@@ -17,10 +17,9 @@ from sni_host import Host, session_bus
 from vcam.config import Config
 from vcam.doctor import (
     Check, check_camera, check_models, check_tray, check_virtual_camera, processes_holding, run_doctor,
-    virtual_camera_advice,
 )
+from vcam.virtual_camera import MODPROBE, virtual_camera_advice
 
-MODPROBE = 'sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label="vcam"'
 KEEP_LOADED = "echo v4l2loopback | sudo tee /etc/modules-load.d/v4l2loopback.conf"
 KEEP_OPTIONS = ("echo 'options v4l2loopback devices=1 exclusive_caps=1 card_label=\"vcam\"'"
                 " | sudo tee /etc/modprobe.d/v4l2loopback.conf")
@@ -282,13 +281,13 @@ def test_unexpected_failure_becomes_a_failed_check() -> None:
         camera = 0
         virtual_camera = None
         emotion_model = detector_model = None
-        detector = "medium"  # no such detector: FaceDetector raises ValueError, not a VcamError
+        detector = "medium"  # no such detector (settings never let one through): a KeyError, not a VcamError
         score_threshold = None
         threads = 2
 
     out = io.StringIO()
     assert run_doctor(BadConfig(), out) == 1  # type: ignore[arg-type]
-    assert "✗ models: the check itself failed: ValueError: unknown detector 'medium'" in out.getvalue()
+    assert "✗ models: the check itself failed: KeyError: 'medium'" in out.getvalue()
 
 
 def test_doctor_prints_on_a_console_that_cannot_show_ticks(media: Path) -> None:

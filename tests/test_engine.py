@@ -14,11 +14,13 @@ import pytest
 from recording_backend import Recorder, new_recorder
 from waiting import wait_until
 
-from vcam.capture import Backoff
+from vcam.choices import PixelFormat
+from vcam.retry import Backoff
 from vcam.config import Config, load_config
 from vcam.engine import Engine, EngineState
 from vcam.media import read_image
-from vcam.pipeline import FrameResult, Pipeline
+from vcam.frames import FrameResult
+from vcam.pipeline import Pipeline
 from vcam.placeholder import BACKGROUND
 from vcam.repeats import REFRESH_EVERY
 from vcam.sources import CameraError, Pacer, VideoFileSource, WebcamSource, open_source
@@ -82,6 +84,7 @@ def clip(media: Path) -> Config:
     return Config(camera=str(media / "short_hamilton_clip.mp4"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fps", [30, 15])
 def test_frames_reach_the_virtual_camera_at_the_configured_rate(clip: Config, fps: int) -> None:
     with Running(clip.replace(fps=fps)) as run:
@@ -112,7 +115,7 @@ def test_the_published_frames_are_the_camera_frames_with_emojis_unmirrored(media
 
 def test_toggling_the_overlay_changes_the_published_frames_within_two_frames(media: Path) -> None:
     photo = str(media / "two_people.jpg")
-    plain = to_pixel_format(fit_frame(read_image(Path(photo)), 1280, 720), "BGR")  # decoded as the source does
+    plain = to_pixel_format(fit_frame(read_image(Path(photo)), 1280, 720), PixelFormat.BGR)  # decoded as the source does
     with Running(Config(camera=photo)) as run:
         run.recorder.wait_for(lambda r: len(r.frames) > 2 and not is_placeholder(as_bgr(r, -1)))
         assert not np.array_equal(run.recorder.frames[-1].data, plain)
@@ -151,6 +154,7 @@ class StallingSource:
         self._video.close()
 
 
+@pytest.mark.slow
 def test_a_source_that_stops_for_two_seconds_yields_placeholders_then_resumes(clip: Config) -> None:
     source = StallingSource(Path(clip.camera), after=30, pause=2.0)
     with Running(clip, opener=lambda camera: source) as run:
@@ -430,6 +434,7 @@ class Slideshow:
         self._pacer.cancel()
 
 
+@pytest.mark.slow
 def test_a_new_picture_after_a_settled_one_goes_through_the_pipeline(media: Path) -> None:
     pictures = [fit_frame(cv2.imread(str(media / name)), 1280, 720) for name in ("two_people.jpg", "obama-720p.jpg")]
     slideshow = Slideshow(pictures, hold=45)

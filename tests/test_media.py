@@ -13,10 +13,9 @@ from PIL import Image
 from media_files import (clip_slice, empty_video, garbage, huge_png_header, probe, read_all_frames, remuxed,
                          truncated_copy)
 from vcam.errors import MediaError
-from vcam.media import (MAX_PIXELS, VideoReader, atomic_output, atomic_outputs, media_kind, output_kind, read_image,
-                        video_writer, write_image)
-from vcam.paths import partial_path
-from vcam.video import VideoInfo, VideoWriter
+from vcam.media import MAX_PIXELS, media_kind, output_kind, read_image, write_image
+from vcam.paths import atomic_output, atomic_outputs, partial_path
+from vcam.video import VideoInfo, VideoReader, VideoWriter, video_writer
 
 CLIP = "short_hamilton_clip.mp4"
 

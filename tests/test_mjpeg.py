@@ -13,7 +13,7 @@ import pytest
 from waiting import wait_until
 
 from vcam.mjpeg import BOUNDARY, JpegBroadcaster, multipart_chunk
-from vcam.pipeline import FrameResult
+from vcam.frames import FrameResult
 
 
 def decode_part(chunk: bytes) -> np.ndarray:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from benchmarks import scenes
-from vcam.choices import Effort
+from vcam.choices import Detector, Effort
 from vcam.detect import FaceDetector
 from vcam.faces import iou
 from vcam.motion import FaceMotion
@@ -31,7 +31,7 @@ def shifted(frame: np.ndarray, dx: float, dy: float) -> np.ndarray:
                                            ("biden.jpg", 2.0, 9.75)])
 def test_a_face_that_moved_is_carried_where_it_went(media: Path, photo: str, dx: float, dy: float) -> None:
     frame = cv2.imread(str(media / photo))
-    faces = FaceDetector("full").detect(frame)
+    faces = FaceDetector(Detector.FULL).detect(frame)
     assert faces
     motion = FaceMotion()
     motion.remember(frame, faces)
@@ -48,7 +48,7 @@ def test_a_face_that_left_or_was_replaced_is_not_carried(media: Path) -> None:
     first = cv2.resize(cv2.imread(str(media / "obama-720p.jpg")), (1280, 720))
     second = cv2.resize(cv2.imread(str(media / "biden.jpg")), (1280, 720))
     room = scenes.blurred_background(media, 1280, 720)
-    faces = FaceDetector("full").detect(first)
+    faces = FaceDetector(Detector.FULL).detect(first)
     motion = FaceMotion()
     motion.remember(first, faces)
     assert motion.carried(shifted(first, 3, 0), faces) is not None
@@ -59,7 +59,7 @@ def test_a_face_that_left_or_was_replaced_is_not_carried(media: Path) -> None:
 
 def test_a_face_that_moved_further_than_the_search_is_not_carried(media: Path) -> None:
     frame = cv2.resize(cv2.imread(str(media / "obama-720p.jpg")), (1280, 720))
-    faces = FaceDetector("full").detect(frame)
+    faces = FaceDetector(Detector.FULL).detect(frame)
     motion = FaceMotion()
     motion.remember(frame, faces)
     assert motion.carried(shifted(frame, faces[0].box[2] * 0.6, 0), faces) is None

@@ -13,12 +13,12 @@ import pytest
 
 from training.data import FaceSet
 from training.evaluate import predict, score
-from vcam.calibration import calibration_path, file_sha256
+from vcam.calibration import calibration_path, file_sha256, model_normalisation
+from vcam.choices import Detector, Normalisation
 from vcam.classify import EmotionModel
 from vcam.detect import FaceDetector
 from vcam.errors import ModelFileError
-from vcam.preprocess import (STANDARD_MEAN, STANDARD_STD, Normalisation, crop_face, model_normalisation,
-                             prepare_faces, with_temperature)
+from vcam.preprocess import STANDARD_MEAN, STANDARD_STD, crop_face, prepare_faces, with_temperature
 from vcam.resources import weights_dir
 
 
@@ -38,7 +38,7 @@ def model_recording(folder: Path, normalisation: str | None) -> Path:
 @pytest.fixture(scope="module")
 def two_people(media: Path):
     frame = cv2.imread(str(media / "two_people.jpg"))
-    return frame, FaceDetector("full").detect(frame)
+    return frame, FaceDetector(Detector.FULL).detect(frame)
 
 
 @pytest.mark.parametrize("normalisation", list(Normalisation))
@@ -98,6 +98,7 @@ def test_evaluate_scores_a_model_with_the_normalisation_it_records(tmp_path: Pat
     assert not np.array_equal(recorded.confusion, score(model, faces, normalisation=Normalisation.NONE).confusion)
 
 
+@pytest.mark.slow
 def test_calibrate_records_the_normalisation_and_keeps_it_when_not_told(tmp_path: Path, fer_npz: Path) -> None:
     from training import calibrate
 
@@ -109,6 +110,7 @@ def test_calibrate_records_the_normalisation_and_keeps_it_when_not_told(tmp_path
     assert json.loads(calibration_path(model).read_text())["normalisation"] == "standardise"
 
 
+@pytest.mark.slow
 def test_training_fast_trains_on_normalised_faces_and_records_how(tmp_path: Path, fer_npz: Path) -> None:
     from training import fast
     from training.data import load_faces

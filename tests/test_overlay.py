@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 from conftest import box_mask
 
-from vcam import EMOTIONS
+from vcam.choices import Detector, Placement
+from vcam.config import Config
 from vcam.detect import FaceDetector
+from vcam.emotions import EMOTIONS
 from vcam.errors import MediaError
 from vcam.faces import Face
-from vcam.choices import Placement
 from vcam.overlay import EmojiOverlay, blend, load_emojis
 
 RED = (0, 0, 255)
@@ -28,7 +29,7 @@ def photo(media: Path) -> np.ndarray:
 @pytest.fixture(scope="module")
 def faces(photo) -> list[Face]:
     """The two real faces of the photo, each with an emotion to show."""
-    found = FaceDetector("full").detect(photo)
+    found = FaceDetector(Detector.FULL).detect(photo)
     assert len(found) == 2
     return [face.replace(emotion=emotion) for face, emotion in zip(found, ("happy", "sad"))]
 
@@ -43,7 +44,7 @@ def changed(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     return np.any(before != after, axis=2)
 
 
-def drawn(photo: np.ndarray, faces: list[Face], placement: str, emojis=None) -> np.ndarray:
+def drawn(photo: np.ndarray, faces: list[Face], placement: Placement, emojis=None) -> np.ndarray:
     return EmojiOverlay(emojis, placement).draw(photo.copy(), faces)
 
 
@@ -63,7 +64,7 @@ def test_every_placement_draws_on_the_frame_in_place(photo, faces, placement) ->
 def test_face_placement_covers_each_face_and_stays_near_it(photo, faces) -> None:
     """Every changed pixel lies within some face box grown by half its size on each side,
     and most of each face box is covered."""
-    change = changed(photo, drawn(photo, faces, "face"))
+    change = changed(photo, drawn(photo, faces, Placement.FACE))
     near_a_face = np.logical_or.reduce([box_mask(photo.shape, face.box, grow=0.5) for face in faces])
     assert not (change & ~near_a_face).any()
     for face in faces:
@@ -71,7 +72,7 @@ def test_face_placement_covers_each_face_and_stays_near_it(photo, faces) -> None
 
 
 def test_corner_placement_stacks_emojis_in_the_top_left(photo, faces) -> None:
-    change = changed(photo, drawn(photo, faces, "corner"))
+    change = changed(photo, drawn(photo, faces, Placement.CORNER))
     ys, xs = np.nonzero(change)
     third = photo.shape[0] / 3
     assert xs.max() < third and ys.max() < len(faces) * third
@@ -82,7 +83,7 @@ def test_corner_placement_stacks_emojis_in_the_top_left(photo, faces) -> None:
 
 def test_badge_placement_is_small_and_above_the_faces_right_side(photo, faces) -> None:
     for face in faces:
-        change = changed(photo, drawn(photo, [face], "badge"))
+        change = changed(photo, drawn(photo, [face], Placement.BADGE))
         ys, xs = np.nonzero(change)
         x, y, w, h = face.box
         assert change.sum() < 0.5 * w * h
@@ -96,7 +97,7 @@ def test_a_face_without_an_emotion_draws_nothing(photo, faces, placement) -> Non
 
 
 def test_each_emotion_draws_its_own_emoji(photo, faces) -> None:
-    images = {emotion: drawn(photo, [faces[0].replace(emotion=emotion)], "face") for emotion in EMOTIONS}
+    images = {emotion: drawn(photo, [faces[0].replace(emotion=emotion)], Placement.FACE) for emotion in EMOTIONS}
     assert len({image.tobytes() for image in images.values()}) == len(EMOTIONS)
 
 
@@ -106,7 +107,7 @@ def test_a_custom_folder_replaces_some_emojis_and_shipped_ones_fill_the_gaps(tmp
     assert (emojis["happy"] == (*RED, 255)).all()
     for emotion in set(EMOTIONS) - {"happy"}:
         np.testing.assert_array_equal(emojis[emotion], shipped[emotion])
-    frame = drawn(photo, [faces[0].replace(emotion="happy")], "face", emojis)
+    frame = drawn(photo, [faces[0].replace(emotion="happy")], Placement.FACE, emojis)
     cx, cy = (round(v) for v in faces[0].center)
     assert tuple(frame[cy, cx]) == RED
 
@@ -116,7 +117,7 @@ def test_a_three_channel_png_is_drawn_opaque(tmp_path, photo, faces) -> None:
     write_square(tmp_path / "sad.png", blue)
     emojis = load_emojis(tmp_path)
     assert emojis["sad"].shape[2] == 4 and (emojis["sad"][:, :, 3] == 255).all()
-    frame = drawn(photo, [faces[1].replace(emotion="sad")], "badge", emojis)
+    frame = drawn(photo, [faces[1].replace(emotion="sad")], Placement.BADGE, emojis)
     ys, xs = np.nonzero(changed(photo, frame))
     assert (frame[ys, xs] == blue).all(axis=1).mean() > 0.95
 
@@ -133,9 +134,10 @@ def test_a_missing_emoji_folder_is_a_media_error(tmp_path) -> None:
         load_emojis(tmp_path / "nowhere")
 
 
-def test_unknown_placement_is_refused(shipped) -> None:
-    with pytest.raises(ValueError, match="middle"):
-        EmojiOverlay(shipped, "middle")
+def test_an_unknown_placement_is_refused_where_it_enters() -> None:
+    # Choices are parsed once, at the edge (settings, flags, the web API); the overlay trusts its member.
+    with pytest.raises(ValueError, match="unknown placement 'middle'; choose one of face, badge, corner"):
+        Config(placement="middle")
 
 
 @pytest.mark.parametrize(
@@ -181,7 +183,7 @@ def test_a_sticker_blends_as_floating_point_alpha_does() -> None:
 
 
 def test_a_face_that_holds_still_reuses_its_sticker(shipped) -> None:
-    overlay = EmojiOverlay(shipped, "face")
+    overlay = EmojiOverlay(shipped, Placement.FACE)
     first = overlay._sized("happy", 200.0, 10.2)
     assert overlay._sized("happy", 200.4, 9.8) is first  # the same 2 % step, the same whole degree
     assert overlay._sized("happy", 210.0, 10.0) is not first
@@ -224,7 +226,7 @@ def test_a_changed_emoji_cross_fades_over_150_ms_and_then_shows_only_the_new_one
     blue = (255, 0, 0)
     write_square(tmp_path / "happy.png", (*RED, 255))
     write_square(tmp_path / "sad.png", (*blue, 255))
-    overlay, fades = EmojiOverlay(load_emojis(tmp_path), "face"), CrossFades()
+    overlay, fades = EmojiOverlay(load_emojis(tmp_path), Placement.FACE), CrossFades()
     face = faces[0].replace(track_id=7)
     happy, sad = face.replace(emotion="happy"), face.replace(emotion="sad")
     cx, cy = (round(v) for v in face.center)
@@ -287,7 +289,7 @@ def hand(media: Path) -> np.ndarray:
 
 
 def test_a_hand_over_the_mouth_does_not_shrink_the_emoji(media, hand) -> None:
-    detector = FaceDetector("full")
+    detector = FaceDetector(Detector.FULL)
     shrunk_boxes = 0
     for name in PORTRAITS:
         image = cv2.imread(str(media / name))
@@ -307,14 +309,14 @@ def test_a_hand_over_the_mouth_does_not_shrink_the_emoji(media, hand) -> None:
 
 def test_the_face_emoji_follows_emoji_place_and_is_as_large(media, hand) -> None:
     image = cv2.imread(str(media / "biden.jpg"))
-    detector = FaceDetector("full")
+    detector = FaceDetector(Detector.FULL)
     [face] = detector.detect(image)
     [covered] = detector.detect(hand_over_mouth(image, face, hand, 1.0))
     assert max(covered.box[2:]) < 0.92 * max(face.box[2:])  # the box shrank by more than 8 %
     sides = []
     for seen in (face, covered):
         frame = image.copy()
-        EmojiOverlay(placement="face").draw(frame, [seen.replace(emotion="neutral")])
+        EmojiOverlay(placement=Placement.FACE).draw(frame, [seen.replace(emotion="neutral")])
         ys, xs = np.nonzero(changed(image, frame))
         sides.append(max(xs.max() - xs.min(), ys.max() - ys.min()))
     assert sides[1] >= 0.95 * sides[0]
@@ -322,7 +324,7 @@ def test_the_face_emoji_follows_emoji_place_and_is_as_large(media, hand) -> None
 
 @pytest.mark.parametrize("name", PORTRAITS)
 def test_a_face_in_full_view_keeps_about_its_box(name, media) -> None:
-    for face in FaceDetector("full").detect(cv2.imread(str(media / name))):
+    for face in FaceDetector(Detector.FULL).detect(cv2.imread(str(media / name))):
         place = emoji_place(face)
         side = max(face.box[2:])
         assert side <= place.side <= 1.1 * side

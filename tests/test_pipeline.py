@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from vcam import EMOTIONS
 from vcam.choices import Effort
 from vcam.config import Config
+from vcam.emotions import EMOTIONS
 from vcam.pipeline import Pipeline
 
 
@@ -28,6 +28,20 @@ def test_every_stage_adds_to_the_faces_and_the_frame_is_drawn_in_place(photo) ->
         assert len(face.probabilities) == len(EMOTIONS) and face.emotion in EMOTIONS
     assert len({face.track_id for face in result.faces}) == 2
 
+
+
+def test_a_face_not_classified_on_a_frame_reports_no_reading_of_its_own(photo) -> None:
+    # Balanced effort classifies a face that holds its look a few times a second: on the frames
+    # between, the face carries the average its emoji follows, never that average as a reading.
+    pipeline = Pipeline.from_config(Config())
+    first = pipeline.process(photo.copy(), t=0.0).faces
+    second = pipeline.process(photo.copy(), t=1 / 30).faces
+    assert all(face.probabilities is not None for face in first)
+    skipped = [face for face in second if face.probabilities is None]
+    assert skipped, "every face was classified again on the next frame of a still picture"
+    for face in skipped:
+        assert face.smoothed is not None and face.to_json()["probabilities"] is None
+        assert face.to_json()["smoothed"] is not None
 
 def test_ids_persist_from_frame_to_frame_and_overlay_can_be_switched_off(photo) -> None:
     pipeline = Pipeline.from_config(Config(detector="short"))
@@ -80,9 +94,10 @@ def known_clip(fer_npz: Path):
     """FER2013 faces at one spot: happy, surprise, happy, neutral, 2 s each (benchmarks/known_changes.py)."""
     from benchmarks.known_changes import known_changes_clip
 
-    return known_changes_clip(Pipeline.from_config(Config()), fer_npz)
+    return known_changes_clip(fer_npz)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fps", [15, 30, 60])
 def test_the_emoji_changes_when_the_face_does_and_only_then(known_clip, fps: int) -> None:
     """At 15, 30 and 60 fps: one track for the whole clip; no change of the shown emoji while the
@@ -185,6 +200,7 @@ def test_at_balanced_effort_the_real_clip_s_emojis_stay_steady(clip_frames) -> N
         assert track.changes_per_second <= 0.5 or (track.seconds < 2 and track.changes <= 1), track
 
 
+@pytest.mark.slow
 def test_a_classification_schedule_that_skips_frames_is_smoothed_in_seconds_too(known_clip) -> None:
     """Classified on every third frame of 30 (the tracker given the time), the clip's changes are
     still followed within half a second and nothing else changes."""
@@ -200,6 +216,7 @@ def test_a_classification_schedule_that_skips_frames_is_smoothed_in_seconds_too(
     assert followed.false_changes == 0 and all(lag <= 0.5 for lag in followed.lags)
 
 
+@pytest.mark.slow
 def test_annotate_stats_on_the_clip_reports_steady_tracks(tmp_path: Path, media: Path, capsys) -> None:
     """`vcam annotate --stats` on the real clip: the summary, then the tracks and their changes a
     second. Every track of a second or more changes its emoji at most 0.5 times a second, or once
@@ -209,6 +226,7 @@ def test_annotate_stats_on_the_clip_reports_steady_tracks(tmp_path: Path, media:
     import re
 
     from media_files import run_cli
+
     from vcam.steadiness import measure_steadiness
 
     out, report = tmp_path / "out.mp4", tmp_path / "faces.json"

@@ -56,10 +56,10 @@ def test_a_settled_picture_is_skipped_except_every_refresh_and_a_new_one_never(f
 def test_runs_show_the_same_only_with_the_same_boxes_emojis_and_still_probabilities(media: Path) -> None:
     photo = cv2.imread(str(media / "two_people.jpg"))
     faces = Pipeline.from_config(Config()).process(photo.copy()).faces
-    assert len(faces) == 2 and all(face.probabilities for face in faces)
+    assert len(faces) == 2 and all(face.smoothed for face in faces)
     assert shows_the_same(faces, list(faces))
-    moved = [faces[0].replace(probabilities=tuple(p + 0.05 * (i == 0) - 0.05 * (i == 1)
-                                                  for i, p in enumerate(faces[0].probabilities))), faces[1]]
+    moved = [faces[0].replace(smoothed=tuple(p + 0.05 * (i == 0) - 0.05 * (i == 1)
+                                             for i, p in enumerate(faces[0].smoothed))), faces[1]]
     assert not shows_the_same(faces, moved), "probabilities still moving"
     assert not shows_the_same(faces, faces[:1]), "a face fewer"
     assert not shows_the_same(faces, [faces[0].replace(emotion="surprise" if faces[0].emotion != "surprise"

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from vcam import EMOTIONS
+from vcam.emotions import EMOTIONS
 from vcam.faces import Face
 from vcam.track import Tracker, TrackerSettings
 

@@ -7,6 +7,7 @@ import pytest
 
 from vcam.preprocess import prepare_faces
 
+pytestmark = pytest.mark.training
 
 def test_augmenter_changes_faces_but_keeps_shape_and_range(small_faces) -> None:
     from training.augment import build_augmenter

@@ -13,6 +13,7 @@ from training import evaluate, export, recipe, train
 from training.data import load_faces
 from vcam.preprocess import prepare_faces
 
+pytestmark = pytest.mark.training
 
 def test_average_means_the_last_epochs_and_re_estimates_batch_norm(tmp_path: Path, fer_npz: Path, small_faces,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
@@ -115,8 +116,8 @@ def test_reproduce_trains_averages_chooses_exports_calibrates_and_scores(tmp_pat
     calibration = json.loads(out.with_name("emotion.calibration.json").read_text())
     assert calibration["model_sha256"] == file_sha256(out)
     scores = json.loads((run / "scores.json").read_text())
-    assert scores["n"] == 3589
-    assert f"accuracy {scores['accuracy']:.4f} on 3589 faces" in capsys.readouterr().out
+    assert scores["n"] == 702
+    assert f"accuracy {scores['accuracy']:.4f} on 702 faces" in capsys.readouterr().out
 
 
 def test_reproduce_stops_bad_flags_and_outputs_before_training(tmp_path: Path, fer_npz: Path,

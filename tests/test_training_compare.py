@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from vcam.preprocess import EMOTIONS
+from vcam.emotions import EMOTIONS
 
+pytestmark = pytest.mark.training
 
 def test_compare_trains_each_net_with_one_recipe_and_tabulates_them(tmp_path: Path, fer_npz: Path) -> None:
     from training import compare

@@ -12,6 +12,7 @@ from training import evaluate, export
 from training.data import load_faces
 from vcam.preprocess import prepare_faces
 
+pytestmark = pytest.mark.training
 
 @pytest.mark.parametrize(
     "model, data, split, message",

@@ -13,6 +13,7 @@ from training_files import publictest_accuracy
 from training import recipe
 from vcam.preprocess import prepare_faces
 
+pytestmark = pytest.mark.training
 
 @pytest.mark.parametrize(
     "elapsed, epoch_seconds, done, expected",

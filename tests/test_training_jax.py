@@ -10,10 +10,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import REPO
 
 from training import export
 from training.data import load_faces
+
+pytestmark = pytest.mark.training
 
 JAX_TRAINING = """
 import sys

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+pytestmark = pytest.mark.training
 
 def test_the_nets() -> None:
     from training.models import MODELS

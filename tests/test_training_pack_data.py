@@ -1,4 +1,5 @@
-"""training.pack_data: FER2013's faces packed small to carry to another machine, and rebuilt."""
+"""training.pack_data: FER2013 built from its public files, sampled for the tests, packed small to carry to
+another machine, and rebuilt."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from training_files import write_csv
 
 from training import pack_data
 from training.data import load_faces
 
+pytestmark = pytest.mark.training
 
 def small_copy(fer_npz: Path, out: Path, rows: np.ndarray) -> dict[str, np.ndarray]:
     with np.load(fer_npz) as data:
@@ -77,13 +80,94 @@ def test_pack_data_packs_lossy_faces_smaller_when_asked(tmp_path: Path, fer_npz:
 def test_pack_data_refuses_a_result_over_the_size_asked_and_names_a_quality(tmp_path: Path, fer_npz: Path,
                                                                           capsys) -> None:
     source = tmp_path / "small.npz"
-    small_copy(fer_npz, source, np.arange(2000))
+    small_copy(fer_npz, source, np.arange(1400))
     kit = tmp_path / "kit.npz"
     assert pack_data.main(["pack", "--data", str(source), "--out", str(kit), "--max-mib", "0.01"]) == 2
     err = capsys.readouterr().err
     assert "over --max-mib 0.01; pack again with --quality 75" in err and err.count("\n") == 1
     assert not kit.exists() and not list(tmp_path.glob(".*partial*"))
     assert pack_data.main(["pack", "--data", str(source), "--out", str(kit), "--max-mib", "10"]) == 0
+
+
+def write_ferplus(path: Path, votes: np.ndarray, usage: np.ndarray) -> Path:
+    """FER+'s fer2013new.csv for these votes, as Microsoft's FERPlus repository has it (a file name
+    column that is empty for the faces it dropped)."""
+    lines = ["Usage,Image name," + ",".join(pack_data.FERPLUS_COLUMNS)]
+    for index, (row, split) in enumerate(zip(votes, usage)):
+        name = "" if row[-1] == 10 else f"fer{index:07d}.png"
+        lines.append(f"{split},{name}," + ",".join(str(int(vote)) for vote in row))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_build_joins_fer2013_csv_and_the_ferplus_votes_into_the_npz_the_trainers_read(tmp_path: Path,
+                                                                                     fer_npz: Path, capsys) -> None:
+    with np.load(fer_npz) as data:
+        arrays = {key: data[key] for key in data.files}
+    fer_csv = tmp_path / "fer2013.csv"
+    write_csv(fer_csv, arrays["images"][:400], arrays["labels"][:400], "Training")
+    text = fer_csv.read_text().splitlines()
+    # The last 100 rows are PublicTest, as in the real file's order.
+    fer_csv.write_text("\n".join(text[:301] + [line.replace(",Training", ",PublicTest") for line in text[301:]]) + "\n")
+    usage = np.array(["Training"] * 300 + ["PublicTest"] * 100)
+    ferplus = write_ferplus(tmp_path / "fer2013new.csv", arrays["ferplus_votes"][:400], usage)
+    out = tmp_path / "data" / "fer2013.npz"
+    out.parent.mkdir()
+    assert pack_data.main(["build", "--csv", str(fer_csv), "--ferplus", str(ferplus), "--out", str(out)]) == 0
+    assert f"built {out} (400 faces, with FER+ votes)" in capsys.readouterr().out
+    with np.load(out) as built:
+        np.testing.assert_array_equal(built["images"], arrays["images"][:400])
+        np.testing.assert_array_equal(built["labels"], arrays["labels"][:400])
+        np.testing.assert_array_equal(built["ferplus_votes"], arrays["ferplus_votes"][:400])
+        np.testing.assert_array_equal(built["usage"], usage)
+        np.testing.assert_array_equal(built["ferplus_columns"], arrays["ferplus_columns"])
+    # What the trainers read from it: the splits, and FER+'s soft targets.
+    public = load_faces(out, "PublicTest")
+    assert len(public) == 100 and public.votes is not None
+    np.testing.assert_array_equal(public.images, arrays["images"][300:400])
+    # --splits keeps only the splits named; a split the file lacks is one line.
+    assert pack_data.main(["build", "--csv", str(fer_csv), "--out", str(out), "--splits", "PublicTest"]) == 0
+    assert len(load_faces(out)) == 100 and load_faces(out).votes is None
+    assert pack_data.main(["build", "--csv", str(fer_csv), "--out", str(out), "--splits", "PrivateTest"]) == 2
+    err = capsys.readouterr().err
+    assert "has no rows of PrivateTest" in err and err.count("\n") == 1
+    # Votes of another file (another row count) are refused, and nothing is written.
+    short = write_ferplus(tmp_path / "short.csv", arrays["ferplus_votes"][:399], usage[:399])
+    assert pack_data.main(["build", "--csv", str(fer_csv), "--ferplus", str(short), "--out", str(tmp_path / "x.npz")]) == 2
+    assert "has 399 rows and fer2013.csv 400" in capsys.readouterr().err
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_sample_keeps_a_fixed_part_of_each_split_with_every_array(tmp_path: Path, fer_npz: Path, capsys) -> None:
+    # The tests' sample is itself a whole file with as many Training faces as a sample takes, and
+    # two PublicTest faces more: sampled again, with two rows asked for, it keeps every Training
+    # face, 700 PublicTest faces and those two, each row with all its arrays, the same each time.
+    wanted = [int(row) for row in np.load(fer_npz)["row_index"][-2:]]
+    out, again = tmp_path / "sample.npz", tmp_path / "again.npz"
+    for path in (out, again):
+        assert pack_data.main(["sample", "--data", str(fer_npz), "--out", str(path), "--also-rows",
+                               *map(str, wanted)]) == 0
+    printed = capsys.readouterr().out
+    assert "sampled 700 Training and 70" in printed and "PublicTest faces" in printed
+    with np.load(out) as sample, np.load(again) as repeated, np.load(fer_npz) as whole:
+        assert sorted(sample.files) == sorted(whole.files)
+        public = sample["usage"] == "PublicTest"
+        assert (~public).sum() == 700 and 700 <= public.sum() <= 702 and set(wanted) <= set(sample["row_index"])
+        rows = np.searchsorted(whole["row_index"], sample["row_index"])
+        for key in whole.files:
+            expected = whole[key][rows] if key != "ferplus_columns" else whole[key]
+            np.testing.assert_array_equal(sample[key], expected)
+            np.testing.assert_array_equal(repeated[key], sample[key])
+    # A row the file lacks is refused in one line.
+    assert pack_data.main(["sample", "--data", str(fer_npz), "--out", str(tmp_path / "s.npz"),
+                           "--also-rows", "99999"]) == 2
+    assert "has no faces of rows 99999" in capsys.readouterr().err
+    # A file with fewer faces than the sample takes is refused in one line.
+    smaller = tmp_path / "smaller.npz"
+    small_copy(fer_npz, smaller, np.arange(1000))
+    assert pack_data.main(["sample", "--data", str(smaller), "--out", str(tmp_path / "s.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "fewer than" in err and err.count("\n") == 1 and not (tmp_path / "s.npz").exists()
 
 
 @pytest.mark.parametrize("make_argv, message", [

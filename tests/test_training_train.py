@@ -13,8 +13,10 @@ from training_files import write_csv, write_log, write_tree
 
 from training import evaluate, export, recipe, train
 from training.data import load_faces
-from vcam.preprocess import EMOTIONS, prepare_faces
+from vcam.emotions import EMOTIONS
+from vcam.preprocess import prepare_faces
 
+pytestmark = pytest.mark.training
 
 def test_cosine_schedule_warms_up_then_decays() -> None:
     rates = [recipe.cosine_lr(epoch, 10, 1e-3) for epoch in range(10)]
@@ -56,7 +58,7 @@ def test_smoke_run_resumes_exports_and_evaluates(tmp_path: Path, fer_npz: Path, 
                 *(["--split", split, "--tta", "crops"] if split else [])]
         assert evaluate.main(args) == 0
         scores = json.loads(report.read_text())
-        assert scores["n"] == (3589 if split else 70)
+        assert scores["n"] == (702 if split else 70)
         assert set(scores["per_class"]) == set(EMOTIONS)
         assert 0.0 <= scores["accuracy"] <= 1.0
         assert report.with_suffix(".png").stat().st_size > 0

@@ -24,6 +24,8 @@ from vcam.config import Config, load_config
 from vcam.engine import EngineState
 from vcam.tray import TrayApp, import_pystray, tray_image, tray_title
 
+pytestmark = pytest.mark.gui
+
 REPO = Path(__file__).resolve().parents[1]
 
 

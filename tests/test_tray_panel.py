@@ -23,6 +23,8 @@ from conftest import REPO
 from vcam.config import Config
 from vcam.tray_sni import watcher_present
 
+pytestmark = pytest.mark.gui
+
 PANEL_CONF = """\
 [General]
 __userfile__=true

@@ -22,9 +22,10 @@ from waiting import wait_until
 from conftest import REPO
 from vcam.autostart import Autostart
 from vcam.config import Config, load_config
-from vcam.tray import TrayProtocol, tray_protocol
+from vcam.tray_protocol import TrayProtocol, tray_protocol
 from vcam.tray_sni import ICON_SIZES, SniTray
 
+pytestmark = pytest.mark.gui
 
 @pytest.fixture
 def bus(monkeypatch) -> Iterator[str]:

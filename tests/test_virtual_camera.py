@@ -11,9 +11,10 @@ import pytest
 from recording_backend import Recorder, new_recorder
 
 from benchmarks.camera_frame import two_pass
-from vcam.capture import Backoff
+from vcam.choices import Fit, PixelFormat
+from vcam.retry import Backoff
 from vcam.config import Config
-from vcam.pipeline import FrameResult
+from vcam.frames import FrameResult
 from vcam.virtual_camera import VirtualCameraSink, camera_frame, fit_frame, to_pixel_format
 
 
@@ -24,7 +25,7 @@ def photo(media: Path) -> np.ndarray:
 
 def test_letterbox_keeps_the_whole_picture_between_black_bars() -> None:
     frame = np.full((480, 640, 3), 200, np.uint8)
-    fitted = fit_frame(frame, 1280, 720, "letterbox")
+    fitted = fit_frame(frame, 1280, 720, Fit.LETTERBOX)
     assert fitted.shape == (720, 1280, 3)
     assert (fitted[:, :160] == 0).all() and (fitted[:, -160:] == 0).all()  # 4:3 in 16:9: bars of 160
     assert (fitted[:, 160:1120] == 200).all()
@@ -33,10 +34,10 @@ def test_letterbox_keeps_the_whole_picture_between_black_bars() -> None:
 def test_crop_fills_the_frame_and_stretch_ignores_the_shape() -> None:
     frame = np.zeros((480, 640, 3), np.uint8)
     frame[:, 320:] = 255  # right half white
-    cropped = fit_frame(frame, 1280, 720, "crop")
+    cropped = fit_frame(frame, 1280, 720, Fit.CROP)
     assert cropped.shape == (720, 1280, 3)
     assert (cropped[:, :600] == 0).all() and (cropped[:, 680:] == 255).all()  # no bars, the middle kept
-    stretched = fit_frame(frame, 1280, 720, "stretch")
+    stretched = fit_frame(frame, 1280, 720, Fit.STRETCH)
     assert (stretched[:, :630] == 0).all() and (stretched[:, 650:] == 255).all()
 
 
@@ -54,13 +55,13 @@ def test_by_default_the_pipelines_frame_is_sent_without_a_conversion_of_ours(pho
 
 
 @pytest.mark.parametrize("pixel_format,back,size", [
-    ("RGB", cv2.COLOR_RGB2BGR, (720, 1280, 3)),
-    ("I420", cv2.COLOR_YUV2BGR_I420, (1080, 1280)),
-    ("NV12", cv2.COLOR_YUV2BGR_NV12, None),
-    ("YUYV", cv2.COLOR_YUV2BGR_YUYV, (720, 1280, 2)),
-    ("UYVY", cv2.COLOR_YUV2BGR_UYVY, (720, 1280, 2)),
+    (PixelFormat.RGB, cv2.COLOR_RGB2BGR, (720, 1280, 3)),
+    (PixelFormat.I420, cv2.COLOR_YUV2BGR_I420, (1080, 1280)),
+    (PixelFormat.NV12, cv2.COLOR_YUV2BGR_NV12, None),
+    (PixelFormat.YUYV, cv2.COLOR_YUV2BGR_YUYV, (720, 1280, 2)),
+    (PixelFormat.UYVY, cv2.COLOR_YUV2BGR_UYVY, (720, 1280, 2)),
 ])
-def test_each_pixel_format_decodes_back_to_the_picture(photo: np.ndarray, pixel_format: str, back: int,
+def test_each_pixel_format_decodes_back_to_the_picture(photo: np.ndarray, pixel_format: PixelFormat, back: int,
                                                        size: tuple | None) -> None:
     frame = fit_frame(photo, 1280, 720)
     converted = to_pixel_format(frame, pixel_format)
@@ -88,8 +89,8 @@ def clip_frames(media: Path) -> list[np.ndarray]:
     return frames
 
 
-@pytest.mark.parametrize("pixel_format", ["RGB", "BGR", "I420", "NV12", "YUYV", "UYVY"])
-@pytest.mark.parametrize("fit", ["letterbox", "crop", "stretch"])
+@pytest.mark.parametrize("pixel_format", list(PixelFormat))
+@pytest.mark.parametrize("fit", list(Fit))
 @pytest.mark.parametrize("size", [(1280, 720), (640, 480), (256, 144), (640, 360)])
 def test_the_one_pass_frame_equals_fitting_then_converting(clip_frames: list[np.ndarray], pixel_format: str,
                                                            fit: str, size: tuple[int, int]) -> None:
@@ -111,7 +112,7 @@ def publishing(sink: VirtualCameraSink, frame: np.ndarray) -> VirtualCameraSink:
 def test_the_sink_opens_the_camera_with_the_configured_size_rate_and_format(photo: np.ndarray) -> None:
     device, recorder = new_recorder()
     statuses = []
-    sink = VirtualCameraSink(640, 360, 15, "I420", device=device, backend="recording",
+    sink = VirtualCameraSink(640, 360, 15, PixelFormat.I420, device=device, backend="recording",
                              on_status=lambda *status: statuses.append(status))
     with publishing(sink, photo):
         recorder.wait_for(lambda r: len(r.frames) >= 3)

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from training.data import load_faces
-from vcam.preprocess import EMOTIONS
+from vcam.emotions import EMOTIONS
 
 
 def write_csv(path: Path, images: np.ndarray, labels: np.ndarray, usage: str = "PublicTest") -> Path:

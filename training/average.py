@@ -25,7 +25,7 @@ import numpy as np
 from training.command import one_line_errors
 from training.data import DataError, load_faces
 from training.recipe import DEFAULT_DATA, recalibrate_batchnorm, recalibration_sample
-from vcam.media import atomic_output, require_output_folder
+from vcam.paths import atomic_output, require_output_folder
 
 EPOCH_FILE = re.compile(r"epoch_(\d+)\.keras")
 

@@ -2,7 +2,7 @@
 they are (expected calibration error) before and after.
 
     python -m training.calibrate --model weights/emotion.tflite \\
-        --data ../shared/data/fer2013-train-publictest.npz --split PublicTest
+        --data data/fer2013.npz --split PublicTest
 
 A network trained with cross-entropy is usually over- or under-confident; dividing its logits by
 one temperature T, fitted by least negative log-likelihood on validation faces, fixes most of it
@@ -26,7 +26,8 @@ import numpy as np
 from training.command import model_on_data_parser, one_line_errors
 from training.evaluate import model_and_faces, predict
 from vcam.calibration import calibration_path, file_sha256
-from vcam.preprocess import Normalisation, with_temperature
+from vcam.choices import Normalisation
+from vcam.preprocess import with_temperature
 
 BINS = 15
 UNSURE_BELOW = 0.4

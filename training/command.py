@@ -37,6 +37,6 @@ def model_on_data_parser(prog: str, description: str | None, split_default: str 
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, required=True, help="a .keras or .tflite emotion model")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                        help="a .npz, a Kaggle fer2013.csv or a class-folder tree (default: ../shared/data's .npz)")
+                        help="a .npz, a Kaggle fer2013.csv or a class-folder tree (default: data/fer2013.npz, see docs/training.md)")
     parser.add_argument("--split", default=split_default, help=split_help)
     return parser

@@ -26,8 +26,8 @@ from training.command import one_line_errors
 from training.data import DataError, load_faces
 from training.latency import measure
 from training.recipe import DEFAULT_DATA
-from vcam.media import require_output_folder
-from vcam.preprocess import EMOTIONS
+from vcam.emotions import EMOTIONS
+from vcam.paths import require_output_folder
 
 RECIPE_FLAGS: dict[str, type] = {
     "epochs": int, "batch_size": int, "lr": float, "label_smoothing": float, "ferplus_weight": float,

@@ -1,6 +1,6 @@
 """Loading labelled faces from the three formats FER2013 comes in.
 
-- the .npz of ../shared/data (arrays `images`, `labels`, `usage`, optional `ferplus_votes`),
+- the .npz that `python -m training.pack_data build` writes (arrays `images`, `labels`, `usage`, optional `ferplus_votes`),
 - Kaggle's `fer2013.csv` (columns `emotion`, `pixels`, `Usage`),
 - class-folder trees, `<root>/<emotion>/*.png|jpg`, as Keras' `flow_from_directory` reads them
   (with `--split`, `<root>/<split>/<emotion>/...`, where Training may be spelled `train` and
@@ -16,8 +16,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vcam.choices import Normalisation
+from vcam.emotions import EMOTIONS
 from vcam.errors import VcamError
-from vcam.preprocess import EMOTIONS, FACE_SIZE, Normalisation, prepare_faces
+from vcam.preprocess import FACE_SIZE, prepare_faces
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp"}
 SPLIT_FOLDERS = {"training": ("training", "train"), "publictest": ("publictest", "test", "val"),
@@ -60,7 +62,7 @@ class FaceSet:
         if ferplus_weight == 0:
             return onehot
         if self.votes is None:
-            raise DataError("these faces have no FER+ votes (only the .npz of ../shared/data has them); "
+            raise DataError("these faces have no FER+ votes (only an .npz built with FER+'s votes has them); "
                             "drop --ferplus-weight")
         counts = self.votes.sum(axis=1, keepdims=True)
         distribution = np.where(counts > 0, self.votes / np.maximum(counts, 1), onehot)

@@ -1,7 +1,7 @@
 """Score an emotion model (.keras or .tflite) on labelled faces.
 
     python -m training.evaluate --model weights/emotion.tflite \\
-        --data ../shared/data/fer2013-train-publictest.npz --split PublicTest
+        --data data/fer2013.npz --split PublicTest
 
 --data takes a FER2013 .npz, a Kaggle fer2013.csv or a class-folder tree; with no --split every
 row is scored. Prints overall accuracy and per-class precision and recall, writes a
@@ -19,7 +19,10 @@ import numpy as np
 
 from training.command import model_on_data_parser, one_line_errors
 from training.data import DataError, FaceSet, load_faces
-from vcam.preprocess import EMOTIONS, Normalisation, face_views, model_normalisation
+from vcam.calibration import model_normalisation
+from vcam.choices import Normalisation
+from vcam.emotions import EMOTIONS
+from vcam.preprocess import face_views
 
 
 @dataclass(frozen=True)

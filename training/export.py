@@ -22,7 +22,7 @@ from training.command import one_line_errors
 from training.data import DataError, load_faces
 from training.evaluate import predict
 from training.recipe import DEFAULT_DATA
-from vcam.media import require_output_folder
+from vcam.paths import require_output_folder
 
 TOLERANCE = 1e-4
 

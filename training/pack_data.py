@@ -1,8 +1,15 @@
-"""Pack FER2013's faces small, to carry the data to another machine (a remote GPU box that lacks
-it), and rebuild the .npz there:
+"""FER2013 as the trainers read it: built once from the public files, sampled small for the
+tests, and packed small to carry to another machine (a GPU box that lacks it):
 
+    python -m training.pack_data build --csv fer2013.csv --ferplus fer2013new.csv --out data/fer2013.npz
+    python -m training.pack_data sample --data data/fer2013.npz --out tests/data/fer2013-sample.npz
     python -m training.pack_data pack --out fer2013.kit.npz [--quality 75] [--max-mib 50]
     python -m training.pack_data unpack fer2013.kit.npz fer2013.npz
+
+`build` joins Kaggle's fer2013.csv with the FER+ votes (fer2013new.csv, the same rows in the same
+order) into one .npz: `images` uint8 (N, 48, 48), `labels`, `usage`, `row_index`, `ferplus_votes`
+(N, 10) and `ferplus_columns`. `sample` keeps a fixed, small part of it (SAMPLE_PER_CLASS Training
+faces of each class and SAMPLE_PUBLIC_TEST PublicTest faces drawn at random), in the same format.
 
 The faces travel as WebP mosaics. Lossless they take 49.5 MiB, against the 70.6 MB .npz, and
 `unpack` rebuilds an .npz with the same arrays, value for value. `--quality Q` packs the
@@ -24,8 +31,8 @@ import numpy as np
 
 from training.command import one_line_errors
 from training.data import DataError
-from training.recipe import DEFAULT_DATA
-from vcam.media import atomic_output, require_output_folder
+from training.recipe import DEFAULT_DATA, DEFAULT_DATA_NAME
+from vcam.paths import atomic_output, require_output_folder
 
 TILE = (20, 50)
 """Faces per mosaic: 20 rows of 50, a 960×2400 image."""
@@ -128,6 +135,95 @@ def packed_description(kit: Path) -> str:
         return f"Training faces lossy, WebP quality {quality}, the rest lossless"
 
 
+FERPLUS_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt",
+                   "unknown", "NF")
+"""The vote columns of FER+'s fer2013new.csv, in its order."""
+SAMPLE_PER_CLASS = 100
+"""Training faces of each class in the tests' sample."""
+SAMPLE_PUBLIC_TEST = 700
+"""PublicTest faces in the tests' sample, drawn at random (so in FER2013's own class proportions)."""
+SAMPLE_SEED = 2013
+
+
+def build_faces(fer_csv: Path, ferplus_csv: Path | None, out: Path, splits: list[str] | None = None) -> int:
+    """Write Kaggle's fer2013.csv, joined row for row with FER+'s votes where given, to the .npz
+    the trainers read; only the rows of `splits` when given. Returns the number of faces."""
+    import csv
+
+    from training.data import load_faces
+
+    faces = load_faces(fer_csv)
+    with fer_csv.open(newline="") as handle:
+        reader = csv.reader(handle)
+        column = [name.strip() for name in next(reader)].index("Usage")
+        usage = np.array([row[column] for row in reader])
+    images = faces.images
+    arrays = {"images": images, "labels": faces.labels.astype(np.uint8), "usage": usage,
+              "row_index": np.arange(len(images), dtype=np.int32)}
+    if ferplus_csv is not None:
+        arrays["ferplus_votes"] = read_ferplus_votes(ferplus_csv, len(images))
+    keep = np.isin(usage, splits) if splits else np.ones(len(images), bool)
+    if not keep.any():
+        raise DataError(f"{fer_csv} has no rows of {', '.join(splits or [])}; check --splits "
+                        f"(the file has {', '.join(sorted(set(usage)))})")
+    arrays = {name: array[keep] for name, array in arrays.items()}
+    if ferplus_csv is not None:
+        arrays["ferplus_columns"] = np.array(FERPLUS_COLUMNS)
+    with atomic_output(out) as partial:  # keeps the .npz suffix, so NumPy adds none
+        np.savez_compressed(partial, **arrays)
+    return int(keep.sum())
+
+
+def read_ferplus_votes(path: Path, rows: int) -> np.ndarray:
+    """The ten vote columns of FER+'s fer2013new.csv, uint8 (rows, 10), which must have one row
+    for each row of fer2013.csv."""
+    import csv
+
+    try:
+        with path.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            votes = np.array([[int(row[name] or 0) for name in FERPLUS_COLUMNS] for row in reader], np.uint8)
+    except (KeyError, TypeError, ValueError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: not FER+'s fer2013new.csv with columns {','.join(FERPLUS_COLUMNS)} ({err})") from None
+    if len(votes) != rows:
+        raise DataError(f"{path} has {len(votes)} rows and fer2013.csv {rows}; use the fer2013new.csv that "
+                        "belongs to this fer2013.csv")
+    return votes
+
+
+def sample_faces(source: Path, out: Path, also_rows: tuple[int, ...] = ()) -> tuple[int, int]:
+    """Write the tests' fixed sample of the FER2013 .npz at `source` to `out`: SAMPLE_PER_CLASS
+    Training faces of each class and SAMPLE_PUBLIC_TEST PublicTest faces, and the faces of
+    fer2013.csv's rows `also_rows` (faces a test is built on), every array kept, in the file's row
+    order. Returns the counts of the two splits."""
+    try:
+        data = dict(np.load(source))
+        usage, labels, row_index = data["usage"], data["labels"], data["row_index"]
+    except (OSError, ValueError, KeyError) as err:
+        raise DataError(f"cannot read {source} as a FER2013 .npz ({err}); pass it with --data") from None
+    missing = sorted(set(also_rows) - set(row_index.tolist()))
+    if missing:
+        raise DataError(f"{source} has no faces of rows {', '.join(map(str, missing))}; pass the whole FER2013 .npz")
+    rng = np.random.default_rng(SAMPLE_SEED)
+    public = np.flatnonzero(usage == "PublicTest")
+    if len(public) < SAMPLE_PUBLIC_TEST:
+        raise DataError(f"{source} has {len(public)} PublicTest faces, fewer than the sample's "
+                        f"{SAMPLE_PUBLIC_TEST}; pass the whole FER2013 .npz")
+    chosen = [rng.choice(public, SAMPLE_PUBLIC_TEST, replace=False)]
+    for label in range(int(labels.max()) + 1):
+        rows = np.flatnonzero((usage == "Training") & (labels == label))
+        if len(rows) < SAMPLE_PER_CLASS:
+            raise DataError(f"{source} has {len(rows)} Training faces of class {label}, fewer than "
+                            f"{SAMPLE_PER_CLASS}; pass the whole FER2013 .npz")
+        chosen.append(rng.choice(rows, SAMPLE_PER_CLASS, replace=False))
+    chosen.append(np.flatnonzero(np.isin(row_index, also_rows)))
+    keep = np.unique(np.concatenate(chosen))
+    with atomic_output(out) as partial:
+        np.savez_compressed(partial, **{name: array[keep] if array.ndim and len(array) == len(usage) else array
+                                        for name, array in data.items()})
+    return int((usage[keep] == "Training").sum()), int((usage[keep] == "PublicTest").sum())
+
+
 def require_suffix(out: Path, suffix: str) -> None:
     if out.suffix != suffix:
         raise DataError(f"{out} must end in {suffix}; name the output file so")
@@ -148,10 +244,36 @@ def main(argv: list[str] | None = None) -> int:
                            "default lossless)")
     pack.add_argument("--max-mib", type=float, metavar="MIB",
                       help="refuse a packed file larger than this many MiB (and remove it), naming a quality to try")
+    build = commands.add_parser("build", help="make the FER2013 .npz from Kaggle's fer2013.csv and FER+'s votes")
+    build.add_argument("--csv", type=Path, required=True, help="Kaggle's fer2013.csv")
+    build.add_argument("--ferplus", type=Path, help="FER+'s fer2013new.csv (the votes; leave out to build without them)")
+    build.add_argument("--splits", nargs="+", metavar="SPLIT",
+                       help="keep only these splits (Training PublicTest PrivateTest; default all)")
+    build.add_argument("--out", type=Path, default=DEFAULT_DATA, help=f"the .npz to write (default {DEFAULT_DATA_NAME})")
+    sample = commands.add_parser("sample", help="write the tests' small, fixed sample of the FER2013 .npz")
+    sample.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the whole FER2013 .npz")
+    sample.add_argument("--out", type=Path, required=True, help="the sample (.npz)")
+    sample.add_argument("--also-rows", type=int, nargs="+", default=[], metavar="ROW",
+                        help="also keep the faces of these rows of fer2013.csv (faces a test is built on)")
     unpack = commands.add_parser("unpack", help="rebuild the FER2013 .npz from a packed file")
     unpack.add_argument("kit", type=Path)
     unpack.add_argument("out", type=Path)
     args = parser.parse_args(argv)
+    if args.command == "build":
+        for given in (args.csv, args.ferplus):
+            if given is not None and not given.is_file():
+                raise DataError(f"{given} does not exist; download it as docs/training.md says")
+        require_suffix(args.out, ".npz")
+        count = build_faces(args.csv, args.ferplus, args.out, args.splits)
+        print(f"built {args.out} ({count} faces{', with FER+ votes' if args.ferplus else ''})")
+        return 0
+    if args.command == "sample":
+        if not args.data.is_file():
+            raise DataError(f"{args.data} does not exist; pass the whole FER2013 .npz with --data")
+        require_suffix(args.out, ".npz")
+        training_faces, public_faces = sample_faces(args.data, args.out, tuple(args.also_rows))
+        print(f"sampled {training_faces} Training and {public_faces} PublicTest faces of {args.data} into {args.out}")
+        return 0
     if args.command == "unpack":
         if not args.kit.is_file():
             raise DataError(f"{args.kit} does not exist; make it with python -m training.pack_data pack")

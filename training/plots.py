@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # files only: no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from vcam.preprocess import EMOTIONS  # noqa: E402
+from vcam.emotions import EMOTIONS  # noqa: E402
 
 
 def plot_confusion(matrix: np.ndarray, path: Path, title: str) -> None:

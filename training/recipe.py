@@ -12,14 +12,17 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fer2013-train-publictest.npz"
+DEFAULT_DATA_NAME = "data/fer2013.npz"
+"""Where `python -m training.pack_data build` puts FER2013 in the checkout (git-ignored), and where
+every training command looks for it unless given --data; docs/training.md says how to get it."""
+DEFAULT_DATA = Path(__file__).resolve().parents[1] / DEFAULT_DATA_NAME
 
 
 def add_recipe_flags(parser: argparse.ArgumentParser, model: str) -> None:
     """The flags of the recipe that every trainer takes (training.train and training.fast), with
     `model` as --model's default; check them with check_recipe_flags after parsing."""
     from training.models import MODELS, PRECISIONS
-    from vcam.preprocess import Normalisation
+    from vcam.choices import Normalisation
 
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
                         help="a .npz, a Kaggle fer2013.csv or a class-folder tree")

@@ -23,7 +23,7 @@ from training import average, calibrate, evaluate, export, train
 from training.command import one_line_errors
 from training.data import DataError, load_faces
 from training.recipe import DEFAULT_DATA
-from vcam.media import require_output_folder
+from vcam.paths import require_output_folder
 
 RECIPE = ["--model", "vcam_net", "--epochs", "90", "--precision", "mixed_bfloat16", "--seed", "1"]
 """The training flags of the model this command makes; everything else is train.py's default."""
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
                                      epilog="Any other flag goes to python -m training.train, after the recipe's "
                                             "(e.g. --epochs 2 --limit 300 for a quick try).",
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the FER2013 .npz (default: ../shared/data)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the FER2013 .npz (default: data/fer2013.npz)")
     parser.add_argument("--run-dir", type=Path, default=Path.home() / ".cache" / "vcam-runs" / "vcam_net-90",
                         help="checkpoint folder (default: ~/.cache/vcam-runs/vcam_net-90)")
     parser.add_argument("--out", type=Path,

@@ -22,7 +22,7 @@ from training.conditions import Condition, degrade, parse_conditions
 from training.data import DataError, FaceSet
 from training.evaluate import TTA_MODES, model_and_faces, predict, predict_views
 from training.models import INPUT_SHAPE
-from vcam.preprocess import Normalisation
+from vcam.choices import Normalisation
 
 SPLIT_NAMES = {"training": "Training", "publictest": "PublicTest", "privatetest": "PrivateTest"}
 """FER2013's split names, looked up in any letter case."""

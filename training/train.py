@@ -32,7 +32,7 @@ from training.recipe import (
     load_splits,
     run_log,
 )
-from vcam.preprocess import model_normalisation
+from vcam.calibration import model_normalisation
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -12,6 +12,6 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 # denied" before vcam's one-line error; errors only.
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
-from vcam.preprocess import EMOTIONS  # noqa: E402  (after the environment above)
+from vcam.emotions import EMOTIONS  # noqa: E402
 
 __all__ = ["EMOTIONS", "__version__"]

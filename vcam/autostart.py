@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from vcam.errors import VcamError
+from vcam.paths import write_atomically
 
 ENTRY_NAME = "vcam"
 LAUNCH_AGENT_LABEL = "io.github.vcam.tray"
@@ -183,16 +184,9 @@ def launch_agent(command: list[str]) -> dict[str, object]:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through `path.partial` and a rename, so a crash never leaves half an entry."""
-    partial = path.with_name(path.name + ".partial")
+    """The entry written whole or not at all (vcam.paths), or one line saying what to fix."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_bytes(data)
-        os.replace(partial, path)
+        write_atomically(path, data)
     except OSError as err:
-        try:
-            partial.unlink(missing_ok=True)
-        except OSError:
-            pass
         reason = err.strerror or type(err).__name__
         raise VcamError(f"cannot write {path} ({reason}); make {path.parent} writable by you and try again") from None

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from vcam.retry import Backoff
 from vcam.sources import MIN_FRAME_SIDE, FrameSource
 
 log = logging.getLogger("vcam")
@@ -29,18 +30,6 @@ class CameraStatus:
     ok: bool
     message: str
     """The camera's name when it works; the problem and its fix when it does not."""
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Pauses between tries: `first`, then doubling, up to `longest`."""
-
-    first: float = 0.5
-    longest: float = 8.0
-
-    def after(self, delay: float) -> float:
-        """The pause after one of `delay` failed too."""
-        return min(delay * 2, self.longest)
 
 
 def as_bgr(frame: np.ndarray) -> np.ndarray | None:

@@ -11,8 +11,6 @@ import reprlib
 from enum import Enum, IntEnum, StrEnum
 from typing import TypeVar
 
-import pyvirtualcam
-
 from vcam.errors import UnknownChoice
 
 
@@ -69,6 +67,22 @@ class ViewCount(IntEnum):
     """The face and four corner crops, each mirrored."""
 
 
+class Normalisation(StrEnum):
+    """How each face's brightness and contrast are evened out before the network sees it.
+
+    none: the pixels as they are, /255. standardise: each face shifted and scaled to FER2013's
+    typical face (mean STANDARD_MEAN, standard deviation STANDARD_STD), so that a dark or
+    washed-out face arrives with the brightness and contrast of a well-lit one. clahe: OpenCV's
+    contrast-limited adaptive histogram equalisation in 2×2 tiles of 24 px, which also evens out
+    light that falls on one side of the face.
+    A model works best with the normalisation it was trained with: it is recorded in the model's
+    calibration file (`normalisation`, default none) and the app applies what is recorded there."""
+
+    NONE = "none"
+    STANDARDISE = "standardise"
+    CLAHE = "clahe"
+
+
 class PixelFormat(StrEnum):
     """The virtual camera's pixel formats vcam converts to, by pyvirtualcam's names for them."""
 
@@ -79,10 +93,6 @@ class PixelFormat(StrEnum):
     YUYV = "YUYV"
     UYVY = "UYVY"
 
-    @property
-    def for_pyvirtualcam(self) -> pyvirtualcam.PixelFormat:
-        """pyvirtualcam's own member for this format (it reads its FourCC from it)."""
-        return pyvirtualcam.PixelFormat[self.value]
 
 E = TypeVar("E", bound=Enum)
 

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from vcam import EMOTIONS
+from vcam.calibration import read_calibration
+from vcam.config import Config
+from vcam.emotions import EMOTIONS
 from vcam.errors import ModelFileError
 from vcam.faces import Face
 from vcam.litert import open_interpreter
-from vcam.calibration import read_temperature
-from vcam.preprocess import FACE_SIZE, crop_face, face_views, model_normalisation, prepare_faces, with_temperature
+from vcam.preprocess import FACE_SIZE, crop_face, face_views, prepare_faces, with_temperature
 from vcam.resources import weights_dir
 
 DEFAULT_MODEL = "emotion.tflite"
@@ -27,7 +28,7 @@ class EmotionModel:
     --tta flip|crops` scores.
     """
 
-    def __init__(self, model_path: Path | None = None, num_threads: int = 2, views: int = 1) -> None:
+    def __init__(self, model_path: Path | None = None, num_threads: int = Config.threads, views: int = 1) -> None:
         self.path = model_path or weights_dir() / DEFAULT_MODEL
         self.views = views
         self._interpreter = open_interpreter(self.path, num_threads)
@@ -42,11 +43,11 @@ class EmotionModel:
             )
         self._input, self._output = input_details["index"], output_details["index"]
         self._batch = int(input_details["shape"][0])
-        self.temperature = read_temperature(self.path)
         try:  # the crops are normalised as the model's training normalised them
-            self.normalisation = model_normalisation(self.path)
+            calibration = read_calibration(self.path)
         except ValueError as err:
             raise ModelFileError(str(err)) from None
+        self.temperature, self.normalisation = calibration.temperature, calibration.normalisation
 
     def predict(self, inputs: np.ndarray) -> np.ndarray:
         """Calibrated probabilities (N, 7) for a batch made by `prepare_faces` with the model's

@@ -7,18 +7,28 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 from vcam import __version__
-from vcam.choices import Detector, Effort, Fit, PixelFormat, Placement, Quality, choice_names
+from vcam.choices import E, Detector, Effort, Fit, PixelFormat, Placement, Quality, choice_names, parse_choice
 from vcam.config import CONFIG_FILE, Config, load_config, parse_camera
 from vcam.encoding import GIF_FPS, GIF_WIDTH, VideoOptions
-from vcam.errors import VcamError
+from vcam.errors import UnknownChoice, VcamError
 from vcam.sources import silence_opencv_log
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with a wrong flag reported as every vcam error is: one line, status 2 (argparse's own
+    prints the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="vcam",
         description="Emotion-to-emoji camera: finds every face, reads its emotion, draws the matching emoji.",
         epilog=f"Settings are read from {CONFIG_FILE} when it exists; flags override them.",
@@ -43,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     annotate.add_argument("--quiet", action="store_true", help="no progress bar")
     annotate.add_argument("--stats", action="store_true",
                           help="also print the number of tracks and each track's emoji changes a second")
-    annotate.add_argument("--quality", type=Quality, choices=list(Quality), default=Quality.GOOD,
+    annotate.add_argument("--quality", type=choice(Quality, "quality"), metavar=braces(Quality), default=Quality.GOOD,
                           help="video encoding: draft (small, fast), good (default) or best (large, slow)")
     annotate.add_argument("--width", type=parse_positive(int, 16), metavar="PIXELS",
                           help=f"a .gif output's largest width (default {GIF_WIDTH}; narrower videos keep theirs)")
@@ -60,8 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     tray.add_argument("--size", type=parse_size, metavar="WxH",
                       help="the virtual camera's frame size (default 1280x720, what call apps expect)")
     tray.add_argument("--fps", type=int, help="the virtual camera's frame rate (default 30)")
-    tray.add_argument("--fit", choices=choice_names(Fit), help="how other camera shapes fill the frame (default letterbox)")
-    tray.add_argument("--pixel-format", choices=choice_names(PixelFormat), dest="pixel_format",
+    tray.add_argument("--fit", type=choice(Fit, "fit"), metavar=braces(Fit), help="how other camera shapes fill the frame (default letterbox)")
+    tray.add_argument("--pixel-format", type=choice(PixelFormat, "pixel format"), metavar=braces(PixelFormat),
+                      dest="pixel_format",
                       help="the virtual camera's pixel format (default BGR; try I420 or YUYV if Zoom shows black)")
     tray.add_argument("--device", dest="virtual_camera", metavar="NAME",
                       help="the virtual camera device, e.g. /dev/video10 (default: the first one free)")
@@ -98,9 +109,25 @@ def add_camera_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_look_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags every picture-making command shares: which detector, where the emoji goes."""
-    parser.add_argument("--detector", choices=choice_names(Detector),
+    parser.add_argument("--detector", type=choice(Detector, "detector"), metavar=braces(Detector),
                         help="full: faces near and far (default); short: faster, one person facing the camera")
-    parser.add_argument("--placement", choices=choice_names(Placement), help="face (default), badge or corner")
+    parser.add_argument("--placement", type=choice(Placement, "placement"), metavar=braces(Placement), help="face (default), badge or corner")
+
+
+def choice(kind: type[E], name: str) -> Callable[[str], E]:
+    """An argparse type: the member of `kind` that the user typed, parsed where it enters (as every
+    choice is), or the one-line error that names the choices."""
+    def parse(text: str) -> E:
+        try:
+            return parse_choice(kind, name, text)
+        except UnknownChoice as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+    return parse
+
+
+def braces(kind: type[E]) -> str:
+    """The choices as argparse shows them in the usage line: {short,full}."""
+    return "{" + ",".join(choice_names(kind)) + "}"
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -234,6 +261,8 @@ def with_default_command(argv: list[str]) -> list[str]:
         if token in COMMANDS:
             return argv
         if token == "--config":
+            if position + 1 == len(argv):
+                return argv  # no value: argparse says so, in one line
             position += 2
         elif token in ("-h", "--help", "--version") or token.startswith("--config="):
             position += 1

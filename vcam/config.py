@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import json
 import os
 import reprlib
 import stat
@@ -17,7 +15,7 @@ from platformdirs import user_config_dir
 
 from vcam.choices import Detector, Effort, Fit, PixelFormat, Placement, ViewCount, parse_choice
 from vcam.errors import VcamError
-from vcam.paths import os_problem
+from vcam.paths import os_problem, write_atomically
 
 CONFIG_FILE = Path(user_config_dir("vcam")) / "config.toml"
 
@@ -101,7 +99,9 @@ class Config:
     switch_margin: float = 0.15
     unsure_below: float = 0.4
     """Show the neutral emoji while no emotion's smoothed probability reaches this (0: never)."""
-    threads: int = 1  # per model: less CPU a frame than 2, no slower under load (python -m benchmarks.threads)
+    threads: int = 1
+    """LiteRT threads per model, the one default every model takes: one spends less CPU a frame than two
+    and is no slower under load (python -m benchmarks.threads)."""
     detect_every: int = 1
     """Run the face detector on at most every n-th frame and keep its faces for the frames
     between (the effort may skip more: a still picture needs no new detection). On the test clip
@@ -215,39 +215,31 @@ def parse_camera(text: str) -> int | str:
     return int(text) if text.strip().isdigit() else text
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    # A TOML basic string: JSON's escaping is a subset that TOML reads the same way.
-    return json.dumps(str(value), ensure_ascii=False)
+def _toml_value(value: Any) -> bool | int | float | str:
+    """A setting's value as TOML holds it: a choice by its name, a path as a string."""
+    return value if isinstance(value, bool | int | float) else str(value)
 
 
 def save_settings(changes: dict[str, Any], path: Path | None = None) -> Config:
-    """Write `changes` into the settings file (default: the user's CONFIG_FILE) over what it holds,
-    and return the settings the file now gives. Only what the user changed is written: flags given
-    for one run stay out of the file. The file is replaced atomically, so a crash never leaves it
-    half-written."""
+    """Write `changes` into the settings file (default: the user's CONFIG_FILE) and return the
+    settings the file now gives. Only the keys changed are touched (tomlkit edits the document in
+    place), so the user's comments, order and other settings stay as they wrote them; flags given
+    for one run stay out of the file. The file is replaced whole (vcam.paths.write_atomically), so
+    a crash never leaves it half-written."""
+    import tomlkit  # only a save needs it: reading the settings takes the standard library's tomllib
+
     path = path or CONFIG_FILE
     current = load_config(path) if path.exists() else Config()
     updated = dataclasses.replace(current, **changes)  # validates
-    written = {}
     if path.exists():
-        with path.open("rb") as handle:
-            written = tomllib.load(handle)
-    written.update(changes)
-    lines = [f"{key} = {_toml_value(value)}" for key, value in written.items() if value is not None]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    try:
-        with partial.open("w", encoding="utf-8") as handle:
-            handle.write("# vcam settings; see `vcam --help`\n" + "\n".join(lines) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())  # on disk before it takes the file's name: a power cut leaves one or the other
-        os.replace(partial, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            partial.unlink()
-        raise
+        document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    else:
+        document = tomlkit.document()
+        document.add(tomlkit.comment("vcam settings; see `vcam --help`"))
+    for key, value in changes.items():
+        if value is None:
+            document.pop(key, None)
+        else:
+            document[key] = _toml_value(value)
+    write_atomically(path, tomlkit.dumps(document).encode("utf-8"))
     return updated

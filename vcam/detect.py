@@ -16,8 +16,9 @@ import cv2
 import numpy as np
 
 from vcam.choices import Detector
+from vcam.config import Config
 from vcam.errors import ModelFileError
-from vcam.faces import Face
+from vcam.faces import Face, ious
 from vcam.litert import open_interpreter
 from vcam.resources import weights_dir
 
@@ -64,11 +65,9 @@ def ssd_anchors(spec: DetectorSpec) -> np.ndarray:
 class FaceDetector:
     """Finds faces in BGR frames: `detect(frame) -> list[Face]`, boxes in frame pixels."""
 
-    def __init__(self, kind: str = "short", score_threshold: float | None = None,
-                 nms_iou: float = 0.3, model_path: Path | None = None, num_threads: int = 2) -> None:
-        if kind not in DETECTORS:  # settings parse the choice; here it is a caller's mistake
-            raise ValueError(f"unknown detector {kind!r}; choose one of {', '.join(DETECTORS)}")
-        self.kind = kind = Detector(kind)
+    def __init__(self, kind: Detector = Detector.SHORT, score_threshold: float | None = None,
+                 nms_iou: float = 0.3, model_path: Path | None = None, num_threads: int = Config.threads) -> None:
+        self.kind = kind
         self.spec = DETECTORS[kind]
         self.score_threshold = self.spec.score_threshold if score_threshold is None else score_threshold
         self.nms_iou = nms_iou
@@ -227,17 +226,14 @@ def weighted_nms(detections: np.ndarray, scores: np.ndarray, iou_threshold: floa
         return []
     order = np.argsort(-scores, kind="stable")
     detections, scores = detections[order], scores[order]
-    boxes = detections[:, :4]
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    corners = detections[:, :4]
+    boxes = np.column_stack([corners[:, :2], corners[:, 2:] - corners[:, :2]])  # (x, y, w, h)
     remaining = np.ones(len(scores), bool)
     merged = []
     for i in range(len(scores)):
         if not remaining[i]:
             continue
-        inter_w = np.clip(np.minimum(boxes[i, 2], boxes[:, 2]) - np.maximum(boxes[i, 0], boxes[:, 0]), 0, None)
-        inter_h = np.clip(np.minimum(boxes[i, 3], boxes[:, 3]) - np.maximum(boxes[i, 1], boxes[:, 1]), 0, None)
-        inter = inter_w * inter_h
-        overlap = inter / np.maximum(areas[i] + areas - inter, 1e-9)
+        overlap = ious(boxes[i:i + 1], boxes)[0]
         cluster = remaining & (overlap > iou_threshold)
         cluster[i] = True
         weights = scores[cluster]

@@ -14,8 +14,9 @@ from typing import TextIO
 
 from vcam.config import CONFIG_FILE, Config
 from vcam.errors import VcamError
+from vcam.tray_protocol import TrayProtocol, tray_protocol
+from vcam.virtual_camera import MODPROBE
 
-MODPROBE = 'sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label="vcam"'
 UNLOAD = "sudo modprobe -r v4l2loopback"
 KEEP_LOADED = "echo v4l2loopback | sudo tee /etc/modules-load.d/v4l2loopback.conf"
 KEEP_OPTIONS = ("echo 'options v4l2loopback devices=1 exclusive_caps=1 card_label=\"vcam\"'"
@@ -228,14 +229,6 @@ def _open_obs_camera(device: str | None) -> str:
         return str(camera.device)
 
 
-def virtual_camera_advice(platform: str = sys.platform) -> str:
-    """One line for the tray and the engine when no virtual camera opens."""
-    if platform.startswith("linux"):
-        return f"no virtual camera: load v4l2loopback ({MODPROBE}); `vcam doctor` explains"
-    return ("no virtual camera: install OBS Studio 30 or newer and start its Virtual Camera once;"
-            " `vcam doctor` explains")
-
-
 TRAY_STEPS = "\n".join([
     "# GNOME: the AppIndicator extension hosts tray icons (Ubuntu ships it on); log out and in after:",
     "sudo apt install gnome-shell-extension-appindicator",
@@ -246,10 +239,8 @@ TRAY_STEPS = "\n".join([
 
 
 def check_tray(platform: str = sys.platform, env: Mapping[str, str] = os.environ) -> Check:
-    """Which tray protocol vcam found here (vcam.tray.tray_protocol), and what to install when it
+    """Which tray protocol vcam found here (vcam.tray_protocol), and what to install when it
     finds none, or one without a menu."""
-    from vcam.tray import TrayProtocol, tray_protocol
-
     name = "system tray"
     found = tray_protocol(platform, env)
     if found is TrayProtocol.XEMBED:

@@ -16,28 +16,26 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
-from vcam.capture import Backoff, CameraStatus, Capture
+from vcam.capture import CameraStatus, Capture
+from vcam.choices import Detector, Placement
 from vcam.config import Config, save_settings
 from vcam.faces import Face
 from vcam.live_settings import LIVE
 from vcam.overlay import Covered, uncover
-from vcam.pipeline import FrameResult, Pipeline
+from vcam.frames import FrameResult, Sink
+from vcam.pipeline import Pipeline
 from vcam.placeholder import placeholder_frame
 from vcam.repeats import RepeatedPicture
+from vcam.retry import Backoff
 from vcam.sources import FrameSource, describe_camera, open_source
 
 log = logging.getLogger("vcam")
-
-
-class Sink(Protocol):
-    def publish(self, result: FrameResult) -> None:
-        """Take the newest frame; must return at once (a sink that sends slowly keeps its own thread)."""
 
 
 @dataclass(frozen=True)
@@ -47,8 +45,8 @@ class EngineState:
     running: bool = False
     paused: bool = False
     overlay: bool = True
-    placement: str = "face"
-    detector: str = "full"
+    placement: Placement = Placement.FACE
+    detector: Detector = Detector.FULL
     camera: int | str = 0
     camera_ok: bool = False
     camera_message: str = "starting"
@@ -75,6 +73,9 @@ class Engine:
         self._stall_after = stall_after
         self._backoff = backoff
         self._settings_file = settings_file
+        self._saver = ThreadPoolExecutor(1, "vcam-settings") if settings_file is not None else None
+        """Writes the settings file off the processing thread (a write waits for the disk), one
+        change after another in the order they were made."""
         self._state = EngineState(overlay=config.overlay, placement=config.placement, detector=config.detector,
                                   camera=config.camera)
         self._listeners: list[Callable[[EngineState], None]] = []
@@ -143,6 +144,8 @@ class Engine:
         if self._thread is not None:
             self._thread.join(5)
         self._stop_capture()
+        if self._saver is not None:
+            self._saver.shutdown(wait=True)  # every change the user made is in the file when stop returns
         self._set_state(running=False)
 
     def __enter__(self) -> Engine:
@@ -164,10 +167,10 @@ class Engine:
     def toggle_overlay(self) -> None:
         self._command(lambda: self._apply_setting("overlay", not self._state.overlay))
 
-    def set_placement(self, placement: str) -> None:
+    def set_placement(self, placement: Placement | str) -> None:
         self.change("placement", placement)
 
-    def set_detector(self, kind: str) -> None:
+    def set_detector(self, kind: Detector | str) -> None:
         self.change("detector", kind)
 
     def set_camera(self, camera: int | str) -> None:
@@ -320,7 +323,7 @@ class Engine:
             self.pipeline.reset()
         self._redraw()
 
-    def _place_emojis(self, placement: str) -> None:
+    def _place_emojis(self, placement: Placement) -> None:
         self.pipeline.set_placement(placement)
         self._redraw()
 
@@ -363,8 +366,14 @@ class Engine:
         self._save(**changes)
 
     def _save(self, **changes: object) -> None:
-        if self._settings_file is None:
+        if self._saver is None:
             return
+        try:
+            self._saver.submit(self._write_settings, changes)
+        except RuntimeError:  # stopped: nothing is saved any more
+            log.warning("vcam is stopping; the change to %s is not saved", ", ".join(changes))
+
+    def _write_settings(self, changes: dict[str, object]) -> None:
         try:
             save_settings(changes, self._settings_file)
         except Exception as err:  # noqa: BLE001 - an unwritable file must not stop the stream

@@ -1,11 +1,13 @@
-"""The value object that carries one face through the pipeline's stages."""
+"""The value object that carries one face through the pipeline's stages, and the maths of its box."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
 
-from vcam import EMOTIONS
+import numpy as np
+
+from vcam.emotions import EMOTIONS
 
 Point = tuple[float, float]
 Box = tuple[float, float, float, float]
@@ -24,6 +26,8 @@ class Face:
     keypoints: tuple[Point, ...]
     score: float
     probabilities: tuple[float, ...] | None = None
+    """This frame's own reading by the classifier; None when the face was not classified on this
+    frame (the effort classifies a face that holds its look a few times a second)."""
     track_id: int | None = None
     emotion: str | None = None
     unsure: bool = False
@@ -73,13 +77,16 @@ class Face:
         }
 
 
+def ious(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over union of every (x, y, w, h) box in `a` (n, 4) with every one in `b`
+    (m, 4): (n, m). The one place vcam measures how much two boxes overlap."""
+    a, b = np.asarray(a, np.float64)[:, None, :], np.asarray(b, np.float64)[None, :, :]
+    width = np.minimum(a[..., 0] + a[..., 2], b[..., 0] + b[..., 2]) - np.maximum(a[..., 0], b[..., 0])
+    height = np.minimum(a[..., 1] + a[..., 3], b[..., 1] + b[..., 3]) - np.maximum(a[..., 1], b[..., 1])
+    inter = np.clip(width, 0, None) * np.clip(height, 0, None)
+    return inter / np.maximum(a[..., 2] * a[..., 3] + b[..., 2] * b[..., 3] - inter, 1e-9)
+
+
 def iou(a: Box, b: Box) -> float:
     """Intersection over union of two (x, y, w, h) boxes."""
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    inter_w = min(ax + aw, bx + bw) - max(ax, bx)
-    inter_h = min(ay + ah, by + bh) - max(ay, by)
-    if inter_w <= 0 or inter_h <= 0:
-        return 0.0
-    inter = inter_w * inter_h
-    return inter / (aw * ah + bw * bh - inter)
+    return float(ious(np.array([a]), np.array([b]))[0, 0])

@@ -14,10 +14,10 @@ from vcam.errors import ModelFileError
 from vcam.resources import require_model_file
 
 
-def open_interpreter(path: Path, num_threads: int = 1) -> Interpreter:
-    """A ready LiteRT interpreter for the model at `path`. One thread unless asked: a second
-    shortens a call on an idle machine, but XNNPACK's workers spin while they wait for work, so
-    the process spends more CPU a frame in total (python -m benchmarks.threads measures both)."""
+def open_interpreter(path: Path, num_threads: int) -> Interpreter:
+    """A ready LiteRT interpreter for the model at `path`, with `num_threads` threads (Config.threads:
+    a second shortens a call on an idle machine, but XNNPACK's workers spin while they wait for
+    work, so the process spends more CPU a frame in total; python -m benchmarks.threads measures both)."""
     require_model_file(path)
     try:
         with _native_stderr_silenced():

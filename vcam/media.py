@@ -2,7 +2,8 @@
 
 Videos are vcam.video's (PyAV) and GIFs vcam.gif's; OpenCV reads and writes photos. Every output
 is written to a temporary file beside the target and renamed into place only when complete
-(vcam.paths), so a failure never leaves a half-written file under the user's chosen name.
+(vcam.paths), so a failure never leaves a half-written file under the user's chosen name. PyAV is
+not imported here: the live app reads photos through this module and never needs it.
 """
 
 from __future__ import annotations
@@ -15,15 +16,12 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vcam.errors import MediaError
-from vcam.paths import atomic_output, atomic_outputs, require_file, require_output_folder
-from vcam.video import VIDEO_FORMATS, VIDEO_INPUT_SUFFIXES, VideoReader, video_writer
-
-__all__ = ["IMAGE_SUFFIXES", "MAX_PIXELS", "VIDEO_SUFFIXES", "MediaError", "MediaKind", "VideoReader",
-           "atomic_output", "atomic_outputs", "media_kind", "output_kind", "read_image", "require_file",
-           "require_output_folder", "video_writer", "write_image"]
+from vcam.paths import atomic_output, require_file
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
-VIDEO_SUFFIXES = VIDEO_INPUT_SUFFIXES
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
+                  ".flv", ".wmv", ".3gp", ".ogv")
+"""Containers FFmpeg reads that people keep videos in; the codec inside is FFmpeg's business."""
 GIF_SUFFIX = ".gif"
 MAX_PIXELS = 100_000_000
 """The largest photo vcam decodes (100 megapixels, 300 MB as BGR): a 40000×40000 PNG can be a
@@ -58,6 +56,8 @@ def media_kind(path: Path) -> MediaKind:
 
 def output_kind(path: Path) -> MediaKind:
     """What an output file will be, from its name; MediaError for a kind vcam does not write."""
+    from vcam.video import VIDEO_FORMATS  # the table of what vcam writes; PyAV is loaded only to write one
+
     suffix = path.suffix.lower()
     if suffix in IMAGE_SUFFIXES:
         return MediaKind.IMAGE

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vcam.pipeline import FrameResult
-from vcam.placeholder import PlaceholderFrame
+from vcam.frames import FrameResult, PlaceholderFrame
 
 log = logging.getLogger("vcam")
 
@@ -87,10 +86,6 @@ class JpegBroadcaster:
     @property
     def closed(self) -> bool:
         return self._stop.is_set()
-
-    def latest_jpeg(self) -> bytes | None:
-        encoded = self._encoded
-        return encoded.jpeg if encoded else None
 
     def stream(self) -> Iterator[bytes]:
         """The multipart stream for one client, newest frame first. It ends when the broadcaster

@@ -10,8 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vcam import EMOTIONS
-from vcam.choices import Placement, parse_choice
+from vcam.choices import Placement
+from vcam.emotions import EMOTIONS
 from vcam.errors import MediaError
 from vcam.faces import Face
 from vcam.resources import emojis_dir
@@ -110,9 +110,8 @@ def emoji_place(face: Face) -> EmojiPlace:
 class EmojiOverlay:
     """`draw(frame, faces)` draws each face's shown emotion onto the frame, in place."""
 
-    def __init__(self, emojis: dict[str, np.ndarray] | None = None, placement: str = "face",
+    def __init__(self, emojis: dict[str, np.ndarray] | None = None, placement: Placement = Placement.FACE,
                  face_scale: float = 1.3, badge_scale: float = 0.45) -> None:
-        placement = parse_choice(Placement, "placement", placement)
         self.emojis = emojis if emojis is not None else load_emojis()
         self.placement = placement
         self.face_scale = face_scale
@@ -128,13 +127,13 @@ class EmojiOverlay:
         with `underneath`, the pixels each emoji covers are added to it first (`uncover` puts them back)."""
         shown = [face for face in faces if face.emotion is not None]
         layers = self.fades.layers(shown, t)
-        if self.placement == "corner":
+        if self.placement is Placement.CORNER:
             self._draw_corner(frame, layers, underneath)
-        for face, weight in layers if self.placement != "corner" else ():
+        for face, weight in layers if self.placement is not Placement.CORNER else ():
             x, y, w, h = face.box
             place = emoji_place(face)
             side = place.side
-            if self.placement == "face":
+            if self.placement is Placement.FACE:
                 emoji = self._sized(face.emotion, side * self.face_scale, place.angle, face.track_id)
                 cx, cy = place.center
             else:  # badge: above the head's right side, clear of the face

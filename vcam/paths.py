@@ -116,12 +116,11 @@ def partial_path(path: Path) -> Path:
 
 
 @contextmanager
-def atomic_outputs(*paths: Path) -> Iterator[tuple[Path, ...]]:
-    """Temporary paths to write to; they become `paths` together when the block completes, and
-    all vanish if it fails or is interrupted (an exception, Ctrl-C, or SIGTERM turned into an
-    exception by the caller). OS errors (no space, no permission) become one-line MediaErrors."""
-    for path in paths:
-        require_output_folder(path)
+def replaced_when_done(*paths: Path) -> Iterator[tuple[Path, ...]]:
+    """The one way vcam writes a file whole or not at all: temporary paths beside `paths` to write
+    to, renamed over them together when the block completes; all vanish if it fails or is
+    interrupted (an exception, Ctrl-C, or SIGTERM turned into an exception by the caller), and no
+    output is left changed when a later rename fails. OSErrors pass through."""
     partials = tuple(partial_path(path) for path in paths)
     done: list[Path] = []
     try:
@@ -129,18 +128,42 @@ def atomic_outputs(*paths: Path) -> Iterator[tuple[Path, ...]]:
         for partial, path in zip(partials, paths):
             os.replace(partial, path)
             done.append(path)
-    except OSError as err:
+    except OSError:
         for path in done:  # both outputs or neither
             path.unlink(missing_ok=True)
-        named = {str(partial): path for partial, path in zip(partials, paths)} | {str(path): path for path in paths}
-        failed = named.get(str(err.filename), paths[min(len(done), len(paths) - 1)])
-        raise MediaError(os_problem(failed, err)) from None
+        raise
     finally:
         for partial in partials:
             try:
                 partial.unlink(missing_ok=True)
             except OSError:
                 pass  # e.g. the folder is not writable: then no partial file was made either
+
+
+@contextmanager
+def atomic_outputs(*paths: Path) -> Iterator[tuple[Path, ...]]:
+    """`replaced_when_done` for the outputs a user names: each checked first, and OS errors (no
+    space, no permission) turned into one-line MediaErrors naming the file that failed."""
+    for path in paths:
+        require_output_folder(path)
+    try:
+        with replaced_when_done(*paths) as partials:
+            yield partials
+    except OSError as err:
+        named = {str(partial_path(path)): path for path in paths} | {str(path): path for path in paths}
+        raise MediaError(os_problem(named.get(str(err.filename), paths[0]), err)) from None
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """`data` as the whole of the file `path`, or the file as it was: written beside it, flushed to
+    the disk (a power cut leaves one or the other), then renamed over it; its folder is made when
+    missing. For files vcam keeps for the user (settings, the login entry); OSError for the caller
+    to word."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with replaced_when_done(path) as (partial,), partial.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 @contextmanager

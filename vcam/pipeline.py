@@ -10,14 +10,15 @@ import contextlib
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 
 import numpy as np
 
+from vcam.choices import Detector, Placement
 from vcam.classify import EmotionModel
 from vcam.config import Config
 from vcam.detect import FaceDetector
 from vcam.faces import Face
+from vcam.frames import FrameResult
 from vcam.motion import FaceMotion
 from vcam.overlay import Covered, EmojiOverlay, load_emojis
 from vcam.schedule import CLASSIFY_EVERY, DETECT_EVERY, ClassifySchedule, DetectSchedule
@@ -37,12 +38,6 @@ STAGES = ("detect", "classify", "track", "overlay")
 
 def untimed(stage: str) -> AbstractContextManager[object]:
     return contextlib.nullcontext()
-
-
-@dataclass
-class FrameResult:
-    frame: np.ndarray
-    faces: list[Face]
 
 
 class Pipeline:
@@ -99,10 +94,6 @@ class Pipeline:
             faces = self.tracker.update(faces, t, new_looks=self.schedule.changed)
             self._missing = any(face.predicted for face in faces)
             self.schedule.done(frame, faces, due, t)
-            # A face not classified on this frame carries its track's smoothed probabilities,
-            # which are what its emoji follows.
-            faces = [face.replace(probabilities=face.smoothed) if face.probabilities is None and face.smoothed
-                     else face for face in faces]
         with timer("overlay"):
             self.draw(frame, faces, t, underneath)
         return FrameResult(frame, faces)
@@ -112,19 +103,14 @@ class Pipeline:
     def set_overlay(self, enabled: bool) -> None:
         self.overlay_enabled = enabled
 
-    def set_placement(self, placement: str) -> None:
+    def set_placement(self, placement: Placement) -> None:
         self.overlay.placement = placement
 
-    def use_detector(self, kind: str) -> None:
+    def use_detector(self, kind: Detector) -> None:
         """Detect with `kind` from the next frame on, afresh (tracks and kept detections forgotten)."""
         self.config = self.config.replace(detector=kind)
         self.detector = build_detector(self.config)
         self.reset()
-
-    @property
-    def detected(self) -> list[Face]:
-        """The detector's faces in force: found on the last detection, carried since."""
-        return self._detected
 
     def detect(self, frame: np.ndarray, t: float = 0.0) -> list[Face]:
         """The detector's faces: fresh when the detection schedule says so, carried where they
@@ -175,7 +161,7 @@ def build_detector(config: Config) -> FaceDetector | TileRotation:
     model for faces down to `min_face` px, a few tiles a frame (vcam/tiles.py says why)."""
     whole = FaceDetector(config.detector, config.score_threshold, model_path=config.detector_model,
                          num_threads=config.threads)
-    if config.detector == "short":
+    if config.detector is Detector.SHORT:
         return whole
-    tiles = FaceDetector("short", TILE_SCORE, num_threads=config.threads)
+    tiles = FaceDetector(Detector.SHORT, TILE_SCORE, num_threads=config.threads)
     return TileRotation(TiledDetector(whole, tiles, config.min_face), PIXELS_PER_TILE)

@@ -8,7 +8,7 @@ import textwrap
 import cv2
 import numpy as np
 
-from vcam.pipeline import FrameResult
+from vcam.frames import PlaceholderFrame
 
 BACKGROUND = (48, 40, 36)  # BGR: a dark slate that no call app mistakes for a dead stream
 TITLE_COLOUR = (255, 255, 255)
@@ -39,11 +39,6 @@ def render_placeholder(width: int, height: int, title: str, detail: str = "") ->
         cv2.putText(frame, line, ((width - line_width) // 2, y), FONT, detail_scale, TEXT_COLOUR, detail_thickness,
                     cv2.LINE_AA)
     return frame
-
-
-class PlaceholderFrame(FrameResult):
-    """A frame vcam drew itself (a message), not a camera picture: a preview that mirrors the
-    camera, as people expect of their own image, shows this one as it is, so its text reads."""
 
 
 def placeholder_frame(width: int, height: int, title: str, detail: str = "") -> PlaceholderFrame:

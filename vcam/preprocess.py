@@ -2,24 +2,18 @@
 
 This module is the one place that decides how a face is cropped, aligned and normalised.
 Training imports it too, so that the network sees at run time exactly what it saw in training.
-It depends on numpy and OpenCV only (and reads which normalisation a model was trained with from
-the calibration file beside it).
+It depends on numpy and OpenCV only; which normalisation a model was trained with is recorded
+beside it and read by vcam.calibration.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from enum import StrEnum
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-from vcam.choices import ViewCount
-
-EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
-"""The seven FER2013 classes, in the order the emotion model outputs them."""
+from vcam.choices import Normalisation, ViewCount
 
 FACE_SIZE = 48
 """Side of the square grayscale face the emotion model takes (FER2013's 48×48)."""
@@ -30,22 +24,6 @@ of the crop side. Measured by running BlazeFace (short range) on 300 PublicTest 
 FER2013 crop is 1.155× the box (median) and the box centre sits 0.076 of the crop below its
 centre. These reproduce FER2013's framing, which is what the emotion model learned from."""
 FACE_SHIFT_UP = 0.075
-
-
-class Normalisation(StrEnum):
-    """How each face's brightness and contrast are evened out before the network sees it.
-
-    none: the pixels as they are, /255. standardise: each face shifted and scaled to FER2013's
-    typical face (mean STANDARD_MEAN, standard deviation STANDARD_STD), so that a dark or
-    washed-out face arrives with the brightness and contrast of a well-lit one. clahe: OpenCV's
-    contrast-limited adaptive histogram equalisation in 2×2 tiles of 24 px, which also evens out
-    light that falls on one side of the face.
-    A model works best with the normalisation it was trained with: it is recorded in the model's
-    calibration file (`normalisation`, default none) and the app applies what is recorded there."""
-
-    NONE = "none"
-    STANDARDISE = "standardise"
-    CLAHE = "clahe"
 
 
 STANDARD_MEAN, STANDARD_STD = 0.508, 0.210
@@ -76,24 +54,6 @@ def prepare_faces(faces: Sequence[np.ndarray] | np.ndarray,
         spread = np.maximum(inputs.std(axis=(1, 2), keepdims=True), 1.0 / 255.0)  # a flat face stays flat
         inputs = np.clip(STANDARD_MEAN + STANDARD_STD * (inputs - mean) / spread, 0.0, 1.0)
     return inputs[..., None]
-
-
-def model_normalisation(model: Path) -> Normalisation:
-    """The normalisation `model` was trained with, as its calibration file
-    (`<model>.calibration.json`, written by training.calibrate) records it; none when it records none.
-    ValueError naming the file for a value that is not a Normalisation."""
-    from vcam.calibration import calibration_path  # the file's name is decided there, once
-
-    path = calibration_path(model)
-    try:
-        recorded = json.loads(path.read_text(encoding="utf-8")).get("normalisation", Normalisation.NONE)
-    except (OSError, ValueError, AttributeError):
-        return Normalisation.NONE  # no calibration (or an unreadable one, which read_temperature reports)
-    try:
-        return Normalisation(recorded)
-    except ValueError:
-        raise ValueError(f"{path}: normalisation {recorded!r} is none of {', '.join(Normalisation)}; "
-                         "recalibrate the model with python -m training.calibrate") from None
 
 
 def _to_gray48(face: np.ndarray) -> np.ndarray:

@@ -35,9 +35,8 @@ def shows_the_same(before: list[Face], after: list[Face]) -> bool:
     and smoothed probabilities that no longer move."""
     return len(before) == len(after) and all(
         a.box == b.box and a.emotion == b.emotion and a.unsure == b.unsure
-        and (a.probabilities is None) == (b.probabilities is None)
-        and (a.probabilities is None or max(abs(p - q) for p, q in zip(a.probabilities, b.probabilities))
-             < PROBABILITY_TOLERANCE)
+        and (a.smoothed is None) == (b.smoothed is None)
+        and (a.smoothed is None or max(abs(p - q) for p, q in zip(a.smoothed, b.smoothed)) < PROBABILITY_TOLERANCE)
         for a, b in zip(before, after))
 
 

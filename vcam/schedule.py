@@ -39,7 +39,7 @@ import numpy as np
 
 from vcam.choices import Effort
 from vcam.faces import Box, Face, iou
-from vcam.tiles import grid_cells
+from vcam.tiles import cells_under
 from vcam.track import TrackerSettings
 
 CLASSIFY_EVERY = {Effort.HIGH: 0.0, Effort.BALANCED: 0.15, Effort.LOW: 0.2}
@@ -222,11 +222,7 @@ the detector missed, and 1.6 % of them were lost, at 0.75 0.2 % (python -m bench
 def _cells_around(grid: np.ndarray, size: tuple[int, ...], boxes: Sequence[Box]) -> np.ndarray:
     """Which cells of `grid` (laid over a frame of `size`, height × width) lie under `boxes`,
     each grown by GROW of its side on every side."""
-    under = np.zeros(grid.shape, bool)
-    for x, y, w, h in boxes:
-        under[grid_cells(under, (size[1], size[0]), x - GROW * w, y - GROW * h,
-                         x + (1 + GROW) * w, y + (1 + GROW) * h)] = True
-    return under
+    return cells_under(grid, (size[1], size[0]), boxes, GROW)
 
 
 FOLLOW_READING = TrackerSettings.confident_above

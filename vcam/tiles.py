@@ -21,13 +21,14 @@ face a level keeps reaches the size the whole-frame pass finds by itself.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
 from vcam.config import MIN_FACE_REACH
 from vcam.detect import Detections, FaceDetector, Region, faces_from, gray_to_bgr, weighted_nms
-from vcam.faces import Face
+from vcam.faces import Box, Face
 
 TILE_PER_FACE = 8
 """Tile side ÷ the smallest face its level finds: that face is 128/8 = 16 model pixels (79 of
@@ -177,17 +178,23 @@ def changed_tiles(tiles: list[Tile], changed: np.ndarray, size: tuple[int, int],
     return [index for _, index in sorted(counts)[:most]]
 
 
+def cells_under(grid: np.ndarray, size: tuple[int, int], boxes: Iterable[Box], grow: float) -> np.ndarray:
+    """Which cells of `grid` (laid over a frame of `size`, width × height) lie under `boxes`
+    (x, y, w, h in frame pixels), each grown by `grow` of its side on every side."""
+    under = np.zeros(grid.shape, bool)
+    for x, y, w, h in boxes:
+        under[grid_cells(under, size, x - grow * w, y - grow * h, x + (1 + grow) * w, y + (1 + grow) * h)] = True
+    return under
+
+
 def without_boxes(changed: np.ndarray, rows: np.ndarray, size: tuple[int, int], grow: float = 1.0) -> np.ndarray:
     """`changed` (a boolean grid over a frame of `size`) with the cells under the boxes of `rows`
     (x0, y0, x1, y1, … in frame pixels), each grown by `grow` of its side on every side (1: the
     head, hair and shoulders around a face, which move with it), cleared."""
     if not len(rows):
         return changed
-    changed = changed.copy()
-    for x0, y0, x1, y1 in rows[:, :4]:
-        dx, dy = grow * (x1 - x0), grow * (y1 - y0)
-        changed[grid_cells(changed, size, x0 - dx, y0 - dy, x1 + dx, y1 + dy)] = False
-    return changed
+    boxes = np.column_stack([rows[:, :2], rows[:, 2:4] - rows[:, :2]])
+    return changed & ~cells_under(changed, size, boxes, grow)
 
 
 class TileRotation:

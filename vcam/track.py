@@ -45,8 +45,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vcam import EMOTIONS
-from vcam.faces import Face, Point
+from vcam.emotions import EMOTIONS
+from vcam.faces import Face, Point, ious
 
 if TYPE_CHECKING:
     from vcam.config import Config
@@ -207,15 +207,6 @@ def moved(face: Face, dx: float, dy: float) -> Face:
     return face.replace(box=(x + dx, y + dy, w, h), keypoints=tuple((kx + dx, ky + dy) for kx, ky in face.keypoints))
 
 
-def overlaps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every (x, y, w, h) box in `a` (n, 4) with every one in `b` (m, 4): (n, m)."""
-    a, b = a[:, None, :], b[None, :, :]
-    width = np.minimum(a[..., 0] + a[..., 2], b[..., 0] + b[..., 2]) - np.maximum(a[..., 0], b[..., 0])
-    height = np.minimum(a[..., 1] + a[..., 3], b[..., 1] + b[..., 3]) - np.maximum(a[..., 1], b[..., 1])
-    inter = np.clip(width, 0, None) * np.clip(height, 0, None)
-    return inter / (a[..., 2] * a[..., 3] + b[..., 2] * b[..., 3] - inter)
-
-
 def keypoint_distances(tracks: Sequence[Face], shifts: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
     """Mean distance of matching keypoints of each track's face, moved by its shift (tracks, 2),
     and each face, in the track's face sizes: (tracks, faces). Faces without the same keypoints
@@ -280,7 +271,7 @@ class Tracker:
         last = [track.face for track in self._tracks]
         boxes = np.array([face.box for face in last])
         boxes[:, :2] += shifts
-        overlap = overlaps(boxes, np.array([face.box for face in faces]))
+        overlap = ious(boxes, np.array([face.box for face in faces]))
         distance = keypoint_distances(last, shifts, faces)
         track_sides = np.array([max(face.box[2:]) for face in last])[:, None]
         face_sides = np.array([max(face.box[2:]) for face in faces])[None, :]

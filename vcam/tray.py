@@ -13,15 +13,12 @@ icon, the tooltip and the menu from that state — one source of truth.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import os
 import signal
 import sys
 import threading
 import webbrowser
-from collections.abc import Callable, Mapping, Sequence
-from enum import StrEnum
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -30,39 +27,13 @@ from vcam.autostart import Autostart
 from vcam.config import Config
 from vcam.engine import Engine, EngineState
 from vcam.errors import VcamError
+from vcam.tray_protocol import TrayProtocol, tray_protocol
 from vcam.tray_menu import ICON_SIZE, MenuEntry, TrayControls, tray_image, tray_title
 from vcam.x11_icon import is_x11_backend, single_thread_x11_icon
 
-__all__ = ["ICON_SIZE", "TrayApp", "TrayProtocol", "import_pystray", "run_tray_app", "tray_image", "tray_protocol",
-           "tray_title"]
+__all__ = ["ICON_SIZE", "TrayApp", "import_pystray", "run_tray_app", "tray_image", "tray_title"]
 
 log = logging.getLogger("vcam")
-
-
-class TrayProtocol(StrEnum):
-    """How this desktop shows vcam's tray icon."""
-
-    SNI = "StatusNotifierItem over D-Bus, with the full menu"
-    APPINDICATOR = "AppIndicator/GTK through PyGObject, with the full menu"
-    XEMBED = "X11 system tray (XEmbed): icon only, a click toggles the overlay, no menu"
-    NATIVE = "the system's own tray, with the full menu"
-    NONE = "none"
-
-
-def tray_protocol(platform: str = sys.platform, env: Mapping[str, str] = os.environ) -> TrayProtocol:
-    """The tray vcam will use here: a StatusNotifierWatcher on the session bus wins whatever
-    DISPLAY and WAYLAND_DISPLAY say; else what pystray would pick."""
-    if not platform.startswith("linux"):
-        return TrayProtocol.NATIVE
-    try:
-        from vcam.tray_sni import watcher_present
-    except ImportError:  # no D-Bus library: pystray as before
-        watcher_present = lambda: False  # noqa: E731
-    if watcher_present():
-        return TrayProtocol.SNI
-    if importlib.util.find_spec("gi") is not None:
-        return TrayProtocol.APPINDICATOR
-    return TrayProtocol.XEMBED if env.get("DISPLAY") else TrayProtocol.NONE
 
 
 def import_pystray() -> ModuleType:

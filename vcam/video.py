@@ -23,9 +23,6 @@ from vcam.choices import Quality
 from vcam.errors import MediaError
 from vcam.paths import atomic_output, require_file
 
-VIDEO_INPUT_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif", ".mpg", ".mpeg", ".ts", ".mts",
-                        ".m2ts", ".flv", ".wmv", ".3gp", ".ogv")
-"""Containers FFmpeg reads that people keep videos in; the codec inside is FFmpeg's business."""
 GAP_FACTOR = 1.5
 """In a file where packets failed to decode, a timestamp further than this many frame periods
 after the last one means frames were lost there: each becomes a repeat of the frame before."""

@@ -12,6 +12,7 @@ be opened, or that vanishes, is reported and tried again; it never stops the eng
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -20,33 +21,36 @@ import cv2
 import numpy as np
 import pyvirtualcam
 
-from vcam.capture import Backoff
+from vcam.choices import Fit, PixelFormat
 from vcam.config import Config
-from vcam.pipeline import FrameResult
+from vcam.frames import FrameResult
+from vcam.retry import Backoff
 
 log = logging.getLogger("vcam")
 
 MIN_GAP = 0.8
 """The least time between two sends, as a share of the frame period: a webcam's frames come a
 little early or late, and one that comes early is sent then, not held back a whole period."""
-_YUV = {"I420": cv2.COLOR_BGR2YUV_I420, "YUYV": cv2.COLOR_BGR2YUV_YUYV, "UYVY": cv2.COLOR_BGR2YUV_UYVY}
+_YUV = {PixelFormat.I420: cv2.COLOR_BGR2YUV_I420, PixelFormat.YUYV: cv2.COLOR_BGR2YUV_YUYV,
+        PixelFormat.UYVY: cv2.COLOR_BGR2YUV_UYVY}
+"""OpenCV's conversion from BGR for each planar or packed YUV format vcam sends."""
 
 
-def fit_frame(frame: np.ndarray, width: int, height: int, fit: str = "letterbox") -> np.ndarray:
+def fit_frame(frame: np.ndarray, width: int, height: int, fit: Fit = Fit.LETTERBOX) -> np.ndarray:
     """`frame` made width×height: "letterbox" scales it whole and adds black bars, "crop" fills
     the size and cuts what sticks out, "stretch" ignores the aspect ratio. A frame that already
     has the size is returned as it is (not a copy); any other result is a new array."""
     frame_height, frame_width = frame.shape[:2]
     if (frame_width, frame_height) == (width, height):
         return frame
-    if fit == "stretch":
+    if fit is Fit.STRETCH:
         return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
-    choose = min if fit == "letterbox" else max
+    choose = min if fit is Fit.LETTERBOX else max
     scale = choose(width / frame_width, height / frame_height)
     scaled_width, scaled_height = max(1, round(frame_width * scale)), max(1, round(frame_height * scale))
     # Bilinear down to half size: INTER_AREA takes 5.4 ms for 1920×1080 to 1280×720 here, bilinear 1.1 ms.
     interpolation = cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR
-    if fit == "crop":
+    if fit is Fit.CROP:
         scaled = cv2.resize(frame, (scaled_width, scaled_height), interpolation=interpolation)
         x, y = (scaled_width - width) // 2, (scaled_height - height) // 2
         return scaled[y:y + height, x:x + width]
@@ -58,15 +62,15 @@ def fit_frame(frame: np.ndarray, width: int, height: int, fit: str = "letterbox"
     return canvas
 
 
-def to_pixel_format(frame: np.ndarray, pixel_format: str) -> np.ndarray:
+def to_pixel_format(frame: np.ndarray, pixel_format: PixelFormat) -> np.ndarray:
     """A BGR frame in the layout pyvirtualcam expects for `pixel_format`."""
-    if pixel_format == "BGR":
+    if pixel_format is PixelFormat.BGR:
         return np.ascontiguousarray(frame)
-    if pixel_format == "RGB":
+    if pixel_format is PixelFormat.RGB:
         return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
     if pixel_format in _YUV:
         return cv2.cvtColor(frame, _YUV[pixel_format])
-    if pixel_format == "NV12":
+    if pixel_format is PixelFormat.NV12:
         # OpenCV writes planar I420 (Y, then U, then V); NV12 is Y, then U and V interleaved:
         # the luma stays where it is, only the chroma (a third of the bytes) is rearranged.
         height, width = frame.shape[:2]
@@ -79,14 +83,14 @@ def to_pixel_format(frame: np.ndarray, pixel_format: str) -> np.ndarray:
     raise ValueError(f"unknown pixel format {pixel_format!r}")
 
 
-def camera_frame(frame: np.ndarray, width: int, height: int, pixel_format: str = Config.pixel_format,
-                 fit: str = "letterbox") -> np.ndarray:
+def camera_frame(frame: np.ndarray, width: int, height: int, pixel_format: PixelFormat = Config.pixel_format,
+                 fit: Fit = Fit.LETTERBOX) -> np.ndarray:
     """`frame` as the virtual camera sends it: fitted to width×height and in `pixel_format`'s
     layout, equal to `to_pixel_format(fit_frame(...))`. A scaled frame is a fresh array of our
     own, so RGB swaps its channels in place there instead of into a second full-size copy; the
     engine's frame itself (already the right size) is never written to."""
     fitted = fit_frame(frame, width, height, fit)
-    if pixel_format == "RGB" and fitted is not frame and fitted.flags.c_contiguous:
+    if pixel_format is PixelFormat.RGB and fitted is not frame and fitted.flags.c_contiguous:
         return cv2.cvtColor(fitted, cv2.COLOR_BGR2RGB, dst=fitted)
     return to_pixel_format(fitted, pixel_format)
 
@@ -94,9 +98,19 @@ def camera_frame(frame: np.ndarray, width: int, height: int, pixel_format: str =
 StatusListener = Callable[[str | None, str | None], None]
 
 
-def _no_virtual_camera_message(err: Exception) -> str:
-    from vcam.doctor import virtual_camera_advice
+MODPROBE = 'sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label="vcam"'
+"""The command that gives Linux a virtual camera that Chrome and Meet list (exclusive_caps=1)."""
 
+
+def virtual_camera_advice(platform: str = sys.platform) -> str:
+    """One line for the tray and the engine when no virtual camera opens."""
+    if platform.startswith("linux"):
+        return f"no virtual camera: load v4l2loopback ({MODPROBE}); `vcam doctor` explains"
+    return ("no virtual camera: install OBS Studio 30 or newer and start its Virtual Camera once;"
+            " `vcam doctor` explains")
+
+
+def _no_virtual_camera_message(err: Exception) -> str:
     last_line = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
     return f"{last_line.rstrip('.')}. {virtual_camera_advice()}"
 
@@ -104,8 +118,8 @@ def _no_virtual_camera_message(err: Exception) -> str:
 class VirtualCameraSink:
     """`with VirtualCameraSink.from_config(config, on_status=...) as sink: engine.add_sink(sink)`"""
 
-    def __init__(self, width: int = 1280, height: int = 720, fps: int = 30, pixel_format: str = Config.pixel_format,
-                 fit: str = "letterbox", device: str | None = None, backend: str | None = None,
+    def __init__(self, width: int = Config.width, height: int = Config.height, fps: int = Config.fps,
+                 pixel_format: PixelFormat = Config.pixel_format, fit: Fit = Fit.LETTERBOX, device: str | None = None, backend: str | None = None,
                  on_status: StatusListener | None = None, retry: Backoff = Backoff(1.0, 10.0)) -> None:
         self.width, self.height, self.fps = width, height, fps
         self.pixel_format, self.fit = pixel_format, fit

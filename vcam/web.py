@@ -23,8 +23,8 @@ from typing import Any
 import flask
 from werkzeug.exceptions import HTTPException
 
-from vcam import EMOTIONS
 from vcam.choices import Placement
+from vcam.emotions import EMOTIONS
 from vcam.engine import Engine, EngineState
 from vcam.errors import VcamError
 from vcam.live_settings import LIVE_SETTINGS
