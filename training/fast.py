@@ -116,12 +116,13 @@ def build_trainer(net, augmenter, mixing: tuple[str, float] | None = None, seed:
     import keras
 
     from training.augment import TargetMixer
-    from training.models import INPUT_SHAPE, NUM_CLASSES
+    from training.models import INPUT_SHAPE
+    from vcam.emotions import EMOTIONS
 
     faces = keras.Input(INPUT_SHAPE)
     if mixing is None:
         return keras.Model(faces, net(augmenter(faces)), name="augmented")
-    targets = keras.Input((NUM_CLASSES,))
+    targets = keras.Input((len(EMOTIONS),))
     mixed_faces, mixed_targets = TargetMixer(*mixing, seed=seed)(augmenter(faces), targets)
     return keras.Model([faces, targets], keras.ops.concatenate([net(mixed_faces), mixed_targets], axis=-1),
                        name="augmented")

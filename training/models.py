@@ -7,9 +7,9 @@ from collections.abc import Callable
 import keras
 from keras import layers
 
+from vcam.emotions import EMOTIONS
 from vcam.preprocess import FACE_SIZE
 
-NUM_CLASSES = 7
 INPUT_SHAPE = (FACE_SIZE, FACE_SIZE, 1)
 
 
@@ -30,7 +30,7 @@ def seed_cnn() -> keras.Model:
             layers.Flatten(),
             layers.Dense(1024, activation="relu"),
             layers.Dropout(0.5),
-            layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32"),
+            layers.Dense(len(EMOTIONS), activation="softmax", dtype="float32"),
         ],
         name="seed_cnn",
     )
@@ -48,7 +48,7 @@ def seed_vgg16() -> keras.Model:
     model.add(layers.Dropout(0.5))
     model.add(layers.Dense(4096, activation="relu"))
     model.add(layers.Dropout(0.5))
-    model.add(layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32"))
+    model.add(layers.Dense(len(EMOTIONS), activation="softmax", dtype="float32"))
     return model
 
 
@@ -72,7 +72,7 @@ def vcam_net(widths: tuple[int, ...] = (32, 64, 128, 256), dropout: float = 0.4,
             x = layers.MaxPooling2D(2)(x)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32")(x)
+    outputs = layers.Dense(len(EMOTIONS), activation="softmax", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
 
 

@@ -121,17 +121,17 @@ def compile_for_training(model, lr: float, weight_decay: float, label_smoothing:
     validation, where nothing mixes, the label."""
     import keras
 
-    from training.models import NUM_CLASSES
+    from vcam.emotions import EMOTIONS
 
     smoothed = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
     loss, metrics = smoothed, ["accuracy"]
     if carries_targets:
         def loss(targets, output):  # noqa: ARG001 - the targets to score are in the output
-            return smoothed(output[:, NUM_CLASSES:], output[:, :NUM_CLASSES])
+            return smoothed(output[:, len(EMOTIONS):], output[:, :len(EMOTIONS)])
 
         def accuracy(targets, output):  # noqa: ARG001
-            predicted = keras.ops.argmax(output[:, :NUM_CLASSES], -1)
-            return keras.ops.cast(predicted == keras.ops.argmax(output[:, NUM_CLASSES:], -1), "float32")
+            predicted = keras.ops.argmax(output[:, :len(EMOTIONS)], -1)
+            return keras.ops.cast(predicted == keras.ops.argmax(output[:, len(EMOTIONS):], -1), "float32")
 
         metrics = [keras.metrics.MeanMetricWrapper(accuracy, name="accuracy")]
     model.compile(

@@ -18,7 +18,7 @@ from types import TracebackType
 
 import cv2
 
-from vcam.config import Config
+from vcam.config import PREVIEW_HOST, PREVIEW_PORT, Config
 from vcam.engine import Engine, SourceOpener
 from vcam.errors import VcamError
 from vcam.mjpeg import JpegBroadcaster
@@ -39,7 +39,7 @@ class PreviewServer:
     to any free one (the tray); without, it is an error (`vcam web`, whose user named the port)."""
 
     def __init__(self, engine: Engine, config: Config, settings_file: Path | None = None,
-                 host: str = "127.0.0.1", port: int = 8765, virtual_camera: bool = True,
+                 host: str = PREVIEW_HOST, port: int = PREVIEW_PORT, virtual_camera: bool = True,
                  any_port: bool = True) -> None:
         self.engine = engine
         self.config = config
@@ -94,7 +94,7 @@ class LiveApp:
     benchmarks register their own); `opener` is the engine's frame-source seam."""
 
     def __init__(self, config: Config, settings_file: Path | None = None, *, virtual_camera: bool = True,
-                 backend: str | None = None, preview_host: str = "127.0.0.1", preview_port: int = 8765,
+                 backend: str | None = None, preview_host: str = PREVIEW_HOST, preview_port: int = PREVIEW_PORT,
                  any_port: bool = True, opener: SourceOpener | None = None) -> None:
         # At the camera's rate what counts is the CPU a frame costs, not how soon it is done:
         # OpenCV's worker threads split each resize and colour conversion and then wait for
@@ -135,7 +135,7 @@ class LiveApp:
             self.virtual_camera.close()
 
 
-def serve_web(config: Config, host: str = "127.0.0.1", port: int = 8765, settings_file: Path | None = None,
+def serve_web(config: Config, host: str = PREVIEW_HOST, port: int = PREVIEW_PORT, settings_file: Path | None = None,
               stop: threading.Event | None = None) -> int:
     """`vcam web`: the camera with emojis in the browser, until Ctrl-C (or SIGTERM or SIGHUP, which
     the command line turns into Ctrl-C), or until `stop` is set. No virtual camera is opened.

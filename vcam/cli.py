@@ -13,7 +13,7 @@ from typing import NoReturn
 
 from vcam import __version__
 from vcam.choices import E, Detector, Effort, Fit, PixelFormat, Placement, Quality, choice_names, parse_choice
-from vcam.config import CONFIG_FILE, Config, load_config, parse_camera
+from vcam.config import CONFIG_FILE, PREVIEW_HOST, PREVIEW_PORT, Config, load_config, parse_camera
 from vcam.encoding import GIF_FPS, GIF_WIDTH, VideoOptions
 from vcam.errors import UnknownChoice, VcamError
 from vcam.sources import silence_opencv_log
@@ -80,14 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
     web = commands.add_parser(
         "web", help="show the camera with emojis in the browser (no virtual camera)",
         description="Serve a page with the live picture, the overlay switch, the emoji placement and each "
-                    "face's emotions, at http://127.0.0.1:8765/ by default. The URL printed at start carries "
-                    "this run's secret token: only requests with it (or the cookie the page sets) are answered. "
+                    f"face's emotions, at http://{PREVIEW_HOST}:{PREVIEW_PORT}/ by default. The URL printed at "
+                    "start carries this run's secret token: only requests with it (or the cookie the page sets) are answered. "
                     "No virtual camera is opened. Ctrl-C, SIGTERM or SIGHUP stops.",
     )
     add_camera_arguments(web)
-    web.add_argument("--port", type=parse_port, default=8765, help="the port to serve on (default 8765)")
-    web.add_argument("--host", default="127.0.0.1",
-                     help="the address to serve on (default 127.0.0.1: this computer only; "
+    web.add_argument("--port", type=parse_port, default=PREVIEW_PORT,
+                     help=f"the port to serve on (default {PREVIEW_PORT})")
+    web.add_argument("--host", default=PREVIEW_HOST,
+                     help=f"the address to serve on (default {PREVIEW_HOST}: this computer only; "
                           "0.0.0.0 makes the camera visible to the network)")
 
     doctor = commands.add_parser(

@@ -18,6 +18,9 @@ from vcam.errors import VcamError
 from vcam.paths import os_problem, write_atomically
 
 CONFIG_FILE = Path(user_config_dir("vcam")) / "config.toml"
+PREVIEW_HOST = "127.0.0.1"
+"""Where the preview page listens unless told otherwise: this computer only."""
+PREVIEW_PORT = 8765
 
 
 @dataclass(frozen=True)

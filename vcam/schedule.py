@@ -10,12 +10,9 @@ Classification (ClassifySchedule): at once when a face is new or its look has ch
 every frame after while the classifier reads another emotion than the face's emoji shows; else a
 few times a second, the faces taking turns.
 
-The emotion CNN is the dearest stage (1.4 ms a face on a 2-core laptop CPU, against 0.1 ms for
-tracking), and an emoji changes a few times a minute; the tracker smooths each face's
-probabilities with a time constant in seconds (vcam/track.py), so a face classified seven times a
-second shows the same emoji as one classified thirty times, and a real change of expression
-still reaches it at once, because a crop that changes much is classified on the next frame and
-followed from there.
+Why: the emotion CNN is the dearest stage and an emoji changes a few times a minute; the tracker
+smooths in seconds (vcam/track.py), so a face classified seven times a second shows the emoji of
+one classified thirty times, and a crop that changes much is classified at once.
 
     due = schedule.due(frame, faces, t)        # which of this frame's faces to classify
     ...classify those, track all...
@@ -44,24 +41,9 @@ from vcam.track import TrackerSettings
 
 CLASSIFY_EVERY = {Effort.HIGH: 0.0, Effort.BALANCED: 0.15, Effort.LOW: 0.2}
 """Seconds between two classifications of a face that holds its look, for each effort (0: every
-frame). Measured at 30 fps on the clip with known changes (benchmarks/known_changes.py) and on
-the test clip, with a face followed on every frame after a change (`ClassifySchedule`):
-
-| interval | followed | known changes: faces classified, false changes, lags | test clip: classified, emoji changes |
-|---|---|---|---|
-| 0.1 s | no | 98 of 240, 0, 0.37–0.40 s | 198, 4 |
-| 0.15 s | yes | 96, 0, 0.27–0.30 s | 213, 5 |
-| 0.2 s | no | 77, 0, 0.33–0.43 s | 156, 6 (0.94 a second on a 2-s track) |
-| 0.2 s | yes | 93, 0, 0.27–0.30 s | 203, 6 (the same) |
-
-A classification stands for at most 0.2 s in the tracker's average (vcam/track.py), so the
-average of a face read every 0.2 s is noisier, and the test clip's short tracks change their
-emoji more often. At 0.15 s, with the face followed after a change, a face that holds its look
-costs two thirds of the classifications of 0.1 s, a new expression is shown sooner, and real
-footage, whose looks change often, costs about what it did. `python -m benchmarks.live`
-measures the CPU each costs. (These lags are from before a changed look's first reading stood for
-at least 0.1 s in the tracker: with it, 0.15 s followed shows the known changes after 0.13–0.20 s,
-TrackerSettings.new_look_step.)"""
+frame); a face whose look changed is classified at once and followed (ClassifySchedule). 0.15 s
+costs two thirds of the classifications of 0.1 s and shows a new expression sooner
+(docs/performance.md, "The detection and classification schedules")."""
 LOOK = 8
 LOOK_CHANGE = 10.0
 """Mean grey-level change of a face's 8×8 thumbnail that has it classified again at once: a
@@ -96,21 +78,13 @@ def look(frame: np.ndarray, box: Box) -> np.ndarray:
 
 DETECT_EVERY = {Effort.HIGH: 0.0, Effort.BALANCED: 0.5, Effort.LOW: 1.0}
 """Seconds between two detections of a picture that holds still, for each effort (0: every
-frame). A picture that changes is detected again at once; a face that appears in a still room
-is a change. `python -m benchmarks.live` measures the CPU and the faces kept against a detection
-on every frame. At 1 s for balanced, one drifting face was detected half as often and no face
-more was missed, but the emoji's lag after an expression change spread from 7–9 frames to 5–10
-(0.33 s, over the 0.3 s it must keep), so balanced stays at 0.5 s (docs/performance.md)."""
+frame); a picture that changes is detected again at once (docs/performance.md says why 0.5 s)."""
 PICTURE_WIDTH = 64
 """A frame's picture for change detection: its grey level averaged over cells of 1/64 of its width
 (20 px at 1280×720)."""
 PICTURE_CHANGE = 12.0
 """Grey-level change of any one cell, against the picture at the last detection, that has the
-detector run again. On the test clip (a stage, people and camera moving) 12 detects on 77 % of
-the frames and the kept faces miss 1.7–1.9 % of what a fresh detection finds; 15 detected on 74 %
-and missed 2.6 %, 10 on 78 % and 1.9 %. Four faces drifting slowly in front of a still room are
-detected on 26 % of the frames (58 % before faces were carried), and with the camera swaying on
-26 % (35 %) (python -m benchmarks.detect_schedule)."""
+detector run again (chosen with python -m benchmarks.detect_schedule; figures in docs/performance.md)."""
 SOMETHING_NEW = 45.0
 """A cell that changed by more than this is where something came or went, not a drift: a face of
 40 px stepping into a room changes 6 cells by more, a picture drifting by a few pixels its edges

@@ -16,6 +16,7 @@ import threading
 import flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, get_sockaddr, make_server, select_address_family
 
+from vcam.config import PREVIEW_HOST, PREVIEW_PORT
 from vcam.errors import VcamError
 from vcam.web_access import is_local
 
@@ -71,7 +72,7 @@ class _RequestHandler(WSGIRequestHandler):
 class WebServer:
     """A threaded werkzeug server on a thread of its own: `WebServer(app, port=0).start().url`."""
 
-    def __init__(self, app: flask.Flask, host: str = "127.0.0.1", port: int = 8765,
+    def __init__(self, app: flask.Flask, host: str = PREVIEW_HOST, port: int = PREVIEW_PORT,
                  write_timeout: float = 10.0) -> None:
         self.app = app
         self.host = host

