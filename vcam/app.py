@@ -139,11 +139,13 @@ def serve_web(config: Config, host: str = "127.0.0.1", port: int = 8765, setting
               stop: threading.Event | None = None) -> int:
     """`vcam web`: the camera with emojis in the browser, until Ctrl-C (or SIGTERM or SIGHUP, which
     the command line turns into Ctrl-C), or until `stop` is set. No virtual camera is opened.
-    VcamError when the port is taken."""
+    VcamError when the port is taken or a file source cannot play."""
+    from vcam.sources import require_playable
     from vcam.web_server import check_port_free
 
     stop = stop or threading.Event()
     check_port_free(host, port)  # before the models load: a taken port fails at once
+    require_playable(config.camera)  # a file that can never play fails at once too
     with LiveApp(config, settings_file, virtual_camera=False, preview_host=host, preview_port=port,
                  any_port=False) as app:
         url = app.preview.ensure_started()

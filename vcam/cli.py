@@ -234,6 +234,8 @@ def with_default_command(argv: list[str]) -> list[str]:
         if token in COMMANDS:
             return argv
         if token == "--config":
+            if position + 1 == len(argv):
+                return argv  # no value: argparse says so in one line
             position += 2
         elif token in ("-h", "--help", "--version") or token.startswith("--config="):
             position += 1

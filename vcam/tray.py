@@ -19,7 +19,6 @@ import os
 import signal
 import sys
 import threading
-import webbrowser
 from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
@@ -30,6 +29,7 @@ from vcam.autostart import Autostart
 from vcam.config import Config
 from vcam.engine import Engine, EngineState
 from vcam.errors import VcamError
+from vcam.preview_launch import open_in_browser
 from vcam.tray_menu import ICON_SIZE, MenuEntry, TrayControls, tray_image, tray_title
 from vcam.x11_icon import is_x11_backend, single_thread_x11_icon
 
@@ -103,7 +103,7 @@ class TrayApp:
 
     def __init__(self, engine: Engine, pystray: ModuleType, autostart: Autostart | None = None,
                  open_preview: Callable[[], str] | None = None, cameras: list[int | str] | None = None,
-                 browse: Callable[[str], Any] = webbrowser.open) -> None:
+                 browse: Callable[[str], Any] = open_in_browser) -> None:
         self.engine = engine
         self._pystray = pystray
         self.controls = TrayControls(engine, autostart, open_preview, cameras, browse, quit=self.on_quit,
