@@ -716,6 +716,35 @@ def test_the_redirect_page_opens_the_preview_in_a_real_browser(browser, preview,
         browser.get("about:blank")
 
 
+def test_connections_past_the_cap_are_closed_and_idle_ones_time_out(preview):
+    app = create_app(preview.engine, preview.broadcaster, preview.access)
+    with WebServer(app, port=0, write_timeout=1.0, max_connections=4) as server:
+        address = ("127.0.0.1", server.port)
+        idle = [socket.create_connection(address, timeout=10) for _ in range(4)]
+        try:
+            with socket.create_connection(address, timeout=10) as extra:
+                assert extra.recv(1) == b""  # closed at once: no fifth thread
+            started = time.monotonic()
+            assert [connection.recv(1) for connection in idle] == [b""] * 4  # no request in time: dropped
+            assert time.monotonic() - started < 8
+        finally:
+            for connection in idle:
+                connection.close()
+        wait_until(lambda: requests.get(server.url + "healthz", timeout=5).status_code == 200,
+                   message="the server to take connections again")
+
+
+def test_each_kind_of_broken_request_is_logged_once(preview, caplog):
+    app = create_app(preview.engine, preview.broadcaster, preview.access)
+    with WebServer(app, port=0) as server, caplog.at_level("WARNING", logger="vcam"):
+        for _ in range(20):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+                connection.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+                assert b"400" in connection.recv(4096)
+    lines = [record.getMessage() for record in caplog.records if record.getMessage().startswith("preview: ")]
+    assert len(lines) == 1 and "400" in lines[0], lines
+
+
 def test_a_body_of_exactly_64_kib_is_a_413_and_one_byte_less_is_read(preview):
     def body(size: int) -> bytes:
         head = b'{"overlay": true, "padding": "'
