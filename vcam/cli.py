@@ -14,6 +14,7 @@ from vcam.choices import Detector, Effort, Fit, PixelFormat, Placement, Quality,
 from vcam.config import CONFIG_FILE, Config, load_config, parse_camera
 from vcam.encoding import GIF_FPS, GIF_WIDTH, VideoOptions
 from vcam.errors import VcamError
+from vcam.paths import Terminated, signals_interrupt
 from vcam.sources import silence_opencv_log
 
 
@@ -184,10 +185,10 @@ def stop_on_signals_as_on_ctrl_c() -> None:
 
     def as_ctrl_c(signum: int, frame: object) -> None:
         handler = signal.getsignal(signal.SIGINT)
-        if callable(handler):
+        if callable(handler) and handler is not signal.default_int_handler:
             handler(signal.SIGINT, frame)
-        else:  # SIGINT ignored (a background job of a script): stop all the same
-            raise KeyboardInterrupt
+        else:  # Python's own Ctrl-C, or SIGINT ignored (a background job of a script): stop, naming the signal
+            raise Terminated(signal.Signals(signum).name)
 
     if threading.current_thread() is not threading.main_thread():
         return  # only the main thread may set handlers (main() called from a test's thread)
@@ -245,20 +246,29 @@ def with_default_command(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(with_default_command(list(argv if argv is not None else sys.argv[1:])))
-    silence_opencv_log()
     try:
-        if args.command in ("tray", "web"):
-            show_log_lines()
-            stop_on_signals_as_on_ctrl_c()
-        return {"annotate": run_annotate, "tray": run_tray, "web": run_web, "doctor": run_doctor}[args.command](args)
+        with signals_interrupt():  # from the start: a SIGTERM while the models load ends as Ctrl-C does
+            parser = build_parser()
+            args = parser.parse_args(with_default_command(list(argv if argv is not None else sys.argv[1:])))
+            silence_opencv_log()
+            if args.command in ("tray", "web"):
+                show_log_lines()
+                stop_on_signals_as_on_ctrl_c()
+            return {"annotate": run_annotate, "tray": run_tray, "web": run_web,
+                    "doctor": run_doctor}[args.command](args)
     except VcamError as err:
         print(f"vcam: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("vcam: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        return interrupted(stop)
+
+
+def interrupted(stop: KeyboardInterrupt) -> int:
+    """The one rule for a signal that stops vcam before its work is done: one line naming the
+    signal, and exit status 128 + its number (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP)."""
+    name = stop.args[0] if isinstance(stop, Terminated) and stop.args else "SIGINT"
+    print(f"vcam: interrupted ({name})", file=sys.stderr)
+    return 128 + signal.Signals[name]
 
 
 if __name__ == "__main__":
