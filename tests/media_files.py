@@ -164,6 +164,20 @@ def with_pcm_sound(source: Path, path: Path) -> Path:
     return path
 
 
+def tiny_video(path: Path, width: int, height: int, frames: int = 5) -> Path:
+    """An uncompressed .avi of `frames` grey frames of width×height (any size, 1×1 included)."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("rawvideo", rate=10)
+        stream.width, stream.height, stream.pix_fmt = width, height, "bgr24"
+        for index in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((height, width, 3), index * 40, np.uint8), format="bgr24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
 def huge_png_header(path: Path, side: int = 40000) -> Path:
     """A PNG whose header declares side×side pixels, with one tiny row of data: a few hundred
     bytes that a decoder would try to turn into side² pixels."""

@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +22,7 @@ import pytest
 
 from conftest import box_mask
 from media_files import (clip_slice, damaged_copy, decoded_frames, empty_config, huge_png_header, probe,
-                         read_all_frames, remuxed, run_cli, truncated_copy, with_pcm_sound, with_timecode)
+                         read_all_frames, remuxed, run_cli, tiny_video, truncated_copy, with_pcm_sound, with_timecode)
 from vcam.emotions import EMOTIONS
 from vcam.annotate import annotate
 from vcam.config import Config
@@ -310,6 +312,20 @@ def json_blocked(tmp: Path, clip: Path, media: Path) -> list:
     return [media / "two_people.jpg", tmp / "out" / "o.jpg", "--json", tmp / "out" / "faces.json"]
 
 
+def json_disk_full(tmp: Path, clip: Path, media: Path) -> list:
+    """The JSON's temporary file lands on a full disk (/dev/full answers every write with ENOSPC)."""
+    (tmp / "j").mkdir()
+    (tmp / "j" / ".faces.partial.json").symlink_to("/dev/full")
+    return [media / "two_people.jpg", tmp / "out" / "o.jpg", "--json", tmp / "j" / "faces.json"]
+
+
+def own_emojis(tmp: Path, media: Path, make: Callable[[Path], object]) -> list:
+    """Annotating a photo with an emoji folder whose happy.png `make` puts there."""
+    (tmp / "emojis").mkdir()
+    make(tmp / "emojis" / "happy.png")
+    return [media / "biden.jpg", tmp / "out" / "o.jpg", "--emojis", tmp / "emojis"]
+
+
 BAD_ANNOTATIONS = {
     "sound-only": (sound_only, "sound.mp4: has no video stream"),
     "encrypted": (encrypted, "drm.mp4: the video is encrypted"),
@@ -329,6 +345,15 @@ BAD_ANNOTATIONS = {
     "json-not-writable": (json_blocked, "faces.json: is a folder"),
     "emoji-folder-name-too-long": (lambda tmp, clip, media: [media / "biden.jpg", tmp / "out" / "o.jpg", "--emojis",
                                                              tmp / ("e" * 300)], "emoji folder"),
+    "json-disk-full": (json_disk_full, "faces.json: no space left on the disk"),
+    "emoji-20000-pixels": (lambda tmp, clip, media: own_emojis(tmp, media, lambda p: huge_png_header(p, 20000)),
+                           "happy.png is over vcam's limit of 4096 pixels a side"),
+    "emoji-5000-pixels": (lambda tmp, clip, media: own_emojis(tmp, media, lambda p: huge_png_header(p, 5000)),
+                          "happy.png is 5000×5000 pixels, over vcam's limit"),
+    "emoji-is-a-folder": (lambda tmp, clip, media: own_emojis(tmp, media, Path.mkdir), "happy.png is a folder"),
+    "emoji-is-a-fifo": (lambda tmp, clip, media: own_emojis(tmp, media, os.mkfifo), "happy.png is not a regular file"),
+    "emoji-broken-link": (lambda tmp, clip, media: own_emojis(tmp, media, lambda p: p.symlink_to(tmp / "gone.png")),
+                          "happy.png is a symbolic link to nothing"),
     "gif-flags-on-a-video": (lambda tmp, clip, media: [clip, tmp / "out" / "o.mp4", "--fps", "10"],
                              "--fps shape a .gif output only"),
 }
@@ -349,6 +374,18 @@ def test_bad_annotations_are_one_line_status_2_and_leave_no_output(tmp_path: Pat
     out, err = capsys.readouterr()
     assert len(err.splitlines()) == 1 and err.startswith("vcam: error: ") and message in err, err
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == before  # no photo without its JSON
+
+
+@pytest.mark.parametrize("size", [(1, 1), (1, 2), (2, 1), (1, 100)], ids=lambda size: "{}x{}".format(*size))
+@pytest.mark.parametrize("suffix", [".mp4", ".webm"])
+def test_a_video_one_pixel_wide_or_high_is_written_at_the_even_size(tmp_path: Path, size: tuple[int, int],
+                                                                    suffix: str) -> None:
+    width, height = size
+    source = tiny_video(tmp_path / "tiny.avi", width, height)
+    assert run_cli(tmp_path, "annotate", source, tmp_path / f"o{suffix}", "--quiet") == 0
+    written = probe(tmp_path / f"o{suffix}")
+    # 4:2:0 needs even sides: a side of one pixel is repeated to two, an odd side over one is cut.
+    assert (written.width, written.height, written.frames) == (2, 2 if height < 3 else 100, 5)
 
 
 def test_a_legal_250_byte_output_name_is_written(tmp_path: Path, media: Path) -> None:
@@ -384,8 +421,8 @@ def test_a_signal_during_a_video_removes_the_partial_files(tmp_path: Path, media
         out, err = process.communicate(timeout=60)
     finally:
         process.kill()
-    assert process.returncode == 130
-    assert err.splitlines()[-1] == "vcam: interrupted" and "Traceback" not in err
+    assert process.returncode == 128 + getattr(signal, signal_name)
+    assert err.splitlines()[-1] == f"vcam: interrupted ({signal_name})" and "Traceback" not in err
     assert list(folder.iterdir()) == []
 
 

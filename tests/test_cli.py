@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import requests
 from conftest import REPO
-from media_files import empty_config, empty_video, garbage, run_cli
+from media_files import empty_config, empty_video, garbage, remuxed, run_cli
 from test_tray import desktop, signal_once_shown  # noqa: F401 - desktop: the fixture, Xvfb with a tray host
 from waiting import wait_until, with_default_signals
 
@@ -201,6 +201,13 @@ def test_a_wrong_flag_is_one_line_and_status_2(argv: list[str], capsys) -> None:
     assert out == "" and len(err.splitlines()) == 1 and "Traceback" not in err, err
     assert err.startswith("vcam") and ": error: " in err and err.rstrip().endswith("--help")
 
+
+def test_config_without_a_value_is_one_line_and_status_2() -> None:
+    done = run_process("--config")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr == "vcam: error: argument --config: expected one argument; see vcam --help\n"
+    assert with_default_command(["--config"]) == ["--config"]
+
 # --- the live commands as real processes: signals, and nothing printed but vcam's own lines -------------
 
 
@@ -261,6 +268,26 @@ def test_a_comment_in_the_settings_survives_an_overlay_toggle_from_the_web_page(
     # The one key changed, added at the end; every comment, blank line and other setting as written.
     assert settings.read_text() == written + "overlay = false\n"
     assert load_config(settings) == Config(placement="badge", smoothing_seconds=0.5, overlay=False)
+
+
+# A file given to `vcam web --source` that can never play: (tmp folder, media) → the file.
+UNPLAYABLE_SOURCES: dict[str, Callable[[Path, Path], Path]] = {
+    "missing": lambda tmp, media: tmp / "gone.mp4",
+    "text-named-jpg": lambda tmp, media: garbage(tmp / "notes.jpg"),
+    "zero-bytes": lambda tmp, media: garbage(tmp / "empty.mp4", 0),
+    "sound-only": lambda tmp, media: remuxed(media / "short_hamilton_clip.mp4", tmp / "sound.mp4", kinds=("audio",)),
+}
+
+
+@pytest.mark.parametrize("case", UNPLAYABLE_SOURCES)
+def test_vcam_web_with_a_file_that_cannot_play_is_one_line_and_status_2(tmp_path: Path, media: Path,
+                                                                        case: str) -> None:
+    source = UNPLAYABLE_SOURCES[case](tmp_path, media)
+    done = run_process("--config", empty_config(tmp_path), "web", "--source", source, "--port", "0")
+    assert done.returncode == 2, done.stderr  # not a retry for ever: run_process would time out
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vcam: error: ") and source.name in lines[0], done.stderr
+    assert done.stdout == ""  # no preview URL: nothing was served
 
 
 def test_a_missing_webcam_is_reported_by_vcam_alone(tmp_path: Path) -> None:

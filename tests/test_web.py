@@ -637,7 +637,7 @@ def test_a_deeply_nested_body_is_a_400_and_the_stream_keeps_running(preview):
     with StreamClient(preview) as watcher:
         wait_until(lambda: watcher.frames > 2, message="the stream")
         for body in ("[" * 100_000, '{"overlay": ' + "[" * 30_000 + "]" * 30_000 + "}"):
-            response = preview.api.post(preview.url + "api/state", data=body[:MAX_BODY_BYTES],
+            response = preview.api.post(preview.url + "api/state", data=body[:MAX_BODY_BYTES - 1],
                                         headers={"Content-Type": "application/json"})
             assert response.status_code == 400, response.text
             assert "nested too deeply" in response.json()["error"]
@@ -661,6 +661,104 @@ def test_a_body_over_the_limit_is_a_413(preview):
     assert response.status_code == 413
     assert preview.engine.state.overlay is True
     assert preview.api.get(preview.url + "api/state").status_code == 200
+
+
+STUB_BROWSER = """#!/bin/sh
+# A browser that records the arguments it was given, and every process's arguments as it starts.
+printf '%s\\n' "$@" > "$0.args"
+cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' ' > "$0.everyone"
+mv "$0.args" "$0.done"
+"""
+
+
+@pytest.fixture
+def stub_browser(tmp_path: Path, monkeypatch) -> Path:
+    """A recording browser given through BROWSER, and a private runtime folder of the test's own."""
+    import webbrowser
+
+    stub = tmp_path / "browser"
+    stub.write_text(STUB_BROWSER)
+    stub.chmod(0o700)
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("BROWSER", str(stub))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    webbrowser.register_standard_browsers()  # read BROWSER afresh, as a new process would
+    yield stub
+    monkeypatch.undo()
+    webbrowser.register_standard_browsers()
+
+
+def test_open_preview_puts_the_token_in_no_process_arguments(preview, stub_browser: Path):
+    from vcam.tray_menu import TrayControls
+
+    controls = TrayControls(preview.engine, open_preview=lambda: preview.page_url, cameras=[])  # the real browse
+    assert controls.on_preview() == preview.page_url
+    done = stub_browser.with_name("browser.done")
+    wait_until(done.exists, message="the browser to start")
+    (argument,) = done.read_text().splitlines()
+    assert argument.startswith("file://") and preview.access.token not in argument
+    assert preview.access.token not in stub_browser.with_name("browser.everyone").read_text()
+    page = Path(argument.removeprefix("file://"))
+    assert page.parent == Path(os.environ["XDG_RUNTIME_DIR"]) / "vcam"
+    assert (page.stat().st_mode & 0o777, page.parent.stat().st_mode & 0o777) == (0o600, 0o700)
+    assert f'content="0;url={preview.page_url}"' in page.read_text()
+
+
+@pytest.mark.slow
+def test_the_redirect_page_opens_the_preview_in_a_real_browser(browser, preview, tmp_path: Path, monkeypatch):
+    from vcam.preview_launch import redirect_file
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    browser.get(redirect_file(preview.page_url).as_uri())
+    try:
+        web_wait(browser, lambda driver: driver.current_url == preview.url, message="the forward to the preview")
+        assert "<title>vcam preview</title>" in browser.page_source
+        assert browser.execute_script("return fetch('/api/state').then(answer => answer.status)") == 200  # the cookie
+    finally:
+        browser.get("about:blank")
+
+
+def test_connections_past_the_cap_are_closed_and_idle_ones_time_out(preview):
+    app = create_app(preview.engine, preview.broadcaster, preview.access)
+    with WebServer(app, port=0, write_timeout=1.0, max_connections=4) as server:
+        address = ("127.0.0.1", server.port)
+        idle = [socket.create_connection(address, timeout=10) for _ in range(4)]
+        try:
+            with socket.create_connection(address, timeout=10) as extra:
+                assert extra.recv(1) == b""  # closed at once: no fifth thread
+            started = time.monotonic()
+            assert [connection.recv(1) for connection in idle] == [b""] * 4  # no request in time: dropped
+            assert time.monotonic() - started < 8
+        finally:
+            for connection in idle:
+                connection.close()
+        wait_until(lambda: requests.get(server.url + "healthz", timeout=5).status_code == 200,
+                   message="the server to take connections again")
+
+
+def test_each_kind_of_broken_request_is_logged_once(preview, caplog):
+    app = create_app(preview.engine, preview.broadcaster, preview.access)
+    with WebServer(app, port=0) as server, caplog.at_level("WARNING", logger="vcam"):
+        for _ in range(20):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+                connection.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+                assert b"400" in connection.recv(4096)
+    lines = [record.getMessage() for record in caplog.records if record.getMessage().startswith("preview: ")]
+    assert len(lines) == 1 and "400" in lines[0], lines
+
+
+def test_a_body_of_exactly_64_kib_is_a_413_and_one_byte_less_is_read(preview):
+    def body(size: int) -> bytes:
+        head = b'{"overlay": true, "padding": "'
+        return head + b"x" * (size - len(head) - 2) + b'"}'
+
+    headers = {"Content-Type": "application/json"}
+    assert len(body(MAX_BODY_BYTES)) == MAX_BODY_BYTES == 65536
+    response = preview.api.post(preview.url + "api/state", data=body(MAX_BODY_BYTES), headers=headers)
+    assert response.status_code == 413 and "error" in response.json()
+    response = preview.api.post(preview.url + "api/state", data=body(MAX_BODY_BYTES - 1), headers=headers)
+    assert response.status_code == 400 and "unknown setting padding" in response.json()["error"]
 
 
 @pytest.mark.parametrize("host", ["127.0.0.2", "::1"])

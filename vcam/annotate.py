@@ -16,7 +16,8 @@ from vcam.encoding import VideoOptions
 from vcam.errors import MediaError
 from vcam.gif import GifShape, GifWriter
 from vcam.media import MediaKind, encode_image, media_kind, output_kind, read_image, require_decodable_size
-from vcam.paths import atomic_outputs, require_file, require_output_folder, same_file, signals_interrupt
+from vcam.paths import atomic_outputs, os_problem, require_file, require_output_folder, same_file
+from vcam.stop_signals import stopping
 from vcam.pipeline import Pipeline
 from vcam.steadiness import Steadiness, measure_steadiness
 from vcam.video import ReadReport, VideoReader, VideoWriter
@@ -86,7 +87,7 @@ def annotate(pipeline: Pipeline, source: Path, target: Path, json_path: Path | N
     began = time.perf_counter()
     records: list[dict[str, object]] = []
     report, notes = ReadReport(), []
-    with signals_interrupt(), atomic_outputs(target, *([json_path] if json_path else [])) as partials:
+    with stopping(), atomic_outputs(target, *([json_path] if json_path else [])) as partials:
         if kind == MediaKind.IMAGE:
             result = pipeline.process(read_image(source), t=0.0)
             records.append({"frame": 0, "faces": [face.to_json() for face in result.faces]})
@@ -95,7 +96,10 @@ def annotate(pipeline: Pipeline, source: Path, target: Path, json_path: Path | N
             report, notes, fps = annotate_video(pipeline, source, partials[0], target.suffix.lower(), options,
                                                 progress, records)
         if json_path is not None:
-            partials[1].write_text(json.dumps({"source": str(source), "frames": records}, indent=1))
+            try:
+                partials[1].write_text(json.dumps({"source": str(source), "frames": records}, indent=1))
+            except OSError as err:  # a failed write() names no file: say it was the JSON
+                raise MediaError(os_problem(json_path, err)) from None
     faces = sum(len(record["faces"]) for record in records)
     steadiness = measure_steadiness(records, fps) if kind != MediaKind.IMAGE else None
     return AnnotateSummary(len(records), faces, time.perf_counter() - began, report.repeated, report.missing,

@@ -137,13 +137,15 @@ class LiveApp:
 
 def serve_web(config: Config, host: str = PREVIEW_HOST, port: int = PREVIEW_PORT, settings_file: Path | None = None,
               stop: threading.Event | None = None) -> int:
-    """`vcam web`: the camera with emojis in the browser, until Ctrl-C (or SIGTERM or SIGHUP, which
-    the command line turns into Ctrl-C), or until `stop` is set. No virtual camera is opened.
-    VcamError when the port is taken."""
+    """`vcam web`: the camera with emojis in the browser, until Ctrl-C, SIGTERM or SIGHUP (which the
+    command line turns into a KeyboardInterrupt, vcam.stop_signals), or until `stop` is set. No virtual camera is opened.
+    VcamError when the port is taken or a file source cannot play."""
+    from vcam.sources import require_playable
     from vcam.web_server import check_port_free
 
     stop = stop or threading.Event()
     check_port_free(host, port)  # before the models load: a taken port fails at once
+    require_playable(config.camera)  # a file that can never play fails at once too
     with LiveApp(config, settings_file, virtual_camera=False, preview_host=host, preview_port=port,
                  any_port=False) as app:
         url = app.preview.ensure_started()

@@ -6,7 +6,6 @@ import argparse
 import logging
 import signal
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
@@ -16,7 +15,7 @@ from vcam.choices import E, Detector, Effort, Fit, PixelFormat, Placement, Quali
 from vcam.config import CONFIG_FILE, PREVIEW_HOST, PREVIEW_PORT, Config, load_config, parse_camera
 from vcam.encoding import GIF_FPS, GIF_WIDTH, VideoOptions
 from vcam.errors import UnknownChoice, VcamError
-from vcam.sources import silence_opencv_log
+from vcam.stop_signals import signal_name, stopping
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -199,32 +198,6 @@ def show_log_lines() -> None:
     logger.setLevel(logging.INFO)
 
 
-STOP_SIGNALS = ("SIGTERM", "SIGHUP")
-"""Signals that end the live commands as Ctrl-C does: SIGTERM (logout, a service manager,
-`kill`) and SIGHUP (the terminal closed)."""
-
-
-def stop_on_signals_as_on_ctrl_c() -> None:
-    """Make each of STOP_SIGNALS do whatever Ctrl-C does when it arrives: `vcam web` stops on
-    KeyboardInterrupt, the tray on its own SIGINT handler (its Quit). Either way the camera is
-    let go, the virtual camera closed, and "stopped" printed, instead of the process dying with
-    the camera open. A signal the process was started ignoring (`nohup` ignores SIGHUP) stays ignored."""
-
-    def as_ctrl_c(signum: int, frame: object) -> None:
-        handler = signal.getsignal(signal.SIGINT)
-        if callable(handler):
-            handler(signal.SIGINT, frame)
-        else:  # SIGINT ignored (a background job of a script): stop all the same
-            raise KeyboardInterrupt
-
-    if threading.current_thread() is not threading.main_thread():
-        return  # only the main thread may set handlers (main() called from a test's thread)
-    for name in STOP_SIGNALS:
-        signum = getattr(signal, name, None)  # Windows has no SIGHUP
-        if signum is not None and signal.getsignal(signum) is not signal.SIG_IGN:
-            signal.signal(signum, as_ctrl_c)
-
-
 def run_annotate(args: argparse.Namespace) -> int:
     from vcam.annotate import annotate, check_paths
     from vcam.paths import require_folder
@@ -273,20 +246,30 @@ def with_default_command(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(with_default_command(list(argv if argv is not None else sys.argv[1:])))
-    silence_opencv_log()
     try:
-        if args.command in ("tray", "web"):
-            show_log_lines()
-            stop_on_signals_as_on_ctrl_c()
-        return {"annotate": run_annotate, "tray": run_tray, "web": run_web, "doctor": run_doctor}[args.command](args)
+        with stopping():  # from the start: a SIGTERM while the models load stops vcam as Ctrl-C does
+            parser = build_parser()
+            args = parser.parse_args(with_default_command(list(argv if argv is not None else sys.argv[1:])))
+            from vcam.sources import silence_opencv_log  # OpenCV loads after the signals are taken
+
+            silence_opencv_log()
+            if args.command in ("tray", "web"):
+                show_log_lines()
+            return {"annotate": run_annotate, "tray": run_tray, "web": run_web,
+                    "doctor": run_doctor}[args.command](args)
     except VcamError as err:
         print(f"vcam: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("vcam: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        return interrupted(stop)
+
+
+def interrupted(stop: KeyboardInterrupt) -> int:
+    """The one rule for a signal that stops vcam before its work is done: one line naming the
+    signal, and exit status 128 + its number (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP)."""
+    name = signal_name(stop)
+    print(f"vcam: interrupted ({name})", file=sys.stderr)
+    return 128 + signal.Signals[name]
 
 
 if __name__ == "__main__":

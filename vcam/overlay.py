@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import math
+import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from vcam.choices import Placement
 from vcam.emotions import EMOTIONS
 from vcam.errors import MediaError
 from vcam.faces import Face
+from vcam.paths import os_problem
 from vcam.resources import emojis_dir
 
 """face: the emoji covers the face, turned with it. badge: a small emoji beside the head.
@@ -32,14 +36,54 @@ def load_emojis(folder: Path | None = None) -> dict[str, np.ndarray]:
     emojis = {}
     for emotion in EMOTIONS:
         path = folder / f"{emotion}.png"
-        if not path.is_file():
+        if not _is_present(path):
             path = shipped / f"{emotion}.png"
         emojis[emotion] = _read_bgra(path)
     return emojis
 
 
+MAX_EMOJI_SIDE = 4096
+"""The largest emoji side vcam decodes (4096×4096 is 64 MB as BGRA; an emoji is drawn at most a
+face's size): a PNG of under 1 MB can declare 20000×20000, 1.6 GB decoded. Read from the header."""
+
+
+def _is_present(path: Path) -> bool:
+    """Whether the user's folder has this emoji: False when nothing bears its name, True for a
+    regular file; MediaError for a folder, a FIFO, a broken link or anything else of that name,
+    which would otherwise be passed over without a word."""
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        if os.path.lexists(path):
+            raise MediaError(f"emoji {path} is a symbolic link to nothing; point it at a PNG or remove it "
+                             "to use the shipped one") from None
+        return False
+    except OSError as err:
+        raise MediaError(f"emoji {os_problem(path, err)}") from None
+    if not stat.S_ISREG(status.st_mode):
+        kind = "a folder" if stat.S_ISDIR(status.st_mode) else "not a regular file"
+        raise MediaError(f"emoji {path} is {kind}; put a PNG there or remove it to use the shipped one")
+    return True
+
+
+def _require_emoji_size(path: Path) -> None:
+    """Refuse an emoji whose header declares a side over MAX_EMOJI_SIDE, before decoding."""
+    try:
+        with Image.open(path) as header:
+            size = "{}×{} pixels, ".format(*header.size)
+            fits = max(header.size) <= MAX_EMOJI_SIDE
+    except Image.DecompressionBombError:  # Pillow's own limit, higher than ours, already said no
+        size, fits = "", False
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return  # not an image at all: the decoder below says so
+    if not fits:
+        raise MediaError(f"emoji {path} is {size}over vcam's limit of {MAX_EMOJI_SIDE} pixels a side; "
+                         "scale it down (512×512 is plenty)")
+
+
 def _read_bgra(path: Path) -> np.ndarray:
     """Any PNG as 8-bit BGRA: 16-bit depth scaled down, gray made colour, no alpha made opaque."""
+    _require_emoji_size(path)
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if image is None or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4)):
         raise MediaError(f"emoji {path} is not a readable PNG; replace it or remove it to use the shipped one")

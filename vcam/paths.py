@@ -9,8 +9,6 @@ names the path and the fix, instead of a traceback or a misleading "no such file
 from __future__ import annotations
 
 import errno
-import signal
-import threading
 import os
 import stat
 from collections.abc import Iterator
@@ -171,29 +169,3 @@ def atomic_output(path: Path) -> Iterator[Path]:
     """`atomic_outputs` for one file."""
     with atomic_outputs(path) as (partial,):
         yield partial
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised like Ctrl-C's KeyboardInterrupt so that the same clean-up runs
-    (partial outputs removed) and the command line reports it the same way."""
-
-
-@contextmanager
-def signals_interrupt() -> Iterator[None]:
-    """While the block runs, SIGTERM and SIGHUP interrupt it as Ctrl-C does (by default they
-    kill the process at once, leaving the hidden partial files behind). Only the main thread
-    can take signals; elsewhere this does nothing."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(number: int, _frame: object) -> None:
-        raise Terminated(signal.Signals(number).name)
-
-    numbers = [signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])]
-    saved = {number: signal.signal(number, interrupt) for number in numbers}
-    try:
-        yield
-    finally:
-        for number, handler in saved.items():
-            signal.signal(number, handler)

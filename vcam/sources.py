@@ -176,13 +176,30 @@ class ImageSource:
 def open_source(camera: int | str, width: int | None = None, height: int | None = None) -> FrameSource:
     """The source for a --source value: an index or device path is a webcam, a photo or video
     file plays as one. CameraError, with the fix, when it cannot be opened."""
-    if isinstance(camera, str):
-        suffix = Path(camera).suffix.lower()
-        if suffix in VIDEO_SUFFIXES:
-            return VideoFileSource(Path(camera).expanduser())
-        if suffix in IMAGE_SUFFIXES:
-            return ImageSource(Path(camera).expanduser())
+    if is_file_source(camera):
+        path = Path(camera).expanduser()
+        return VideoFileSource(path) if path.suffix.lower() in VIDEO_SUFFIXES else ImageSource(path)
     return WebcamSource(camera, width, height)
+
+
+def is_file_source(camera: int | str) -> bool:
+    """Whether a --source value names a video or photo file (played as the camera)."""
+    return isinstance(camera, str) and Path(camera).suffix.lower() in (*VIDEO_SUFFIXES, *IMAGE_SUFFIXES)
+
+
+def require_playable(camera: int | str) -> None:
+    """CameraError, with the fix, for a file source that can never play (missing, corrupt, no
+    picture in it): a file does not come back the way an unplugged webcam does, so it is an
+    error at the start instead of a retry for ever. A webcam is not checked here."""
+    if not is_file_source(camera):
+        return
+    source = open_source(camera)
+    try:
+        if source.read() is None:
+            raise CameraError(f"{camera} has no picture that plays (sound only, or corrupt); "
+                              "use a video or photo file")
+    finally:
+        source.close()
 
 
 def available_cameras(limit: int = 6) -> list[int]:

@@ -14,10 +14,8 @@ icon, the tooltip and the menu from that state — one source of truth.
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 import threading
-import webbrowser
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -27,6 +25,8 @@ from vcam.autostart import Autostart
 from vcam.config import Config
 from vcam.engine import Engine, EngineState
 from vcam.errors import VcamError
+from vcam.preview_launch import open_in_browser
+from vcam.stop_signals import stopping
 from vcam.tray_protocol import TrayProtocol, tray_protocol
 from vcam.tray_menu import ICON_SIZE, MenuEntry, TrayControls, tray_image, tray_title
 from vcam.x11_icon import is_x11_backend, single_thread_x11_icon
@@ -74,7 +74,7 @@ class TrayApp:
 
     def __init__(self, engine: Engine, pystray: ModuleType, autostart: Autostart | None = None,
                  open_preview: Callable[[], str] | None = None, cameras: list[int | str] | None = None,
-                 browse: Callable[[str], Any] = webbrowser.open) -> None:
+                 browse: Callable[[str], Any] = open_in_browser) -> None:
         self.engine = engine
         self._pystray = pystray
         self.controls = TrayControls(engine, autostart, open_preview, cameras, browse, quit=self.on_quit,
@@ -224,10 +224,8 @@ def run_tray_app(config: Config, settings_file: Path, virtual_camera_backend: st
         app = SniTray(live.engine, open_preview=live.preview.ensure_started)
     else:
         app = TrayApp(live.engine, pystray, open_preview=live.preview.ensure_started)
-    for signum in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, logout: quit as the menu's Quit does
-        signal.signal(signum, lambda *_: app.on_quit())
     live.engine.subscribe(_announce_virtual_camera())
-    with live:
+    with stopping(lambda name: app.on_quit()), live:  # Ctrl-C, a logout, the terminal closed: as the menu's Quit
         app.run()
     print("vcam: stopped", file=sys.stderr)
     return 0

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import webbrowser
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from vcam.autostart import Autostart
 from vcam.engine import Engine, EngineState
 from vcam.errors import VcamError
 from vcam.live_settings import LIVE, LiveSetting
+from vcam.preview_launch import open_in_browser
 from vcam.resources import emojis_dir
 from vcam.sources import available_cameras, describe_camera
 
@@ -77,7 +77,7 @@ class TrayControls:
 
     def __init__(self, engine: Engine, autostart: Autostart | None = None,
                  open_preview: Callable[[], str] | None = None, cameras: list[int | str] | None = None,
-                 browse: Callable[[str], Any] = webbrowser.open, quit: Callable[[], None] = lambda: None,
+                 browse: Callable[[str], Any] = open_in_browser, quit: Callable[[], None] = lambda: None,
                  redraw: Callable[[], None] = lambda: None) -> None:
         self.engine = engine
         self.autostart = autostart or Autostart()

@@ -23,7 +23,6 @@ import asyncio
 import logging
 import os
 import threading
-import webbrowser
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +34,7 @@ from dbus_fast.service import PropertyAccess, ServiceInterface, dbus_property, m
 from vcam.autostart import Autostart
 from vcam.engine import Engine, EngineState
 from vcam.dbusmenu import DBusMenu
+from vcam.preview_launch import open_in_browser
 from vcam.tray_menu import MenuEntry, TrayControls, tray_image, tray_title
 
 log = logging.getLogger("vcam")
@@ -207,7 +207,7 @@ class SniTray:
 
     def __init__(self, engine: Engine, autostart: Autostart | None = None,
                  open_preview: Callable[[], str] | None = None, cameras: list[int | str] | None = None,
-                 browse: Callable[[str], Any] = webbrowser.open) -> None:
+                 browse: Callable[[str], Any] = open_in_browser) -> None:
         self.engine = engine
         self.controls = TrayControls(engine, autostart, open_preview, cameras, browse, quit=self.on_quit,
                                      redraw=self._changed)

@@ -100,6 +100,21 @@ def as_stored(frame: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(frame, -(rotation // 90) % 4)) if rotation else frame
 
 
+def even_side(side: int) -> int:
+    """A side as 4:2:0 stores it: the colour planes are halved, so both sides must be even. An
+    odd last column or row is cut; a side of one pixel is doubled instead (cut, nothing is left)."""
+    return max(2, side - side % 2)
+
+
+def to_even_size(frame: np.ndarray, width: int, height: int) -> np.ndarray:
+    """`frame` cut, or padded by repeating its edge, to `width`×`height` (what even_side gave)."""
+    frame = frame[:height, :width]
+    missing_rows, missing_columns = height - frame.shape[0], width - frame.shape[1]
+    if missing_rows or missing_columns:
+        frame = cv2.copyMakeBorder(frame, 0, missing_rows, 0, missing_columns, cv2.BORDER_REPLICATE)
+    return frame
+
+
 def measured_rate(stream: av.VideoStream) -> Fraction:
     """Frames per second over the whole stream where the container says both (a GIF's FFmpeg
     average rate is off: 50/3 for 30 frames in 2 s), else what FFmpeg estimates."""
@@ -290,8 +305,7 @@ class VideoWriter:
                                                   options=ENCODER_OPTIONS[fmt.codec, self.quality])
         sideways = info.rotation in (90, 270)
         width, height = (info.height, info.width) if sideways else (info.width, info.height)
-        # 4:2:0 halves the colour planes: both sides must be even (an odd last column or row is cut).
-        self._stream.width, self._stream.height = width - width % 2, height - height % 2
+        self._stream.width, self._stream.height = even_side(width), even_side(height)
         self._stream.pix_fmt = fmt.pix_fmt
         self._stream.codec_context.time_base = info.time_base
         if info.rotation:
@@ -310,7 +324,7 @@ class VideoWriter:
         if self._numbered or pts is None or (self._last is not None and pts <= self._last):
             pts = (self.info.start or 0) if self._last is None else round(self._last + period)
         self._last = pts
-        stored = as_stored(frame, self.info.rotation)[:self._stream.height, :self._stream.width]
+        stored = to_even_size(as_stored(frame, self.info.rotation), self._stream.width, self._stream.height)
         # OpenCV's BGR→I420 costs a third less CPU than FFmpeg's swscale, to the same limited-range BT.601.
         picture = av.VideoFrame.from_ndarray(cv2.cvtColor(stored, cv2.COLOR_BGR2YUV_I420), format="yuv420p")
         picture.pts, picture.time_base = pts, self.info.time_base

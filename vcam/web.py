@@ -49,7 +49,7 @@ def create_app(engine: Engine, broadcaster: JpegBroadcaster, access: PreviewAcce
     `virtual_camera`: whether this process also publishes a virtual camera (the tray does,
     `vcam web` does not), so that the page says where the picture goes."""
     app = flask.Flask(__name__, static_folder="web_static", static_url_path="/static")
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES - 1  # werkzeug refuses what is over its limit
     app.json.sort_keys = False
     access.install(app)
     state_changed = threading.Condition()

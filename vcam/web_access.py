@@ -28,6 +28,8 @@ OPEN_PATHS = frozenset({"/healthz"})
 """Paths anyone may ask: whether the server runs says nothing about the camera."""
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+FORWARD_PAGE = ('<!DOCTYPE html><html><head><meta charset="utf-8"><title>vcam preview</title>'
+                '<meta http-equiv="refresh" content="0;url=/"></head><body><a href="/">Open the preview</a></body></html>')
 
 
 def is_local(host: str) -> bool:
@@ -88,6 +90,11 @@ class PreviewAccess:
         if request.method == "GET" and request.path == "/" and TOKEN_PARAMETER in request.args:
             # Keep the token out of the address bar (and screen shares, and history): the cookie
             # set on this answer carries it from now on.
+            if request.headers.get("Sec-Fetch-Site") == "cross-site":
+                # Come from elsewhere (the tray's redirect file, a link): the browser would not
+                # send a SameSite=Strict cookie along a redirect that began on another site, so
+                # a page of our own makes the next step, from this site.
+                return flask.Response(FORWARD_PAGE, mimetype="text/html")
             return flask.redirect("/", code=303)
         return None
 

@@ -14,7 +14,8 @@ import socket
 import threading
 
 import flask
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, get_sockaddr, make_server, select_address_family
+from werkzeug.serving import (BaseWSGIServer, ThreadedWSGIServer, WSGIRequestHandler, get_sockaddr,
+                              select_address_family)
 
 from vcam.config import PREVIEW_HOST, PREVIEW_PORT
 from vcam.errors import VcamError
@@ -29,6 +30,7 @@ class _Connections:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._open: dict[socket.socket, threading.Thread] = {}
+        self._noted: set[object] = set()
 
     def add(self, connection: socket.socket) -> None:
         with self._lock:
@@ -37,6 +39,14 @@ class _Connections:
     def remove(self, connection: socket.socket) -> None:
         with self._lock:
             self._open.pop(connection, None)
+
+    def note_once(self, kind: object, line: str) -> None:
+        """Log `line` the first time a problem of this `kind` happens."""
+        with self._lock:
+            if kind in self._noted:
+                return
+            self._noted.add(kind)
+        log.warning("preview: %s (further ones are not shown)", line)
 
     def close_all(self, timeout: float) -> None:
         with self._lock:
@@ -53,7 +63,8 @@ class _Connections:
 class _RequestHandler(WSGIRequestHandler):
     connections: _Connections
     timeout = 10.0
-    """Seconds a read or write may block: a client that stops reading is dropped after this."""
+    """Seconds a read or write may block: a client that stops reading, or that opens a connection
+    and sends no request, is dropped after this."""
 
     def setup(self) -> None:
         super().setup()
@@ -68,13 +79,46 @@ class _RequestHandler(WSGIRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass  # the page polls twice a second: a line per request would bury vcam's own news
 
+    def log_error(self, format: str, *args: object) -> None:
+        """Each kind of broken request (malformed, too long, …) once: under a flood of them a line
+        each would bury vcam's own news by the thousand."""
+        self.connections.note_once((format, args[:1]), format % args)
+
+
+class _CappedServer(ThreadedWSGIServer):
+    """werkzeug's threaded server with at most `max_connections` served at once: a connection
+    past that is closed at once, instead of costing one more thread."""
+
+    max_connections = 64
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self._slots = threading.BoundedSemaphore(self.max_connections)
+
+    def process_request(self, request: socket.socket, client_address: object) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: socket.socket, client_address: object) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
 
 class WebServer:
     """A threaded werkzeug server on a thread of its own: `WebServer(app, port=0).start().url`."""
 
     def __init__(self, app: flask.Flask, host: str = PREVIEW_HOST, port: int = PREVIEW_PORT,
-                 write_timeout: float = 10.0) -> None:
+                 write_timeout: float = 10.0, max_connections: int = _CappedServer.max_connections) -> None:
         self.app = app
+        self.max_connections = max_connections
         self.host = host
         self.port = port
         self.write_timeout = write_timeout
@@ -92,7 +136,8 @@ class WebServer:
                        {"connections": self._connections, "timeout": self.write_timeout})
         check_port_free(self.host, self.port)
         try:
-            self._server = make_server(self.host, self.port, self.app, threaded=True, request_handler=handler)
+            server = type("PreviewServer", (_CappedServer,), {"max_connections": self.max_connections})
+            self._server = server(self.host, self.port, self.app, handler=handler)
         except SystemExit:  # werkzeug exits on a bind error; one taken since check_port_free
             raise VcamError(f"cannot serve on {self.host}:{self.port}; pick another port with --port") from None
         self.port = self._server.server_port
