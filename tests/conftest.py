@@ -1,8 +1,11 @@
-"""Shared test inputs: the real photos, clip and faces in ../shared, and the shipped models."""
+"""Shared test inputs (the real photos, clip and faces in ../shared, and the shipped models), and
+which tests run where: the markers of the quick run, the tests that run only on request (--device,
+--system), and the ones that need Linux."""
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +19,24 @@ FER_NPZ = SHARED / "data" / "fer2013-train-publictest.npz"
 
 MARKERS_BY_FILE = {"test_tray": "gui", "test_training_": "training"}
 """Test files whose every test carries a marker, by the start of the file's name."""
-MARKERS_BY_FIXTURE = {"browser": "browser"}
-"""Tests that use one of these fixtures carry its marker."""
-SLOW_MARKERS = {"gui", "browser", "training"}
+MARKERS_BY_FIXTURE = {"browser": "browser", "fer_npz": "fer2013"}
+"""Tests that use one of these fixtures (or a fixture built on it) carry its marker."""
+SLOW_MARKERS = {"gui", "browser", "training", "device", "system"}
 """Tests with any of these markers are slow too."""
+ON_REQUEST = {
+    "device": "run the tests marked device: vcam publishes to this machine's real virtual camera (v4l2loopback, "
+              "OBS) and reads it back; each fails when there is none",
+    "system": "run the tests marked system: the installed vcam on this machine's own account (the real "
+              "autostart entry and settings file are written and removed; the tray starts on the desktop)",
+}
+"""Markers whose tests run only when their option (--device, --system) is given, as the CI workflow
+does; without it they are deselected, never skipped, so that a job that asks for them fails when
+what they need is missing."""
+
+collect_ignore_glob = [] if sys.platform.startswith("linux") else ["test_tray*.py"]
+"""The tray tests drive Linux desktops (Xvfb, trayer, lxqt-panel, a D-Bus session bus through
+dbus-fast, which only Linux installs) and cannot even be imported elsewhere; on Windows and macOS
+the tray is started and stopped by test_system.py instead."""
 SLOW_TESTS = {
     "test_a_30_second_soak_keeps_memory_threads_and_rates_steady",
     "test_bench_prints_the_table_and_writes_the_json",
@@ -45,19 +62,39 @@ SLOW_TESTS = {
     "test_the_shipped_model_still_reads_faces_after_each_step",
     "test_a_gif_is_a_video_input_too_and_keeps_every_frame",
     "test_annotated_clip_plays_with_every_frame_at_the_same_size",
+    "test_the_read_back_checks_pass_on_what_the_recording_backend_received",
 }
 """Other tests that take more than a few seconds, by function name."""
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Markers from the tables above, so that `pytest -m "not slow"` is a quick run."""
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("vcam")
+    for marker, help_text in ON_REQUEST.items():
+        group.addoption(f"--{marker}", action="store_true", help=help_text)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Markers from the tables above, so that `pytest -m "not slow"` is a quick run; the tests
+    of ON_REQUEST markers whose option was not given are deselected; on Windows and macOS the
+    tests marked linux are skipped, with the reason."""
+    kept, deselected = [], []
     for item in items:
+        own = {marker.name for marker in item.iter_markers()}
         names = {marker for start, marker in MARKERS_BY_FILE.items() if item.path.name.startswith(start)}
         names |= {marker for fixture, marker in MARKERS_BY_FIXTURE.items() if fixture in item.fixturenames}
-        if names & SLOW_MARKERS or item.originalname in SLOW_TESTS:
+        if (names | own) & SLOW_MARKERS or item.originalname in SLOW_TESTS:
             names.add("slow")
-        for name in sorted(names):
+        for name in sorted(names - own):
             item.add_marker(name)
+        names |= own
+        linux = item.get_closest_marker("linux")
+        if linux is not None and not sys.platform.startswith("linux"):
+            item.add_marker(pytest.mark.skip(reason=f"Linux only: {linux.args[0] if linux.args else 'see the test'}"))
+        wanted = all(config.getoption(marker) for marker in ON_REQUEST if marker in names)
+        (kept if wanted else deselected).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
 
 
 def box_mask(shape: tuple[int, ...], box, grow: float = 0.0) -> np.ndarray:
