@@ -1,7 +1,10 @@
-"""Shared test inputs, all in the repository: the real photos and clip of tests/media, the fixed
-FER2013 sample of tests/data, and the shipped models."""
+"""Shared test inputs, all in the repository (the real photos and clip of tests/media, the fixed
+FER2013 sample of tests/data, and the shipped models), and which tests run where: the markers of
+the quick run, the tests that run only on request (--device, --system), and the ones that need Linux."""
 
 from __future__ import annotations
+
+import sys
 
 from pathlib import Path
 
@@ -16,19 +19,51 @@ FER_NPZ = REPO / "tests" / "data" / "fer2013-sample.npz"
 
 MARKERS_BY_FIXTURE = {"browser": "browser"}
 """Tests that use one of these fixtures carry its marker."""
-SLOW_MARKERS = {"gui", "browser", "training"}
+SLOW_MARKERS = {"gui", "browser", "training", "device", "system"}
 """Tests with any of these markers are slow too. The other slow tests (more than a few seconds)
 carry @pytest.mark.slow themselves; the tray's and training's test files mark all their tests."""
+ON_REQUEST = {
+    "device": "run the tests marked device: vcam publishes to this machine's real virtual camera (v4l2loopback, "
+              "OBS) and reads it back; each fails when there is none",
+    "system": "run the tests marked system: the installed vcam on this machine's own account (the real "
+              "autostart entry and settings file are written and removed; the tray starts on the desktop)",
+}
+"""Markers whose tests run only when their option (--device, --system) is given, as the CI workflow
+does; without it they are deselected, never skipped, so that a job that asks for them fails when
+what they need is missing."""
+
+collect_ignore_glob = [] if sys.platform.startswith("linux") else ["test_tray*.py"]
+"""The tray tests drive Linux desktops (Xvfb, trayer, lxqt-panel, a D-Bus session bus through
+dbus-fast, which only Linux installs) and cannot even be imported elsewhere; on Windows and macOS
+the tray is started and stopped by test_system.py instead."""
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The markers that follow from others, so that `pytest -m "not slow"` is a quick run."""
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("vcam")
+    for marker, help_text in ON_REQUEST.items():
+        group.addoption(f"--{marker}", action="store_true", help=help_text)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The markers that follow from others, so that `pytest -m "not slow"` is a quick run; the
+    tests of ON_REQUEST markers whose option was not given are deselected; on Windows and macOS
+    the tests marked linux are skipped, with the reason."""
+    kept, deselected = [], []
     for item in items:
         for fixture, marker in MARKERS_BY_FIXTURE.items():
             if fixture in item.fixturenames:
                 item.add_marker(marker)
-        if any(item.get_closest_marker(marker) for marker in SLOW_MARKERS) and not item.get_closest_marker("slow"):
+        names = {marker.name for marker in item.iter_markers()}
+        if names & SLOW_MARKERS and "slow" not in names:
             item.add_marker("slow")
+        linux = item.get_closest_marker("linux")
+        if linux is not None and not sys.platform.startswith("linux"):
+            item.add_marker(pytest.mark.skip(reason=f"Linux only: {linux.args[0] if linux.args else 'see the test'}"))
+        wanted = all(config.getoption(marker) for marker in ON_REQUEST if marker in names)
+        (kept if wanted else deselected).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
 
 
 def box_mask(shape: tuple[int, ...], box, grow: float = 0.0) -> np.ndarray:

@@ -81,6 +81,7 @@ def test_entry_blocked_by_a_file_is_a_one_line_error(tmp_path: Path) -> None:
     assert str(autostart.location) in message and "writable" in message
 
 
+@pytest.mark.linux("sysfs stands in for a folder no one may write")
 def test_read_only_folder_is_a_one_line_error() -> None:
     # sysfs refuses new files to everyone, root included (a chmod-ed tmp folder would not stop root).
     autostart = Autostart("linux", home=Path("/nonexistent"), env={"XDG_CONFIG_HOME": "/sys/kernel"})

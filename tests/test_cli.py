@@ -18,7 +18,8 @@ import pytest
 import requests
 from conftest import REPO
 from media_files import empty_config, empty_video, garbage, remuxed, run_cli
-from test_tray import desktop, signal_once_shown  # noqa: F401 - desktop: the fixture, Xvfb with a tray host
+if sys.platform.startswith("linux"):  # Xvfb, trayer and python-xlib: the tests that use them are Linux-only
+    from test_tray import desktop, signal_once_shown  # noqa: F401 - desktop: the fixture, Xvfb with a tray host
 from waiting import wait_until, with_default_signals
 
 from vcam.choices import PixelFormat
@@ -229,8 +230,10 @@ def start_web(tmp_path: Path, source: object, host: str = "127.0.0.1",
     return process, found[1]
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=lambda s: s.name)
-def test_vcam_web_stops_on_sigterm_and_sighup_as_on_ctrl_c(tmp_path: Path, media: Path, signum) -> None:
+@pytest.mark.linux("/proc, and POSIX signals (Windows has no SIGHUP)")
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP", "SIGINT"])
+def test_vcam_web_stops_on_sigterm_and_sighup_as_on_ctrl_c(tmp_path: Path, media: Path, name: str) -> None:
+    signum = getattr(signal, name)
     clip = media / "short_hamilton_clip.mp4"
     process, url = start_web(tmp_path, clip)
     try:
@@ -249,6 +252,7 @@ def test_vcam_web_stops_on_sigterm_and_sighup_as_on_ctrl_c(tmp_path: Path, media
         requests.get(root + "healthz", timeout=2)
 
 
+@pytest.mark.linux("POSIX signals: the preview stops on SIGTERM, saving done")
 def test_a_comment_in_the_settings_survives_an_overlay_toggle_from_the_web_page(tmp_path: Path, media: Path) -> None:
     settings = tmp_path / "config.toml"
     written = ('# vcam at my desk\n\n# the emoji beside the head, not on it\nplacement = "badge"  # my choice\n'
@@ -290,6 +294,7 @@ def test_vcam_web_with_a_file_that_cannot_play_is_one_line_and_status_2(tmp_path
     assert done.stdout == ""  # no preview URL: nothing was served
 
 
+@pytest.mark.linux("POSIX signals and preexec_fn; webcam 7 is /dev/video7")
 def test_a_missing_webcam_is_reported_by_vcam_alone(tmp_path: Path) -> None:
     """OpenCV's own [ WARN:0@…] and [ERROR:0@…] lines stay out of the terminal."""
     process, url = start_web(tmp_path, 7)  # no webcam 7 here
@@ -308,6 +313,7 @@ def test_a_missing_webcam_is_reported_by_vcam_alone(tmp_path: Path) -> None:
     assert lines and all(line.startswith("vcam: ") for line in lines), lines
 
 
+@pytest.mark.linux("an X display with a tray host, and SIGHUP")
 def test_vcam_tray_stops_on_sighup_as_on_ctrl_c(desktop: str, media: Path, tmp_path: Path) -> None:  # noqa: F811
     """The tray quits as its menu's Quit does when the terminal it was started from closes."""
     config = config_file(tmp_path / "c.toml", f'camera = "{media / "short_hamilton_clip.mp4"}"')
@@ -321,6 +327,7 @@ def test_vcam_tray_stops_on_sighup_as_on_ctrl_c(desktop: str, media: Path, tmp_p
     assert err.strip().endswith("vcam: stopped")
 
 
+@pytest.mark.linux("POSIX signals and preexec_fn; macOS's loopback has no 127.0.0.2")
 @pytest.mark.parametrize("host", ["127.0.0.2", "::1"])
 def test_the_url_vcam_web_prints_for_another_loopback_address_works(tmp_path: Path, media: Path, host: str) -> None:
     process, url = start_web(tmp_path, media / "short_hamilton_clip.mp4", host)

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 from media_files import garbage
-from sni_host import Host, session_bus
+
+if sys.platform.startswith("linux"):  # dbus-fast, the session bus: Linux only
+    from sni_host import Host, session_bus
 
 from vcam.config import Config
 from vcam.doctor import (
@@ -58,6 +60,7 @@ def sysfs(root: Path, *, loaded: bool = True, caps: str | None = None,
 
 # --- the camera -------------------------------------------------------------------------------
 
+@pytest.mark.linux("webcam N is /dev/videoN")
 def test_missing_webcam_on_this_machine_says_what_to_do() -> None:
     assert not Path("/dev/video0").exists()  # this machine has no webcam
 
@@ -98,6 +101,7 @@ def test_missing_and_unplayable_files(tmp_path: Path) -> None:
     assert "ffmpeg -i" in broken.fix
 
 
+@pytest.mark.linux("the holders are found through /proc")
 def test_processes_holding_finds_a_real_process(holder: tuple[subprocess.Popen, Path]) -> None:
     process, held = holder
     with held.open("rb"):  # this test holds it too, and is left out
@@ -109,6 +113,7 @@ def test_processes_holding_finds_a_real_process(holder: tuple[subprocess.Popen, 
     assert processes_holding(held.with_name("other.bin")) == []
 
 
+@pytest.mark.linux("the holders are found through /proc")
 def test_camera_held_by_another_app_names_it(tmp_path: Path, holder: tuple[subprocess.Popen, Path]) -> None:
     process, held = holder
     (tmp_path / "root" / "dev").mkdir(parents=True)
@@ -122,6 +127,7 @@ def test_camera_held_by_another_app_names_it(tmp_path: Path, holder: tuple[subpr
     assert check.fix == "close that app or pick another camera with --source N"
 
 
+@pytest.mark.linux("the holders are found through /proc")
 def test_device_nobody_holds_points_at_permissions(tmp_path: Path) -> None:
     (tmp_path / "dev").mkdir()
     garbage(tmp_path / "dev" / "video63")
@@ -180,6 +186,7 @@ def test_configured_device_is_the_one_judged(tmp_path: Path) -> None:
     assert '/dev/video10 "vcam", /dev/video11 "other"' in missing.message
 
 
+@pytest.mark.linux("v4l2loopback")
 def test_this_machine_has_no_loopback_module() -> None:
     assert not Path("/sys/module/v4l2loopback").exists()
 
@@ -227,6 +234,7 @@ def test_corrupt_model_is_reported(tmp_path: Path) -> None:
 
 # --- the whole doctor -------------------------------------------------------------------------
 
+@pytest.mark.linux("/dev/video0, v4l2loopback and a D-Bus session bus")
 def test_doctor_on_this_machine_reports_camera_virtual_camera_and_tray(monkeypatch) -> None:
     out = io.StringIO()
     monkeypatch.delenv("DISPLAY", raising=False)
@@ -247,6 +255,7 @@ def test_doctor_on_this_machine_reports_camera_virtual_camera_and_tray(monkeypat
 
 # --- the system tray --------------------------------------------------------------------------
 
+@pytest.mark.linux("a D-Bus session bus")
 def test_tray_check_names_the_protocol_it_finds_on_the_session_bus(monkeypatch) -> None:
     with session_bus() as bus:
         monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus)
@@ -290,6 +299,7 @@ def test_unexpected_failure_becomes_a_failed_check() -> None:
     assert "✗ models: the check itself failed: KeyError: 'medium'" in out.getvalue()
 
 
+@pytest.mark.linux("the line it looks for is v4l2loopback's")
 def test_doctor_prints_on_a_console_that_cannot_show_ticks(media: Path) -> None:
     raw = io.BytesIO()
     out = io.TextIOWrapper(raw, encoding="cp437", errors="strict")

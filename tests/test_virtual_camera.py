@@ -122,6 +122,7 @@ def test_the_sink_opens_the_camera_with_the_configured_size_rate_and_format(phot
     assert np.abs(decoded.astype(int) - fit_frame(photo, 640, 360).astype(int)).mean() < 6
 
 
+@pytest.mark.linux("pyvirtualcam's v4l2loopback backend")
 def test_no_virtual_camera_driver_is_reported_with_the_fix_and_nothing_raises(photo: np.ndarray) -> None:
     # The real v4l2loopback backend, on a machine whose kernel has no v4l2loopback module.
     statuses = []
