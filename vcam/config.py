@@ -15,7 +15,7 @@ from typing import Any
 
 from platformdirs import user_config_dir
 
-from vcam.choices import Detector, Effort, Fit, PixelFormat, Placement, ViewCount, parse_choice
+from vcam.choices import Detector, Effort, Faces, Fit, PixelFormat, Placement, ViewCount, parse_choice
 from vcam.errors import VcamError
 from vcam.paths import os_problem
 
@@ -67,7 +67,7 @@ A setting that may be None (score_threshold) is checked only when it has a value
 
 
 CHOICES = {"detector": Detector, "placement": Placement, "classify_views": ViewCount, "effort": Effort,
-           "fit": Fit, "pixel_format": PixelFormat}
+           "fit": Fit, "pixel_format": PixelFormat, "faces": Faces}
 """Every setting that is a choice, and its enum."""
 
 
@@ -88,6 +88,9 @@ class Config:
     """Least detector score for a face; None takes the model's own default (0.5 short, 0.6 full)."""
     placement: Placement = Placement.FACE
     """Where the emoji goes: "face", "badge" or "corner"."""
+    faces: Faces = Faces.EVERYONE
+    """Whose faces get an emoji: "everyone" or "only_me" (the largest face near the centre, held
+    by its track while the user moves or turns away for a moment; vcam/user_face.py)."""
     emoji_dir: Path | None = None
     """A folder of the user's own <emotion>.png files; None uses the shipped emojis."""
     emotion_model: Path | None = None

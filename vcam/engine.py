@@ -23,12 +23,14 @@ from typing import Protocol
 import numpy as np
 
 from vcam.capture import Backoff, CameraStatus, Capture
+from vcam.choices import parse_choice
 from vcam.config import Config, save_settings
 from vcam.faces import Face
 from vcam.live_settings import LIVE
 from vcam.overlay import Covered, uncover
 from vcam.pipeline import FrameResult, Pipeline
 from vcam.placeholder import placeholder_frame
+from vcam.reaction import Emotion
 from vcam.repeats import RepeatedPicture
 from vcam.sources import FrameSource, describe_camera, open_source
 
@@ -48,6 +50,7 @@ class EngineState:
     paused: bool = False
     overlay: bool = True
     placement: str = "face"
+    faces: str = "everyone"
     detector: str = "full"
     camera: int | str = 0
     camera_ok: bool = False
@@ -70,13 +73,14 @@ class Engine:
         self.pipeline = pipeline or Pipeline.from_config(config)
         self.pipeline.set_overlay(config.overlay)
         self.pipeline.set_placement(config.placement)
+        self.pipeline.set_faces(config.faces)
         self._sinks: list[Sink] = []
         self._opener = opener or (lambda camera: open_source(camera, config.width, config.height))
         self._stall_after = stall_after
         self._backoff = backoff
         self._settings_file = settings_file
-        self._state = EngineState(overlay=config.overlay, placement=config.placement, detector=config.detector,
-                                  camera=config.camera)
+        self._state = EngineState(overlay=config.overlay, placement=config.placement, faces=config.faces,
+                                  detector=config.detector, camera=config.camera)
         self._listeners: list[Callable[[EngineState], None]] = []
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
@@ -167,6 +171,12 @@ class Engine:
     def set_placement(self, placement: str) -> None:
         self.change("placement", placement)
 
+    def react(self, emotion: object) -> None:
+        """Show `emotion` (a reaction's name) on the user's face for REACTION_SECONDS from the next
+        frame, whatever the classifier reads; parsed here: an unknown one raises UnknownChoice at once."""
+        parsed = parse_choice(Emotion, "reaction", emotion)
+        self._command(lambda: self._react(parsed))
+
     def set_detector(self, kind: str) -> None:
         self.change("detector", kind)
 
@@ -248,7 +258,8 @@ class Engine:
         return "camera unavailable", state.camera_message
 
     def _process(self, frame: np.ndarray) -> None:
-        if self._repeats.may_skip(frame):
+        # A reaction's time runs on the frames: a repeated picture goes through the pipeline then.
+        if not self.pipeline.reacting and self._repeats.may_skip(frame):
             self._publish_again(frame)
             return
         underneath: list[Covered] = []
@@ -306,7 +317,7 @@ class Engine:
     def _apply_setting(self, name: str, value: object) -> None:
         """A live setting's effect on the pipeline, then the setting into the state and the
         settings file. Each live setting of vcam/live_settings.py has its effect here."""
-        effect = {"overlay": self._show_overlay, "placement": self._place_emojis,
+        effect = {"overlay": self._show_overlay, "placement": self._place_emojis, "faces": self.pipeline.set_faces,
                   "detector": self.pipeline.use_detector}[name]
         effect(value)
         self._user_change(**{name: value})
@@ -319,6 +330,12 @@ class Engine:
             # before (at once, for one frame), and the next frame starts the tracks afresh.
             self.pipeline.reset()
         self._redraw()
+
+    def _react(self, emotion: Emotion) -> None:
+        if not self.pipeline.overlay_enabled:
+            log.info("no %s reaction: the overlay is off", emotion)
+            return
+        self.pipeline.react(emotion)
 
     def _place_emojis(self, placement: str) -> None:
         self.pipeline.set_placement(placement)

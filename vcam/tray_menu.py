@@ -26,6 +26,7 @@ from vcam.autostart import Autostart
 from vcam.engine import Engine, EngineState
 from vcam.errors import VcamError
 from vcam.live_settings import LIVE, LiveSetting
+from vcam.reaction import REACTION_LABELS
 from vcam.resources import emojis_dir
 from vcam.sources import available_cameras, describe_camera
 
@@ -133,6 +134,8 @@ class TrayControls:
             MenuEntry("overlay", fixed(LIVE["overlay"].label), self.on_overlay, checked=lambda: state().overlay,
                       default=True),
             self._setting_entry(LIVE["placement"]),
+            self._setting_entry(LIVE["faces"]),
+            MenuEntry("react", fixed("React"), submenu=self._reaction_entries),
             MenuEntry("camera", fixed("Camera"), submenu=self._camera_entries),
             self._setting_entry(LIVE["detector"]),
             MenuEntry("preview", fixed("Open preview"), self.on_preview, visible=self._open_preview is not None),
@@ -154,6 +157,11 @@ class TrayControls:
         return [MenuEntry(f"{group}/{value}", lambda label=label: label, functools.partial(action, value),
                           checked=lambda value=value: current() == value, radio=True)
                 for value, label in labels.items()]
+
+    def _reaction_entries(self) -> list[MenuEntry]:
+        """One item a reaction: its emoji on the user's face for a few seconds."""
+        return [MenuEntry(f"react/{emotion}", lambda label=label: label, functools.partial(self.engine.react, emotion))
+                for emotion, label in REACTION_LABELS.items()]
 
     def _camera_entries(self) -> list[MenuEntry]:
         cameras = list(self.cameras)
