@@ -90,8 +90,10 @@ def test_the_item_registers_and_shows_its_icon_tooltip_and_the_whole_menu(host: 
         _, _, title, description = item["ToolTip"]
         assert title == "vcam - overlay on" and f"pick {state.virtual_camera} in Zoom" in description
         menu = host.menu(service)
-        assert list(menu) == [f"Publishing as {state.virtual_camera}", "Overlay", "Placement", "Faces", "React",
-                              "Camera", "Detector", "Open preview", "Pause", "Start at login", "Quit"]
+        assert list(menu) == [f"Publishing as {state.virtual_camera}", "Overlay", "No overlay key (toggle_key)",
+                              "Placement", "Faces", "React", "Camera", "Detector", "Open preview", "Pause",
+                              "Start at login", "Quit"]
+        assert menu["No overlay key (toggle_key)"][1]["enabled"] is False
         assert menu[f"Publishing as {state.virtual_camera}"][1]["enabled"] is False
         assert menu["Overlay"][1]["toggle-type"] == "checkmark" and menu["Overlay"][1]["toggle-state"] == 1
         placement = menu["Placement"]
@@ -312,7 +314,9 @@ def test_plain_vcam_with_tray_flags_shows_the_sni_item_and_its_quit_ends_the_app
         service = host.wait(lambda: host.registered or process.poll() is not None, timeout=60,
                             message="the item's registration")
         assert process.poll() is None, process.communicate()
-        host.click(service[0], host.menu(service[0])["Quit"][0])
+        menu = host.menu(service[0])
+        assert "No overlay key — run vcam doctor" in menu  # neither X nor Wayland here: the app runs on
+        host.click(service[0], menu["Quit"][0])
         out, err = process.communicate(timeout=30)
     finally:
         process.kill()

@@ -447,7 +447,8 @@ def test_post_answers_with_the_changed_state(preview):
 def test_state_faces_and_health_are_json(preview):
     state = preview.api.get(preview.url + "api/state").json()
     assert state["running"] and state["camera_ok"] and state["fps"] > 20
-    assert set(state) >= {"overlay", "placement", "camera_ok", "camera_message", "fps", "placements"}
+    assert set(state) >= {"overlay", "placement", "faces", "shortcut", "shortcut_error", "camera_ok", "camera_message",
+                          "fps", "placements"}
     faces = preview.api.get(preview.url + "api/faces").json()
     assert faces["emotions"] == list(EMOTIONS) and faces["frame"] > 0
     for face in faces["faces"]:

@@ -22,6 +22,7 @@ from vcam.config import Config
 from vcam.engine import Engine, SourceOpener
 from vcam.errors import VcamError
 from vcam.mjpeg import JpegBroadcaster
+from vcam.shortcut import NoShortcut, ShortcutListener, parse_shortcut, start_shortcut
 from vcam.virtual_camera import VirtualCameraSink
 from vcam.web import create_app
 from vcam.web_access import PreviewAccess
@@ -107,6 +108,8 @@ class LiveApp:
                                if virtual_camera else None)
         self.preview = PreviewServer(self.engine, config, settings_file, preview_host, preview_port,
                                      virtual_camera=virtual_camera, any_port=any_port)
+        self.shortcut: ShortcutListener = NoShortcut()
+        """The toggle_key's listener, from the start on (vcam/shortcut.py)."""
 
     def __enter__(self) -> LiveApp:
         if self.virtual_camera is not None:
@@ -118,11 +121,14 @@ class LiveApp:
             raise
         if self.virtual_camera is not None:
             self.engine.add_sink(self.virtual_camera)
+        self.shortcut = start_shortcut(parse_shortcut(self.engine.config.toggle_key), self.engine.toggle_overlay,
+                                       self.engine.report_shortcut)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, err: BaseException | None,
                  trace: TracebackType | None) -> None:
         try:
+            self.shortcut.close()
             self.preview.stop()
         finally:
             try:

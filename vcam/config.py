@@ -18,6 +18,7 @@ from platformdirs import user_config_dir
 from vcam.choices import Detector, Effort, Faces, Fit, PixelFormat, Placement, ViewCount, parse_choice
 from vcam.errors import VcamError
 from vcam.paths import os_problem
+from vcam.shortcut import DEFAULT_TOGGLE_KEY, parse_shortcut
 
 CONFIG_FILE = Path(user_config_dir("vcam")) / "config.toml"
 
@@ -140,6 +141,9 @@ class Config:
     """The virtual camera device (/dev/video10, "OBS Virtual Camera"); None takes the first one free."""
     mirror_preview: bool = True
     """Mirror the preview like a bathroom mirror; the published stream is never mirrored."""
+    toggle_key: str = DEFAULT_TOGGLE_KEY
+    """The key that switches the overlay on and off from any window, the call app's too: modifiers
+    and a key joined by + ("Ctrl+Alt+E", "Super+F9"); "" for none (vcam/shortcut.py)."""
 
     def __post_init__(self) -> None:
         for name, kind in CHOICES.items():  # the one place a choice in the settings is parsed
@@ -155,6 +159,7 @@ class Config:
         for name, value in (("overlay", self.overlay), ("mirror_preview", self.mirror_preview)):
             if not isinstance(value, bool):
                 raise VcamError(f"{name} must be true or false, not {shown(value)}")
+        parse_shortcut(self.toggle_key)
         if self.virtual_camera is not None and not (isinstance(self.virtual_camera, str) and self.virtual_camera):
             raise VcamError(f"virtual_camera must be a device name such as \"/dev/video10\", not {shown(self.virtual_camera)}")
 

@@ -58,6 +58,10 @@ class EngineState:
     virtual_camera: str | None = None
     """The device the call app must pick, while the virtual camera is publishing."""
     virtual_camera_error: str | None = None
+    shortcut: str | None = None
+    """The key that switches the overlay from any window, while it works ("Ctrl+Alt+E")."""
+    shortcut_error: str | None = None
+    """Why the configured key does not work here."""
 
 
 SourceOpener = Callable[[int | str], FrameSource]
@@ -189,6 +193,10 @@ class Engine:
     def report_virtual_camera(self, device: str | None, error: str | None) -> None:
         """Sinks that publish to a virtual camera tell the engine how it went; the tray shows it."""
         self._set_state(virtual_camera=device, virtual_camera_error=error)
+
+    def report_shortcut(self, working: str | None, problem: str | None) -> None:
+        """The shortcut listener tells the engine whether its key works; the tray and the page show it."""
+        self._set_state(shortcut=working, shortcut_error=problem)
 
     # --- the processing thread -----------------------------------------------------------------
 

@@ -133,6 +133,7 @@ class TrayControls:
             separator("status"),
             MenuEntry("overlay", fixed(LIVE["overlay"].label), self.on_overlay, checked=lambda: state().overlay,
                       default=True),
+            MenuEntry("shortcut", self.shortcut_line, enabled=False),
             self._setting_entry(LIVE["placement"]),
             self._setting_entry(LIVE["faces"]),
             MenuEntry("react", fixed("React"), submenu=self._reaction_entries),
@@ -170,6 +171,12 @@ class TrayControls:
         labels = {camera: describe_camera(camera).capitalize() if isinstance(camera, int) else Path(camera).name
                   for camera in cameras}
         return self._choices("camera", labels, lambda: self.engine.state.camera, self.on_camera)
+
+    def shortcut_line(self) -> str:
+        state = self.engine.state
+        if state.shortcut:
+            return f"{state.shortcut} switches the overlay"
+        return "No overlay key — run vcam doctor" if state.shortcut_error else "No overlay key (toggle_key)"
 
     def status_line(self) -> str:
         state = self.engine.state

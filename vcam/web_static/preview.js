@@ -55,6 +55,8 @@ function showState(state) {
   $("camera-message").textContent = state.camera_message;
   if (document.activeElement !== $("overlay")) $("overlay").checked = state.overlay;
   if (document.activeElement !== $("placement")) $("placement").value = state.placement;
+  $("shortcut").hidden = !state.shortcut;
+  $("shortcut").textContent = state.shortcut ? state.shortcut + " switches it from any window" : "";
   if (document.activeElement !== $("faces-choice")) $("faces-choice").value = state.faces;
   $("fps").textContent = state.camera_ok ? state.fps.toFixed(1) + " fps" : "";
   showPicture();

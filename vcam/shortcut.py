@@ -1,0 +1,151 @@
+"""The shortcut key that switches the overlay while another window (the call app) has the focus.
+
+`toggle_key` in the settings (default Ctrl+Alt+E; "" for none) is parsed here, once, into a
+`Shortcut`. `start_shortcut` then listens for it the way the desktop allows: on Wayland through
+the desktop's GlobalShortcuts portal (vcam/shortcut_portal.py: the desktop asks the user once and
+lists the shortcut in its own settings), on X11 by grabbing the key on the root window
+(vcam/shortcut_x11.py), on Windows and macOS through pynput. Each tells `on_status(working,
+problem)` how it went — the key it listens for, or why it cannot — and the app runs on without it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from vcam.errors import VcamError
+
+log = logging.getLogger("vcam")
+
+DEFAULT_TOGGLE_KEY = "Ctrl+Alt+E"
+
+
+class Modifier(StrEnum):
+    CTRL = "Ctrl"
+    ALT = "Alt"
+    SHIFT = "Shift"
+    SUPER = "Super"
+
+
+MODIFIER_NAMES = {"ctrl": Modifier.CTRL, "control": Modifier.CTRL, "alt": Modifier.ALT, "shift": Modifier.SHIFT,
+                  "super": Modifier.SUPER, "meta": Modifier.SUPER, "win": Modifier.SUPER, "logo": Modifier.SUPER}
+KEY = re.compile(r"[a-z0-9]|f([1-9]|1[0-2])", re.IGNORECASE)
+"""The keys a shortcut may end in: a letter, a digit, F1–F12 (the same on every keyboard layout's
+key caps that vcam's users are likely to have)."""
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    modifiers: tuple[Modifier, ...]
+    """In Modifier's order."""
+    key: str
+    """"e", "5", "F5"."""
+
+    def __str__(self) -> str:
+        return "+".join([*self.modifiers, self.key.upper() if len(self.key) == 1 else self.key])
+
+    @property
+    def xdg_trigger(self) -> str:
+        """As the XDG shortcuts specification writes it (the portal's preferred_trigger): CTRL+ALT+e."""
+        names = {Modifier.CTRL: "CTRL", Modifier.ALT: "ALT", Modifier.SHIFT: "SHIFT", Modifier.SUPER: "LOGO"}
+        return "+".join([*(names[m] for m in self.modifiers), self.key])
+
+    @property
+    def pynput_hotkey(self) -> str:
+        names = {Modifier.CTRL: "<ctrl>", Modifier.ALT: "<alt>", Modifier.SHIFT: "<shift>", Modifier.SUPER: "<cmd>"}
+        key = self.key if len(self.key) == 1 else f"<{self.key.lower()}>"
+        return "+".join([*(names[m] for m in self.modifiers), key])
+
+
+def parse_shortcut(text: object, name: str = "toggle_key") -> Shortcut | None:
+    """`text` ("Ctrl+Alt+E"; "" for none) as a Shortcut; VcamError naming `name` and what it takes."""
+    problem = (f'{name} must be modifiers and a key joined by +, such as "{DEFAULT_TOGGLE_KEY}" (Ctrl, Alt, '
+               f'Shift, Super; a letter, a digit or F1–F12), or "" for none, not {text!r}')
+    if not isinstance(text, str):
+        raise VcamError(problem)
+    if not text.strip():
+        return None
+    *modifiers, key = [part.strip() for part in text.split("+")]
+    chosen = [MODIFIER_NAMES.get(modifier.lower()) for modifier in modifiers]
+    if not KEY.fullmatch(key) or None in chosen or len(set(chosen)) != len(chosen):
+        raise VcamError(problem)
+    if not set(chosen) - {Modifier.SHIFT} and not key.lower().startswith("f"):
+        # A letter with no modifier, or Shift alone, is typing: taken from every app, it would break it.
+        raise VcamError(f"{name} {text!r} would take a key away from typing; add Ctrl, Alt or Super")
+    return Shortcut(tuple(m for m in Modifier if m in chosen), key.lower() if len(key) == 1 else key.upper())
+
+
+class ShortcutUnavailable(Exception):
+    """The shortcut cannot be listened for here; the message says why and what would help."""
+
+
+class ShortcutListener(Protocol):
+    def close(self) -> None: ...
+
+
+StatusReport = Callable[[str | None, str | None], None]
+"""on_status(working, problem): "Ctrl+Alt+E" and None while it listens, None and why when it cannot."""
+
+
+class NoShortcut:
+    def close(self) -> None:
+        pass
+
+
+def start_shortcut(shortcut: Shortcut | None, on_press: Callable[[], None], on_status: StatusReport,
+                   env: Mapping[str, str] = os.environ, platform: str = sys.platform) -> ShortcutListener:
+    """Listen for `shortcut` the way this desktop allows, calling `on_press` on its thread at each press.
+    Never raises: what fails is told to `on_status` and logged, and the app runs on without it."""
+    if shortcut is None:
+        on_status(None, None)
+        return NoShortcut()
+    try:
+        if platform.startswith("linux"):
+            if env.get("WAYLAND_DISPLAY"):
+                from vcam.shortcut_portal import PortalShortcut
+
+                return PortalShortcut(shortcut, on_press, on_status, env.get("DBUS_SESSION_BUS_ADDRESS"))
+            if env.get("DISPLAY"):
+                from vcam.shortcut_x11 import X11Shortcut
+
+                listener = X11Shortcut(shortcut, on_press, env["DISPLAY"])
+                on_status(str(shortcut), None)
+                return listener
+            raise ShortcutUnavailable("no X display and no Wayland session to take a key from")
+        if platform in ("win32", "darwin"):
+            return _pynput_shortcut(shortcut, on_press, on_status)
+        raise ShortcutUnavailable(f"no way to take a key from any window on {platform}")
+    except ShortcutUnavailable as err:
+        problem = str(err)
+    except Exception as err:  # noqa: BLE001 - a desktop that misbehaves must not stop the camera
+        problem = f"{type(err).__name__}: {err}"
+    log.warning("the shortcut %s does not work: %s", shortcut, problem)
+    on_status(None, problem)
+    return NoShortcut()
+
+
+def _pynput_shortcut(shortcut: Shortcut, on_press: Callable[[], None], on_status: StatusReport) -> ShortcutListener:
+    """Windows and macOS: pynput's global hot keys (on macOS the terminal or app needs the
+    Accessibility permission, which System Settings ▸ Privacy & Security grants)."""
+    try:
+        from pynput import keyboard
+    except ImportError:
+        raise ShortcutUnavailable("pynput is not installed: pip install pynput") from None
+    hotkeys = keyboard.GlobalHotKeys({shortcut.pynput_hotkey: on_press})
+    hotkeys.start()
+    on_status(str(shortcut), None)
+    return _Stopping(hotkeys.stop)
+
+
+@dataclass(frozen=True)
+class _Stopping:
+    stop: Callable[[], None]
+
+    def close(self) -> None:
+        self.stop()
