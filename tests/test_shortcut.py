@@ -21,7 +21,9 @@ from vcam.config import Config, load_config
 from vcam.doctor import check_shortcut
 from vcam.errors import VcamError
 from vcam.media import read_image
-from vcam.shortcut import Modifier, Shortcut, ShortcutUnavailable, parse_shortcut, start_shortcut
+from vcam.app import key_bindings
+from vcam.shortcut import (Binding, Modifier, Shortcut, ShortcutUnavailable, parse_shortcut, reaction_keys,
+                           start_shortcuts)
 from vcam.shortcut_portal import PortalShortcut
 from vcam.virtual_camera import fit_frame, to_pixel_format
 
@@ -61,12 +63,33 @@ def test_a_bad_key_is_one_line_naming_the_setting_and_exit_2(tmp_path: Path, cap
 
 def test_without_a_display_or_session_the_key_says_why_and_nothing_stops() -> None:
     heard = []
-    listener = start_shortcut(parse_shortcut("Ctrl+Alt+E"), lambda: None, lambda *status: heard.append(status),
-                              env={}, platform="linux")
+    listener = start_shortcuts([Binding("toggle-overlay", parse_shortcut("Ctrl+Alt+E"), "", lambda: None)],
+                               lambda *status: heard.append(status), env={}, platform="linux")
     listener.close()
     assert heard == [(None, "no X display and no Wayland session to take a key from")]
     check = check_shortcut(Config(), env={}, platform="linux")
     assert not check.ok and "no X display" in check.message and "GlobalShortcuts portal" in check.fix
+
+
+def bindings(run: Running) -> list[Binding]:
+    """The app's keys on the running engine, the overlay key's press going through `run.on_press`."""
+    toggle, *reactions = key_bindings(run.engine)
+    return [Binding(toggle.name, toggle.shortcut, toggle.description, lambda: run.on_press()), *reactions]
+
+
+def test_the_reaction_keys_are_the_overlay_keys_modifiers_with_digits() -> None:
+    keys = reaction_keys(parse_shortcut("Ctrl+Alt+E"))
+    assert [str(key) for key in keys.values()] == [f"Ctrl+Alt+{n}" for n in range(1, 8)]
+    assert list(keys)[:3] == ["happy", "surprise", "sad"]
+    assert len(reaction_keys(parse_shortcut("Super+3"))) == 6 and reaction_keys(None) == {}
+
+
+def reacts(run: Running, press, emotion: str) -> None:
+    """`press()` presses a reaction key: the reaction reaches the pipeline."""
+    reaction = run.engine.pipeline.reaction
+    wait_until(lambda: reaction.current is None, message="an earlier reaction to end")
+    press()
+    wait_until(lambda: reaction.current == emotion, message=f"the {emotion} reaction")
 
 
 def toggles_within_two_frames(run: Running, plain: np.ndarray, press) -> None:
@@ -106,15 +129,14 @@ def test_the_key_pressed_on_x11_switches_the_overlay_within_two_frames(photo_run
     with virtual_display() as display:
         env = {"DISPLAY": display}
         statuses = []
-        listener = start_shortcut(parse_shortcut("Ctrl+Alt+E"), lambda: run.on_press(),
-                                  lambda *status: statuses.append(status), env=env, platform="linux")
+        listener = start_shortcuts(bindings(run), lambda *status: statuses.append(status), env=env, platform="linux")
         try:
             assert statuses == [("Ctrl+Alt+E", None)]
             # Another app asking for the same key is told it is taken.
             with pytest.raises(ShortcutUnavailable, match="Ctrl\\+Alt\\+E is already taken by another app"):
                 from vcam.shortcut_x11 import X11Shortcut
 
-                X11Shortcut(parse_shortcut("Ctrl+Alt+E"), lambda: None, display)
+                X11Shortcut(bindings(run)[:1], display)
             toggles_within_two_frames(run, plain, lambda: subprocess.run(
                 ["xdotool", "key", "ctrl+alt+e"], env=env, check=True, timeout=30))
             # Another key, or the same without Alt, does nothing.
@@ -122,6 +144,8 @@ def test_the_key_pressed_on_x11_switches_the_overlay_within_two_frames(photo_run
             subprocess.run(["xdotool", "key", "ctrl+e", "ctrl+alt+r"], env=env, check=True, timeout=30)
             run.wait_sent(sent + 5)
             assert run.engine.state.overlay is True
+            reacts(run, lambda: subprocess.run(["xdotool", "key", "ctrl+alt+2"], env=env, check=True, timeout=30),
+                   "surprise")
         finally:
             listener.close()
         assert check_shortcut(Config(), env=env, platform="linux").ok, "let go: the doctor can take it again"
@@ -140,15 +164,18 @@ def test_the_key_through_the_portal_switches_the_overlay_within_two_frames(photo
     portal = ShortcutsPortal(bus)
     statuses = []
     told = threading.Event()
-    listener = start_shortcut(parse_shortcut("Ctrl+Alt+E"), lambda: run.on_press(),
-                              lambda *status: (statuses.append(status), told.set()),
-                              env={"WAYLAND_DISPLAY": "wayland-0", "DBUS_SESSION_BUS_ADDRESS": bus}, platform="linux")
+    listener = start_shortcuts(bindings(run), lambda *status: (statuses.append(status), told.set()),
+                               env={"WAYLAND_DISPLAY": "wayland-0", "DBUS_SESSION_BUS_ADDRESS": bus}, platform="linux")
     try:
         assert isinstance(listener, PortalShortcut)
-        assert portal.wait_bound() == [("toggle-overlay", {"description": "Switch the vcam overlay on and off",
-                                                           "preferred_trigger": "CTRL+ALT+e"})]
+        bound = portal.wait_bound()
+        assert bound[0] == ("toggle-overlay", {"description": "Switch the vcam overlay on and off",
+                                               "preferred_trigger": "CTRL+ALT+e"})
+        assert bound[2] == ("react-surprise", {"description": "vcam reaction 😮 Surprised for 3 s",
+                                               "preferred_trigger": "CTRL+ALT+2"})
         assert told.wait(20) and statuses == [("Ctrl+Alt+E", None)]
         toggles_within_two_frames(run, plain, portal.press)
+        reacts(run, lambda: portal.press("react-surprise"), "surprise")
     finally:
         listener.close()
         portal.close()
@@ -165,3 +192,17 @@ def test_a_portal_the_user_refuses_or_none_at_all_is_said_in_one_line(bus: str) 
                                                   "was cancelled by the user")
     finally:
         portal.close()
+
+
+def test_the_tray_names_the_keys_while_they_work_and_says_when_they_do_not() -> None:
+    from vcam.engine import Engine
+    from vcam.tray_menu import TrayControls, find_entry
+
+    engine = Engine(Config(detector="short"))
+    controls = TrayControls(engine, cameras=[])
+    label = lambda key: find_entry(controls.entries(), key).label()  # noqa: E731
+    assert (label("shortcut"), label("react/surprise")) == ("No overlay key (toggle_key)", "😮 Surprised")
+    engine.report_shortcut("Ctrl+Alt+E", None)
+    assert (label("shortcut"), label("react/surprise")) == ("Ctrl+Alt+E switches the overlay", "😮 Surprised  Ctrl+Alt+2")
+    engine.report_shortcut(None, "no X display and no Wayland session to take a key from")
+    assert (label("shortcut"), label("react/surprise")) == ("No overlay key — run vcam doctor", "😮 Surprised")

@@ -11,6 +11,7 @@ command; on the way out the preview's streams end first, then the engine, then t
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from pathlib import Path
@@ -22,7 +23,8 @@ from vcam.config import Config
 from vcam.engine import Engine, SourceOpener
 from vcam.errors import VcamError
 from vcam.mjpeg import JpegBroadcaster
-from vcam.shortcut import NoShortcut, ShortcutListener, parse_shortcut, start_shortcut
+from vcam.reaction import REACTION_LABELS
+from vcam.shortcut import Binding, NoShortcut, ShortcutListener, parse_shortcut, reaction_keys, start_shortcuts
 from vcam.virtual_camera import VirtualCameraSink
 from vcam.web import create_app
 from vcam.web_access import PreviewAccess
@@ -121,8 +123,7 @@ class LiveApp:
             raise
         if self.virtual_camera is not None:
             self.engine.add_sink(self.virtual_camera)
-        self.shortcut = start_shortcut(parse_shortcut(self.engine.config.toggle_key), self.engine.toggle_overlay,
-                                       self.engine.report_shortcut)
+        self.shortcut = start_shortcuts(key_bindings(self.engine), self.engine.report_shortcut)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, err: BaseException | None,
@@ -139,6 +140,16 @@ class LiveApp:
     def _close_virtual_camera(self) -> None:
         if self.virtual_camera is not None:
             self.virtual_camera.close()
+
+
+def key_bindings(engine: Engine) -> list[Binding]:
+    """The overlay key (toggle_key) and the reaction keys, each wired to the engine; none without toggle_key."""
+    toggle = parse_shortcut(engine.config.toggle_key)
+    if toggle is None:
+        return []
+    return [Binding("toggle-overlay", toggle, "Switch the vcam overlay on and off", engine.toggle_overlay),
+            *(Binding(f"react-{emotion}", key, f"vcam reaction {REACTION_LABELS[emotion]} for 3 s",
+                      functools.partial(engine.react, emotion)) for emotion, key in reaction_keys(toggle).items())]
 
 
 def serve_web(config: Config, host: str = "127.0.0.1", port: int = 8765, settings_file: Path | None = None,

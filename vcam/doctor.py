@@ -273,7 +273,7 @@ def check_shortcut(config: Config, env: Mapping[str, str] = os.environ, platform
     """Whether the overlay key (toggle_key) can be listened for here: it is taken for a moment and let go."""
     import threading
 
-    from vcam.shortcut import parse_shortcut, start_shortcut
+    from vcam.shortcut import Binding, parse_shortcut, start_shortcuts
 
     name = "overlay key"
     shortcut = parse_shortcut(config.toggle_key)
@@ -286,7 +286,8 @@ def check_shortcut(config: Config, env: Mapping[str, str] = os.environ, platform
         heard.append((working, problem))
         told.set()
 
-    listener = start_shortcut(shortcut, lambda: None, on_status, env, platform)
+    listener = start_shortcuts([Binding("toggle-overlay", shortcut, "Switch the vcam overlay on and off",
+                                        lambda: None)], on_status, env, platform)
     try:
         if not told.wait(wait):
             return Check(name, False, f"the desktop did not answer within {wait:g} s", SHORTCUT_STEPS)

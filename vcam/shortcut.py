@@ -1,7 +1,8 @@
 """The shortcut key that switches the overlay while another window (the call app) has the focus.
 
 `toggle_key` in the settings (default Ctrl+Alt+E; "" for none) is parsed here, once, into a
-`Shortcut`. `start_shortcut` then listens for it the way the desktop allows: on Wayland through
+`Shortcut`; the reaction keys are its modifiers with 1, 2, … (`reaction_keys`). `start_shortcuts`
+then listens for them the way the desktop allows: on Wayland through
 the desktop's GlobalShortcuts portal (vcam/shortcut_portal.py: the desktop asks the user once and
 lists the shortcut in its own settings), on X11 by grabbing the key on the root window
 (vcam/shortcut_x11.py), on Windows and macOS through pynput. Each tells `on_status(working,
@@ -14,12 +15,13 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
 from vcam.errors import VcamError
+from vcam.reaction import REACTION_LABELS, Emotion
 
 log = logging.getLogger("vcam")
 
@@ -93,53 +95,76 @@ StatusReport = Callable[[str | None, str | None], None]
 """on_status(working, problem): "Ctrl+Alt+E" and None while it listens, None and why when it cannot."""
 
 
+@dataclass(frozen=True)
+class Binding:
+    """One key and what it does."""
+
+    name: str
+    """Its id to the desktop ("toggle-overlay", "react-happy"): the portal lists it by this."""
+    shortcut: Shortcut
+    description: str
+    action: Callable[[], None]
+
+
+def reaction_keys(toggle: Shortcut | None) -> dict[Emotion, Shortcut]:
+    """The reaction keys: the overlay key's modifiers with 1, 2, … in the React menu's order
+    (Ctrl+Alt+1 😀, Ctrl+Alt+2 😮, …); none without an overlay key, or where it is one of them."""
+    if toggle is None:
+        return {}
+    keys = {emotion: Shortcut(toggle.modifiers, str(number)) for number, emotion in enumerate(REACTION_LABELS, 1)}
+    return {emotion: key for emotion, key in keys.items() if key != toggle}
+
+
 class NoShortcut:
     def close(self) -> None:
         pass
 
 
-def start_shortcut(shortcut: Shortcut | None, on_press: Callable[[], None], on_status: StatusReport,
-                   env: Mapping[str, str] = os.environ, platform: str = sys.platform) -> ShortcutListener:
-    """Listen for `shortcut` the way this desktop allows, calling `on_press` on its thread at each press.
-    Never raises: what fails is told to `on_status` and logged, and the app runs on without it."""
-    if shortcut is None:
+def start_shortcuts(bindings: Sequence[Binding], on_status: StatusReport, env: Mapping[str, str] = os.environ,
+                    platform: str = sys.platform) -> ShortcutListener:
+    """Listen for the bindings' keys the way this desktop allows, running a binding's action on the
+    listener's thread at each press of its key. `on_status` hears whether the first (the overlay
+    key) works; a later one that another app holds is left out and logged. Never raises: the app
+    runs on without them."""
+    if not bindings:
         on_status(None, None)
         return NoShortcut()
+    first = bindings[0].shortcut
     try:
         if platform.startswith("linux"):
             if env.get("WAYLAND_DISPLAY"):
                 from vcam.shortcut_portal import PortalShortcut
 
-                return PortalShortcut(shortcut, on_press, on_status, env.get("DBUS_SESSION_BUS_ADDRESS"))
+                return PortalShortcut(bindings, on_status, env.get("DBUS_SESSION_BUS_ADDRESS"))
             if env.get("DISPLAY"):
                 from vcam.shortcut_x11 import X11Shortcut
 
-                listener = X11Shortcut(shortcut, on_press, env["DISPLAY"])
-                on_status(str(shortcut), None)
+                listener = X11Shortcut(bindings, env["DISPLAY"])
+                on_status(str(first), None)
                 return listener
             raise ShortcutUnavailable("no X display and no Wayland session to take a key from")
         if platform in ("win32", "darwin"):
-            return _pynput_shortcut(shortcut, on_press, on_status)
+            return _pynput_shortcuts(bindings, on_status)
         raise ShortcutUnavailable(f"no way to take a key from any window on {platform}")
     except ShortcutUnavailable as err:
         problem = str(err)
     except Exception as err:  # noqa: BLE001 - a desktop that misbehaves must not stop the camera
         problem = f"{type(err).__name__}: {err}"
-    log.warning("the shortcut %s does not work: %s", shortcut, problem)
+    log.warning("the shortcut %s does not work: %s", first, problem)
     on_status(None, problem)
     return NoShortcut()
 
 
-def _pynput_shortcut(shortcut: Shortcut, on_press: Callable[[], None], on_status: StatusReport) -> ShortcutListener:
+def _pynput_shortcuts(bindings: Sequence[Binding], on_status: StatusReport) -> ShortcutListener:
     """Windows and macOS: pynput's global hot keys (on macOS the terminal or app needs the
     Accessibility permission, which System Settings ▸ Privacy & Security grants)."""
     try:
         from pynput import keyboard
     except ImportError:
         raise ShortcutUnavailable("pynput is not installed: pip install pynput") from None
-    hotkeys = keyboard.GlobalHotKeys({shortcut.pynput_hotkey: on_press})
+    hotkeys = keyboard.GlobalHotKeys({binding.shortcut.pynput_hotkey: binding.action for binding in bindings})
     hotkeys.start()
-    on_status(str(shortcut), None)
+    on_status(str(bindings[0].shortcut), None)
     return _Stopping(hotkeys.stop)
 
 

@@ -2,9 +2,9 @@
 on org.freedesktop.portal.Desktop; KDE Plasma, GNOME 48+ and Hyprland have it), over dbus-fast.
 
 Wayland lets no app read another window's keys; the portal asks the desktop to. vcam opens a
-session (CreateSession), binds one shortcut, "toggle-overlay", with the user's key as its
-preferred trigger (BindShortcuts: the desktop asks the user once, and lists it in its shortcut
-settings, where the user may give it another key), and hears Activated for each press. Each call
+session (CreateSession), binds the shortcuts, "toggle-overlay" and the reaction keys, with the
+user's keys as their preferred triggers (BindShortcuts: the desktop asks the user once, and lists
+them in its shortcut settings, where the user may give them other keys), and hears Activated for each press. Each call
 answers through a Request object's Response signal, which is listened for before the call, as the
 portal's documentation asks. All of it runs on an asyncio loop of its own thread.
 """
@@ -16,19 +16,18 @@ import contextlib
 import itertools
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from dbus_fast import BusType, Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
-from vcam.shortcut import Shortcut, StatusReport
+from vcam.shortcut import Binding, StatusReport
 
 PORTAL = "org.freedesktop.portal.Desktop"
 PORTAL_PATH = "/org/freedesktop/portal/desktop"
 GLOBAL_SHORTCUTS = "org.freedesktop.portal.GlobalShortcuts"
 REQUEST = "org.freedesktop.portal.Request"
-SHORTCUT_ID = "toggle-overlay"
 ANSWER_SECONDS = 120.0
 """How long BindShortcuts may wait for the user to answer the desktop's question."""
 NO_PORTAL = "no GlobalShortcuts portal on the session bus (KDE Plasma, GNOME 48+ and Hyprland have one)"
@@ -39,12 +38,13 @@ class PortalError(Exception):
 
 
 class PortalShortcut:
-    """Binds `shortcut` through the portal on the session bus at `address` (None: the default) and
-    calls `on_press` at each press; `on_status` hears once whether it worked."""
+    """Binds the bindings' keys through the portal on the session bus at `address` (None: the
+    default) and runs a binding's action at each press of its key; `on_status` hears once whether
+    it worked."""
 
-    def __init__(self, shortcut: Shortcut, on_press: Callable[[], None], on_status: StatusReport,
-                 address: str | None = None) -> None:
-        self.shortcut, self._on_press, self._on_status, self._address = shortcut, on_press, on_status, address
+    def __init__(self, bindings: Sequence[Binding], on_status: StatusReport, address: str | None = None) -> None:
+        self._bindings = {binding.name: binding for binding in bindings}
+        self.shortcut, self._on_status, self._address = bindings[0].shortcut, on_status, address
         self._loop = asyncio.new_event_loop()
         self._stopping = asyncio.Event()
         self._tokens = itertools.count(1)
@@ -88,8 +88,9 @@ class PortalShortcut:
         session = results["session_handle"].value
         await self._request(bus, "BindShortcuts", "oa(sa{sv})sa{sv}", lambda token: [
             session,
-            [[SHORTCUT_ID, {"description": Variant("s", "Switch the vcam overlay on and off"),
-                            "preferred_trigger": Variant("s", self.shortcut.xdg_trigger)}]],
+            [[binding.name, {"description": Variant("s", binding.description),
+                             "preferred_trigger": Variant("s", binding.shortcut.xdg_trigger)}]
+             for binding in self._bindings.values()],
             "",
             {"handle_token": Variant("s", token)}])
         return session
@@ -125,8 +126,9 @@ class PortalShortcut:
 
     def _activated(self, message: Message, session: str) -> None:
         if (message.message_type == MessageType.SIGNAL and message.interface == GLOBAL_SHORTCUTS
-                and message.member == "Activated" and message.body[:2] == [session, SHORTCUT_ID]):
-            self._on_press()
+                and message.member == "Activated" and message.body[0] == session
+                and message.body[1] in self._bindings):
+            self._bindings[message.body[1]].action()
 
     def close(self) -> None:
         with contextlib.suppress(RuntimeError):  # the loop has ended already

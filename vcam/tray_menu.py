@@ -27,6 +27,7 @@ from vcam.engine import Engine, EngineState
 from vcam.errors import VcamError
 from vcam.live_settings import LIVE, LiveSetting
 from vcam.reaction import REACTION_LABELS
+from vcam.shortcut import parse_shortcut, reaction_keys
 from vcam.resources import emojis_dir
 from vcam.sources import available_cameras, describe_camera
 
@@ -160,9 +161,12 @@ class TrayControls:
                 for value, label in labels.items()]
 
     def _reaction_entries(self) -> list[MenuEntry]:
-        """One item a reaction: its emoji on the user's face for a few seconds."""
+        """One item a reaction: its emoji on the user's face for a few seconds; with its key while the keys work."""
+        keys = reaction_keys(parse_shortcut(self.engine.state.shortcut or ""))
+        labels = {emotion: f"{label}  {keys[emotion]}" if emotion in keys else label
+                  for emotion, label in REACTION_LABELS.items()}
         return [MenuEntry(f"react/{emotion}", lambda label=label: label, functools.partial(self.engine.react, emotion))
-                for emotion, label in REACTION_LABELS.items()]
+                for emotion, label in labels.items()]
 
     def _camera_entries(self) -> list[MenuEntry]:
         cameras = list(self.cameras)

@@ -31,6 +31,7 @@ from vcam.errors import VcamError
 from vcam.live_settings import LIVE, LIVE_SETTINGS
 from vcam.mjpeg import MIMETYPE, JpegBroadcaster
 from vcam.reaction import REACTION_LABELS, REACTION_SECONDS, Emotion
+from vcam.shortcut import parse_shortcut, reaction_keys
 from vcam.web_access import PreviewAccess
 
 log = logging.getLogger("vcam")
@@ -66,6 +67,7 @@ def create_app(engine: Engine, broadcaster: JpegBroadcaster, access: PreviewAcce
     def page() -> str:
         return flask.render_template("preview.html", state=engine.state, placements=list(Placement), emotions=EMOTIONS,
                                      faces_choices=LIVE["faces"].choices, reactions=REACTION_LABELS,
+                                     reaction_keys=reaction_keys(parse_shortcut(engine.state.shortcut or "")),
                                      mirror=broadcaster.mirror, settings_file=settings_file,
                                      virtual_camera=virtual_camera)
 
