@@ -77,6 +77,12 @@ def bindings(run: Running) -> list[Binding]:
     return [Binding(toggle.name, toggle.shortcut, toggle.description, lambda: run.on_press()), *reactions]
 
 
+def test_each_desktop_gets_the_key_in_its_own_spelling() -> None:
+    key, function_key = parse_shortcut("Ctrl+Alt+E"), parse_shortcut("Super+Shift+F9")
+    assert (key.xdg_trigger, function_key.xdg_trigger) == ("CTRL+ALT+e", "SHIFT+LOGO+F9")  # the portal's
+    assert (key.pynput_hotkey, function_key.pynput_hotkey) == ("<ctrl>+<alt>+e", "<shift>+<cmd>+<f9>")
+
+
 def test_the_reaction_keys_are_the_overlay_keys_modifiers_with_digits() -> None:
     keys = reaction_keys(parse_shortcut("Ctrl+Alt+E"))
     assert [str(key) for key in keys.values()] == [f"Ctrl+Alt+{n}" for n in range(1, 8)]

@@ -58,6 +58,3 @@ class Reaction:
         if self._emotion is not None and t - self._since >= self.seconds:
             self._emotion = None
         return self._emotion
-
-    def cancel(self) -> None:
-        self._asked = self._emotion = None
