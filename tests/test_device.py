@@ -23,7 +23,6 @@ import cv2
 import numpy as np
 import pytest
 from conftest import REPO, box_mask
-from recording_backend import new_recorder
 from test_engine import Running
 
 from vcam.app import LiveApp

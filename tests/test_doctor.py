@@ -250,7 +250,9 @@ def test_doctor_on_this_machine_reports_camera_virtual_camera_and_tray(monkeypat
     assert ("✗ system tray: none found: no StatusNotifierWatcher on the session bus and no X display") in lines
     assert "    sudo apt install gnome-shell-extension-appindicator" in lines
     assert lines[-2].startswith("✓ models: emotion.tflite")
-    assert lines[-1] == "3 of 4 checks found a problem; the fixes are under each ✗"
+    assert ("✗ overlay key: Ctrl+Alt+E cannot work here: no X display and no Wayland session to take a key "
+            "from") in lines
+    assert lines[-1] == "4 of 5 checks found a problem; the fixes are under each ✗"
 
 
 # --- the system tray --------------------------------------------------------------------------

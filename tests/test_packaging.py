@@ -8,7 +8,6 @@ import sys
 import zipfile
 from pathlib import Path
 
-import pytest
 from conftest import REPO
 
 SHIPPED = ("pyproject.toml", "README.md", "vcam", "weights", "emojis")

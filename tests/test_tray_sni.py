@@ -91,8 +91,10 @@ def test_the_item_registers_and_shows_its_icon_tooltip_and_the_whole_menu(host: 
         _, _, title, description = item["ToolTip"]
         assert title == "vcam - overlay on" and f"pick {state.virtual_camera} in Zoom" in description
         menu = host.menu(service)
-        assert list(menu) == [f"Publishing as {state.virtual_camera}", "Overlay", "Placement", "Camera", "Detector",
-                              "Open preview", "Pause", "Start at login", "Quit"]
+        assert list(menu) == [f"Publishing as {state.virtual_camera}", "Overlay", "No overlay key (toggle_key)",
+                              "Placement", "Faces", "React", "Camera", "Detector", "Open preview", "Pause",
+                              "Start at login", "Quit"]
+        assert menu["No overlay key (toggle_key)"][1]["enabled"] is False
         assert menu[f"Publishing as {state.virtual_camera}"][1]["enabled"] is False
         assert menu["Overlay"][1]["toggle-type"] == "checkmark" and menu["Overlay"][1]["toggle-state"] == 1
         placement = menu["Placement"]
@@ -161,12 +163,18 @@ def test_every_menu_item_drives_the_engine_and_the_icon_follows(host: Host, medi
         # A plain click on the icon runs the default item, the overlay switch.
         host.call(service, "/StatusNotifierItem", "org.kde.StatusNotifierItem", "Activate", "ii", [0, 0])
         wait(lambda s: s.overlay)
+        host.click(service, menu["Faces"][2]["Only me"][0])
+        wait(lambda s: s.faces == "only_me")
+        host.click(service, menu["React"][2]["😮 Surprised"][0])
+        wait_until(lambda: [face.emotion for face in run.running.engine.latest.faces] == ["surprise"],
+                   message="the reaction on the user's face")
         host.click(service, menu["Quit"][0])
         run.thread.join(30)
         assert not run.thread.is_alive(), "Quit ends the tray"
         assert run.running.engine.state.running, "the engine is the app's to stop, after the tray"
     saved = load_config(tmp_path / "config.toml")
-    assert (saved.overlay, saved.placement, saved.detector, saved.camera) == (True, "badge", "short", photo)
+    assert (saved.overlay, saved.placement, saved.detector, saved.camera, saved.faces) == (
+        True, "badge", "short", photo, "only_me")
 
 
 def test_a_lost_camera_changes_status_icon_and_tooltip(host: Host, media: Path, tmp_path: Path) -> None:
@@ -307,7 +315,9 @@ def test_plain_vcam_with_tray_flags_shows_the_sni_item_and_its_quit_ends_the_app
         service = host.wait(lambda: host.registered or process.poll() is not None, timeout=60,
                             message="the item's registration")
         assert process.poll() is None, process.communicate()
-        host.click(service[0], host.menu(service[0])["Quit"][0])
+        menu = host.menu(service[0])
+        assert "No overlay key — run vcam doctor" in menu  # neither X nor Wayland here: the app runs on
+        host.click(service[0], menu["Quit"][0])
         out, err = process.communicate(timeout=30)
     finally:
         process.kill()

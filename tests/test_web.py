@@ -249,6 +249,23 @@ def test_overlay_switch_and_placement_change_the_engine(page, preview):
     assert element(page, "error").is_displayed() is False
 
 
+def test_the_page_chooses_whose_faces_and_sends_a_reaction(page, preview):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    Select(element(page, "faces-choice")).select_by_value("only_me")
+    wait_until(lambda: preview.engine.state.faces == "only_me", message="only me")
+    Select(element(page, "faces-choice")).select_by_value("everyone")
+    wait_until(lambda: preview.engine.state.faces == "everyone", message="everyone again")
+    buttons = page.find_elements(By.CSS_SELECTOR, "button.react")
+    assert [button.text for button in buttons] == ["😀", "😮", "😢", "😠", "😨", "🤢", "😐"]
+    reaction = preview.engine.pipeline.reaction
+    wait_until(lambda: reaction.current is None, message="an earlier reaction to end")
+    buttons[1].click()
+    wait_until(lambda: reaction.current == "surprise", message="the reaction in the pipeline")
+    assert element(page, "error").is_displayed() is False
+
+
 def test_faces_panel_names_an_emotion_with_a_bar_chart(page):
     # Read in one script: the panel is redrawn twice a second, so elements found earlier go stale.
     face = web_wait(page, lambda d: (f := d.execute_script(FIRST_FACE)) and any(e in f["title"] for e in EMOTIONS) and f,
@@ -391,18 +408,22 @@ def test_a_client_that_stops_reading_is_dropped_and_the_others_keep_receiving(pr
 # --- the API -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ("{not json", "not valid JSON"),
-    ("[true]", "must be a JSON object"),
-    ("{}", "nothing to change"),
-    ('{"overlay": false, "brightness": 3}', "unknown setting brightness"),
-    ('{"placement": "ceiling"}', "unknown placement 'ceiling'"),
-    ('{"overlay": "off"}', "overlay must be true or false"),
-    ('{"placement": 2}', "placement must be a string"),
+@pytest.mark.parametrize(("route", "body", "message"), [
+    ("api/state", "{not json", "not valid JSON"),
+    ("api/state", "[true]", "must be a JSON object"),
+    ("api/state", "{}", "nothing to change"),
+    ("api/state", '{"overlay": false, "brightness": 3}', "unknown setting brightness"),
+    ("api/state", '{"placement": "ceiling"}', "unknown placement 'ceiling'"),
+    ("api/state", '{"overlay": "off"}', "overlay must be true or false"),
+    ("api/state", '{"placement": 2}', "placement must be a string"),
+    ("api/react", "[1]", "must be a JSON object"),
+    ("api/react", "{}", 'give the reaction as {"emotion": "happy"}'),
+    ("api/react", '{"emotion": "wink"}', "unknown reaction 'wink'; choose one of angry"),
+    ("api/react", '{"emotion": 3}', "unknown reaction 3"),
 ])
-def test_bad_settings_are_refused_with_a_message(preview, body, message):
+def test_bad_settings_and_reactions_are_refused_with_a_message(preview, route, body, message):
     before = preview.engine.state
-    response = preview.api.post(preview.url + "api/state", data=body, headers={"Content-Type": "application/json"})
+    response = preview.api.post(preview.url + route, data=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 400
     assert message in response.json()["error"]
     assert preview.engine.state == before
@@ -428,7 +449,8 @@ def test_post_answers_with_the_changed_state(preview):
 def test_state_faces_and_health_are_json(preview):
     state = preview.api.get(preview.url + "api/state").json()
     assert state["running"] and state["camera_ok"] and state["fps"] > 20
-    assert set(state) >= {"overlay", "placement", "camera_ok", "camera_message", "fps", "placements"}
+    assert set(state) >= {"overlay", "placement", "faces", "shortcut", "shortcut_error", "camera_ok", "camera_message",
+                          "fps", "placements"}
     faces = preview.api.get(preview.url + "api/faces").json()
     assert faces["emotions"] == list(EMOTIONS) and faces["frame"] > 0
     for face in faces["faces"]:
@@ -810,3 +832,17 @@ def test_the_camera_unavailable_frame_reads_left_to_right_in_the_mirrored_stream
     text = (drawn != BACKGROUND).any(axis=2) | (cv2.flip(drawn, 1) != BACKGROUND).any(axis=2)
     as_drawn, mirrored = np.abs(shown - drawn)[text].mean(), np.abs(shown - cv2.flip(drawn, 1))[text].mean()
     assert text.mean() > 0.001 and as_drawn < 15 < mirrored, (as_drawn, mirrored)  # the text reads left to right
+
+
+def test_a_reaction_asked_for_reaches_the_pipeline_and_faces_is_a_setting(preview):
+    # The clip's people come and go (vcam/user_face.py: the user's face is waited for where it
+    # was): that the reaction shows on the user's face for its time, tests/test_reaction.py measures.
+    reaction = preview.engine.pipeline.reaction
+    wait_until(lambda: reaction.current is None, message="an earlier reaction to end")
+    response = preview.api.post(preview.url + "api/react", json={"emotion": "surprise"})
+    assert response.status_code == 202 and response.json() == {"reaction": "surprise", "seconds": 3.0}
+    wait_until(lambda: reaction.current == "surprise", message="the reaction in the pipeline")
+    try:
+        assert preview.api.post(preview.url + "api/state", json={"faces": "only_me"}).json()["faces"] == "only_me"
+    finally:
+        preview.api.post(preview.url + "api/state", json={"faces": "everyone"}).raise_for_status()

@@ -11,6 +11,7 @@ command; on the way out the preview's streams end first, then the engine, then t
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from pathlib import Path
@@ -22,6 +23,9 @@ from vcam.config import PREVIEW_HOST, PREVIEW_PORT, Config
 from vcam.engine import Engine, SourceOpener
 from vcam.errors import VcamError
 from vcam.mjpeg import JpegBroadcaster
+from vcam.reaction import REACTION_LABELS
+from vcam.shortcut import Binding, ShortcutListener, parse_shortcut, reaction_keys
+from vcam.shortcut_listener import NoShortcut, start_shortcuts
 from vcam.virtual_camera import VirtualCameraSink
 from vcam.web import create_app
 from vcam.web_access import PreviewAccess
@@ -107,6 +111,8 @@ class LiveApp:
                                if virtual_camera else None)
         self.preview = PreviewServer(self.engine, config, settings_file, preview_host, preview_port,
                                      virtual_camera=virtual_camera, any_port=any_port)
+        self.shortcut: ShortcutListener = NoShortcut()
+        """The toggle_key's listener, from the start on (vcam/shortcut.py)."""
 
     def __enter__(self) -> LiveApp:
         if self.virtual_camera is not None:
@@ -118,11 +124,13 @@ class LiveApp:
             raise
         if self.virtual_camera is not None:
             self.engine.add_sink(self.virtual_camera)
+        self.shortcut = start_shortcuts(key_bindings(self.engine), self.engine.report_shortcut)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, err: BaseException | None,
                  trace: TracebackType | None) -> None:
         try:
+            self.shortcut.close()
             self.preview.stop()
         finally:
             try:
@@ -133,6 +141,16 @@ class LiveApp:
     def _close_virtual_camera(self) -> None:
         if self.virtual_camera is not None:
             self.virtual_camera.close()
+
+
+def key_bindings(engine: Engine) -> list[Binding]:
+    """The overlay key (toggle_key) and the reaction keys, each wired to the engine; none without toggle_key."""
+    toggle = parse_shortcut(engine.config.toggle_key)
+    if toggle is None:
+        return []
+    return [Binding("toggle-overlay", toggle, "Switch the vcam overlay on and off", engine.toggle_overlay),
+            *(Binding(f"react-{emotion}", key, f"vcam reaction {REACTION_LABELS[emotion]} for 3 s",
+                      functools.partial(engine.react, emotion)) for emotion, key in reaction_keys(toggle).items())]
 
 
 def serve_web(config: Config, host: str = PREVIEW_HOST, port: int = PREVIEW_PORT, settings_file: Path | None = None,

@@ -114,3 +114,11 @@ def parse_choice(kind: type[E], name: str, value: object) -> E:
     if issubclass(kind, IntEnum):  # a count: say which numbers
         raise UnknownChoice(f"{name} must be {', '.join(choice_names(kind))}, not {reprlib.repr(value)}")
     raise UnknownChoice(f"unknown {name} {reprlib.repr(value)}; choose one of {', '.join(choice_names(kind))}")
+
+
+class Faces(StrEnum):
+    """Whose faces get an emoji: everyone's, or only the user's (vcam/user_face.py)."""
+
+    EVERYONE = "everyone"
+    ONLY_ME = "only_me"
+

@@ -13,9 +13,10 @@ from typing import Any
 
 from platformdirs import user_config_dir
 
-from vcam.choices import Detector, Effort, Fit, PixelFormat, Placement, ViewCount, parse_choice
+from vcam.choices import Detector, Effort, Faces, Fit, PixelFormat, Placement, ViewCount, parse_choice
 from vcam.errors import VcamError
 from vcam.paths import os_problem, write_atomically
+from vcam.shortcut import DEFAULT_TOGGLE_KEY, parse_shortcut
 
 CONFIG_FILE = Path(user_config_dir("vcam")) / "config.toml"
 PREVIEW_HOST = "127.0.0.1"
@@ -68,7 +69,7 @@ A setting that may be None (score_threshold) is checked only when it has a value
 
 
 CHOICES = {"detector": Detector, "placement": Placement, "classify_views": ViewCount, "effort": Effort,
-           "fit": Fit, "pixel_format": PixelFormat}
+           "fit": Fit, "pixel_format": PixelFormat, "faces": Faces}
 """Every setting that is a choice, and its enum."""
 
 
@@ -89,6 +90,9 @@ class Config:
     """Least detector score for a face; None takes the model's own default (0.5 short, 0.6 full)."""
     placement: Placement = Placement.FACE
     """Where the emoji goes: "face", "badge" or "corner"."""
+    faces: Faces = Faces.EVERYONE
+    """Whose faces get an emoji: "everyone" or "only_me" (the largest face near the centre, held
+    by its track while the user moves or turns away for a moment; vcam/user_face.py)."""
     emoji_dir: Path | None = None
     """A folder of the user's own <emotion>.png files; None uses the shipped emojis."""
     emotion_model: Path | None = None
@@ -140,6 +144,9 @@ class Config:
     """The virtual camera device (/dev/video10, "OBS Virtual Camera"); None takes the first one free."""
     mirror_preview: bool = True
     """Mirror the preview like a bathroom mirror; the published stream is never mirrored."""
+    toggle_key: str = DEFAULT_TOGGLE_KEY
+    """The key that switches the overlay on and off from any window, the call app's too: modifiers
+    and a key joined by + ("Ctrl+Alt+E", "Super+F9"); "" for none (vcam/shortcut.py)."""
 
     def __post_init__(self) -> None:
         for name, kind in CHOICES.items():  # the one place a choice in the settings is parsed
@@ -155,6 +162,7 @@ class Config:
         for name, value in (("overlay", self.overlay), ("mirror_preview", self.mirror_preview)):
             if not isinstance(value, bool):
                 raise VcamError(f"{name} must be true or false, not {shown(value)}")
+        parse_shortcut(self.toggle_key)
         if self.virtual_camera is not None and not (isinstance(self.virtual_camera, str) and self.virtual_camera):
             raise VcamError(f"virtual_camera must be a device name such as \"/dev/video10\", not {shown(self.virtual_camera)}")
 

@@ -251,6 +251,46 @@ def check_tray(platform: str = sys.platform, env: Mapping[str, str] = os.environ
     return Check(name, True, str(found))
 
 
+SHORTCUT_STEPS = "\n".join([
+    "# Wayland: KDE Plasma, GNOME 48+ and Hyprland offer the GlobalShortcuts portal (xdg-desktop-portal with",
+    "# their backend: xdg-desktop-portal-kde, -gnome or -hyprland); sway and other wlroots desktops have none yet",
+    "# X11: another app holds the key: set another toggle_key in the settings file, e.g. toggle_key = \"Ctrl+Alt+F9\"",
+    "# the app runs on without it; the tray's Overlay item and the web page switch the overlay as well",
+])
+
+
+def check_shortcut(config: Config, env: Mapping[str, str] = os.environ, platform: str = sys.platform,
+                   wait: float = 10.0) -> Check:
+    """Whether the overlay key (toggle_key) can be listened for here: it is taken for a moment and let go."""
+    import threading
+
+    from vcam.shortcut import Binding, parse_shortcut
+    from vcam.shortcut_listener import start_shortcuts
+
+    name = "overlay key"
+    shortcut = parse_shortcut(config.toggle_key)
+    if shortcut is None:
+        return Check(name, True, 'none (toggle_key = "")')
+    heard: list[tuple[str | None, str | None]] = []
+    told = threading.Event()
+
+    def on_status(working: str | None, problem: str | None) -> None:
+        heard.append((working, problem))
+        told.set()
+
+    listener = start_shortcuts([Binding("toggle-overlay", shortcut, "Switch the vcam overlay on and off",
+                                        lambda: None)], on_status, env, platform)
+    try:
+        if not told.wait(wait):
+            return Check(name, False, f"the desktop did not answer within {wait:g} s", SHORTCUT_STEPS)
+    finally:
+        listener.close()
+    working, problem = heard[0]
+    if working:
+        return Check(name, True, f"{working} switches the overlay from any window")
+    return Check(name, False, f"{shortcut} cannot work here: {problem}", SHORTCUT_STEPS)
+
+
 def check_models(config: Config) -> Check:
     """The emotion model and the face detector the settings name load and have the right shapes."""
     from vcam.classify import DEFAULT_MODEL, EmotionModel
@@ -294,6 +334,7 @@ def run_doctor(config: Config, out: TextIO = sys.stdout) -> int:
         _guarded(f"camera {config.camera}", lambda: check_camera(config.camera)),
         _guarded("virtual camera", lambda: check_virtual_camera(device=config.virtual_camera)),
         _guarded("system tray", check_tray),
+        _guarded("overlay key", lambda: check_shortcut(config)),
         _guarded("models", lambda: check_models(config)),
     ]
     for check in checks:

@@ -5,5 +5,20 @@ the emotions without loading OpenCV or a model."""
 
 from __future__ import annotations
 
-EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+from enum import StrEnum
+
+
+class Emotion(StrEnum):
+    """An emotion by its name, as its emoji file is named (the reaction a user asks for, too)."""
+
+    ANGRY = "angry"
+    DISGUST = "disgust"
+    FEAR = "fear"
+    HAPPY = "happy"
+    SAD = "sad"
+    SURPRISE = "surprise"
+    NEUTRAL = "neutral"
+
+
+EMOTIONS: tuple[str, ...] = tuple(emotion.value for emotion in Emotion)
 """The seven FER2013 classes, in the order the emotion model outputs them."""

@@ -23,12 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from vcam.capture import CameraStatus, Capture
-from vcam.choices import Detector, Placement
+from vcam.choices import Detector, Faces, Placement, parse_choice
 from vcam.config import Config, save_settings
+from vcam.emotions import Emotion
 from vcam.faces import Face
 from vcam.live_settings import LIVE
-from vcam.overlay import Covered, uncover
 from vcam.frames import FrameResult, Sink
+from vcam.overlay import Covered, uncover
 from vcam.pipeline import Pipeline
 from vcam.placeholder import placeholder_frame
 from vcam.repeats import RepeatedPicture
@@ -46,6 +47,7 @@ class EngineState:
     paused: bool = False
     overlay: bool = True
     placement: Placement = Placement.FACE
+    faces: Faces = Faces.EVERYONE
     detector: Detector = Detector.FULL
     camera: int | str = 0
     camera_ok: bool = False
@@ -53,6 +55,10 @@ class EngineState:
     virtual_camera: str | None = None
     """The device the call app must pick, while the virtual camera is publishing."""
     virtual_camera_error: str | None = None
+    shortcut: str | None = None
+    """The key that switches the overlay from any window, while it works ("Ctrl+Alt+E")."""
+    shortcut_error: str | None = None
+    """Why the configured key does not work here."""
 
 
 SourceOpener = Callable[[int | str], FrameSource]
@@ -68,6 +74,7 @@ class Engine:
         self.pipeline = pipeline or Pipeline.from_config(config)
         self.pipeline.set_overlay(config.overlay)
         self.pipeline.set_placement(config.placement)
+        self.pipeline.set_faces(config.faces)
         self._sinks: list[Sink] = []
         self._opener = opener or (lambda camera: open_source(camera, config.width, config.height))
         self._stall_after = stall_after
@@ -76,8 +83,8 @@ class Engine:
         self._saver = ThreadPoolExecutor(1, "vcam-settings") if settings_file is not None else None
         """Writes the settings file off the processing thread (a write waits for the disk), one
         change after another in the order they were made."""
-        self._state = EngineState(overlay=config.overlay, placement=config.placement, detector=config.detector,
-                                  camera=config.camera)
+        self._state = EngineState(overlay=config.overlay, placement=config.placement, faces=config.faces,
+                                  detector=config.detector, camera=config.camera)
         self._listeners: list[Callable[[EngineState], None]] = []
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
@@ -170,6 +177,12 @@ class Engine:
     def set_placement(self, placement: Placement | str) -> None:
         self.change("placement", placement)
 
+    def react(self, emotion: object) -> None:
+        """Show `emotion` (a reaction's name) on the user's face for REACTION_SECONDS from the next
+        frame, whatever the classifier reads; parsed here: an unknown one raises UnknownChoice at once."""
+        parsed = parse_choice(Emotion, "reaction", emotion)
+        self._command(lambda: self._react(parsed))
+
     def set_detector(self, kind: Detector | str) -> None:
         self.change("detector", kind)
 
@@ -182,6 +195,10 @@ class Engine:
     def report_virtual_camera(self, device: str | None, error: str | None) -> None:
         """Sinks that publish to a virtual camera tell the engine how it went; the tray shows it."""
         self._set_state(virtual_camera=device, virtual_camera_error=error)
+
+    def report_shortcut(self, working: str | None, problem: str | None) -> None:
+        """The shortcut listener tells the engine whether its key works; the tray and the page show it."""
+        self._set_state(shortcut=working, shortcut_error=problem)
 
     # --- the processing thread -----------------------------------------------------------------
 
@@ -251,7 +268,8 @@ class Engine:
         return "camera unavailable", state.camera_message
 
     def _process(self, frame: np.ndarray) -> None:
-        if self._repeats.may_skip(frame):
+        # A reaction's time runs on the frames: a repeated picture goes through the pipeline then.
+        if not self.pipeline.reacting and self._repeats.may_skip(frame):
             self._publish_again(frame)
             return
         underneath: list[Covered] = []
@@ -309,7 +327,7 @@ class Engine:
     def _apply_setting(self, name: str, value: object) -> None:
         """A live setting's effect on the pipeline, then the setting into the state and the
         settings file. Each live setting of vcam/live_settings.py has its effect here."""
-        effect = {"overlay": self._show_overlay, "placement": self._place_emojis,
+        effect = {"overlay": self._show_overlay, "placement": self._place_emojis, "faces": self.pipeline.set_faces,
                   "detector": self.pipeline.use_detector}[name]
         effect(value)
         self._user_change(**{name: value})
@@ -322,6 +340,12 @@ class Engine:
             # before (at once, for one frame), and the next frame starts the tracks afresh.
             self.pipeline.reset()
         self._redraw()
+
+    def _react(self, emotion: Emotion) -> None:
+        if not self.pipeline.overlay_enabled:
+            log.info("no %s reaction: the overlay is off", emotion)
+            return
+        self.pipeline.react(emotion)
 
     def _place_emojis(self, placement: Placement) -> None:
         self.pipeline.set_placement(placement)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from vcam.choices import Detector, Placement, parse_choice
+from vcam.choices import Detector, Faces, Placement, parse_choice
 from vcam.errors import VcamError
 
 
@@ -46,6 +46,7 @@ LIVE_SETTINGS: tuple[LiveSetting, ...] = (
     LiveSetting("placement", Placement, "Placement", {Placement.FACE: "On the face",
                                                       Placement.BADGE: "Badge beside the head",
                                                       Placement.CORNER: "In the corner"}, on_web=True),
+    LiveSetting("faces", Faces, "Faces", {Faces.EVERYONE: "Everyone", Faces.ONLY_ME: "Only me"}, on_web=True),
     LiveSetting("detector", Detector, "Detector", {Detector.SHORT: "Near — one person at the desk (faster)",
                                                    Detector.FULL: "Room — faces near and far"}),
 )

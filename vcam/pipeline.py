@@ -13,17 +13,20 @@ from contextlib import AbstractContextManager
 
 import numpy as np
 
-from vcam.choices import Detector, Placement
+from vcam.choices import Detector, Faces, Placement
 from vcam.classify import EmotionModel
 from vcam.config import Config
 from vcam.detect import FaceDetector
+from vcam.emotions import Emotion
 from vcam.faces import Face
 from vcam.frames import FrameResult
 from vcam.motion import FaceMotion
 from vcam.overlay import Covered, EmojiOverlay, load_emojis
+from vcam.reaction import Reaction
 from vcam.schedule import CLASSIFY_EVERY, DETECT_EVERY, ClassifySchedule, DetectSchedule
 from vcam.tiles import TILE_SCORE, TiledDetector, TileRotation
 from vcam.track import Tracker, tracker_settings
+from vcam.user_face import UserFace
 
 PIXELS_PER_TILE = 1280 * 720
 """The live schedule visits one tile a frame for every this many pixels of the frame, beside the
@@ -59,6 +62,10 @@ class Pipeline:
         self.overlay_enabled = overlay_enabled
         self.motion = FaceMotion()
         """Carries the detected faces where they move between detections."""
+        self.faces = self.config.faces
+        """Whose faces get an emoji: everyone's, or only the user's."""
+        self.user_face = UserFace()
+        self.reaction = Reaction()
         self._detected: list[Face] = []
         self._missing = False
         """Whether the tracker follows a face that the detector's faces in force lack."""
@@ -88,17 +95,43 @@ class Pipeline:
             faces = self.detect(frame, t)
         with timer("classify"):
             due = self.schedule.due(frame, faces, t)
+            if self.faces is Faces.ONLY_ME:  # nobody else's emotion is shown: not read either
+                due = [now and maybe for now, maybe in zip(due, self.user_face.may_be(faces, t))]
             classified = iter(self.model.classify(frame, [face for face, now in zip(faces, due) if now]))
             faces = [next(classified) if now else face for face, now in zip(faces, due)]
         with timer("track"):
             faces = self.tracker.update(faces, t, new_looks=self.schedule.changed)
             self._missing = any(face.predicted for face in faces)
             self.schedule.done(frame, faces, due, t)
+            faces = self._users_choice(faces, frame, t)
         with timer("overlay"):
             self.draw(frame, faces, t, underneath)
         return FrameResult(frame, faces)
 
+    def _users_choice(self, faces: list[Face], frame: np.ndarray, t: float) -> list[Face]:
+        """The faces to draw: only the user's with "only me", and theirs with the reaction they
+        asked for while it lasts, whatever the classifier reads."""
+        user = self.user_face.pick(faces, frame.shape[1], frame.shape[0], t)
+        reaction = self.reaction.showing(t)
+        if self.faces is Faces.ONLY_ME:
+            faces = [] if user is None else [user]
+        if reaction is None or user is None:
+            return faces
+        return [face.replace(emotion=str(reaction), unsure=False) if face is user else face for face in faces]
+
     # --- what the user changes while it runs ---------------------------------------------------
+
+    def set_faces(self, faces: Faces) -> None:
+        self.faces = faces
+
+    def react(self, emotion: Emotion) -> None:
+        """Show `emotion` on the user's face from the next frame on, for REACTION_SECONDS."""
+        self.reaction.ask(emotion)
+
+    @property
+    def reacting(self) -> bool:
+        """Whether a reaction waits for its first frame or shows now: each frame matters to it."""
+        return self.reaction.current is not None
 
     def set_overlay(self, enabled: bool) -> None:
         self.overlay_enabled = enabled
@@ -141,6 +174,7 @@ class Pipeline:
         self.schedule.reset()
         self.detect_schedule.reset()
         self.motion.forget()
+        self.user_face.reset()
         if isinstance(self.detector, TileRotation):
             self.detector.reset()  # the next frame searches every tile again
         self._detected = []

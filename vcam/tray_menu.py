@@ -26,6 +26,8 @@ from vcam.engine import Engine, EngineState
 from vcam.errors import VcamError
 from vcam.live_settings import LIVE, LiveSetting
 from vcam.preview_launch import open_in_browser
+from vcam.reaction import REACTION_LABELS
+from vcam.shortcut import parse_shortcut, reaction_keys
 from vcam.resources import emojis_dir
 from vcam.sources import available_cameras, describe_camera
 
@@ -132,7 +134,10 @@ class TrayControls:
             separator("status"),
             MenuEntry("overlay", fixed(LIVE["overlay"].label), self.on_overlay, checked=lambda: state().overlay,
                       default=True),
+            MenuEntry("shortcut", self.shortcut_line, enabled=False),
             self._setting_entry(LIVE["placement"]),
+            self._setting_entry(LIVE["faces"]),
+            MenuEntry("react", fixed("React"), submenu=self._reaction_entries),
             MenuEntry("camera", fixed("Camera"), submenu=self._camera_entries),
             self._setting_entry(LIVE["detector"]),
             MenuEntry("preview", fixed("Open preview"), self.on_preview, visible=self._open_preview is not None),
@@ -155,6 +160,14 @@ class TrayControls:
                           checked=lambda value=value: current() == value, radio=True)
                 for value, label in labels.items()]
 
+    def _reaction_entries(self) -> list[MenuEntry]:
+        """One item a reaction: its emoji on the user's face for a few seconds; with its key while the keys work."""
+        keys = reaction_keys(parse_shortcut(self.engine.state.shortcut or ""))
+        labels = {emotion: f"{label}  {keys[emotion]}" if emotion in keys else label
+                  for emotion, label in REACTION_LABELS.items()}
+        return [MenuEntry(f"react/{emotion}", lambda label=label: label, functools.partial(self.engine.react, emotion))
+                for emotion, label in labels.items()]
+
     def _camera_entries(self) -> list[MenuEntry]:
         cameras = list(self.cameras)
         if self.engine.state.camera not in cameras:
@@ -162,6 +175,12 @@ class TrayControls:
         labels = {camera: describe_camera(camera).capitalize() if isinstance(camera, int) else Path(camera).name
                   for camera in cameras}
         return self._choices("camera", labels, lambda: self.engine.state.camera, self.on_camera)
+
+    def shortcut_line(self) -> str:
+        state = self.engine.state
+        if state.shortcut:
+            return f"{state.shortcut} switches the overlay"
+        return "No overlay key — run vcam doctor" if state.shortcut_error else "No overlay key (toggle_key)"
 
     def status_line(self) -> str:
         state = self.engine.state

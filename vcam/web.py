@@ -3,6 +3,7 @@
     GET  /             the page (its CSS and JS ship in the package: vcam makes no network connection)
     GET  /video_feed   the MJPEG stream (multipart/x-mixed-replace)
     GET  /api/state    the engine's state as JSON;  POST {"overlay": bool, "placement": "face"} changes it
+    POST /api/react    {"emotion": "happy"}: that emoji on the user's face for 3 s
     GET  /api/faces    the newest frame's faces as JSON
     GET  /healthz      {"ok": true} while the server runs (the one route open without the token)
 
@@ -23,12 +24,14 @@ from typing import Any
 import flask
 from werkzeug.exceptions import HTTPException
 
-from vcam.choices import Placement
-from vcam.emotions import EMOTIONS
+from vcam.choices import Placement, parse_choice
+from vcam.emotions import EMOTIONS, Emotion
 from vcam.engine import Engine, EngineState
 from vcam.errors import VcamError
-from vcam.live_settings import LIVE_SETTINGS
+from vcam.live_settings import LIVE, LIVE_SETTINGS
 from vcam.mjpeg import MIMETYPE, JpegBroadcaster
+from vcam.reaction import REACTION_LABELS, REACTION_SECONDS
+from vcam.shortcut import parse_shortcut, reaction_keys
 from vcam.web_access import PreviewAccess
 
 log = logging.getLogger("vcam")
@@ -63,6 +66,8 @@ def create_app(engine: Engine, broadcaster: JpegBroadcaster, access: PreviewAcce
     @app.get("/")
     def page() -> str:
         return flask.render_template("preview.html", state=engine.state, placements=list(Placement), emotions=EMOTIONS,
+                                     faces_choices=LIVE["faces"].choices, reactions=REACTION_LABELS,
+                                     reaction_keys=reaction_keys(parse_shortcut(engine.state.shortcut or "")),
                                      mirror=broadcaster.mirror, settings_file=settings_file,
                                      virtual_camera=virtual_camera)
 
@@ -90,6 +95,15 @@ def create_app(engine: Engine, broadcaster: JpegBroadcaster, access: PreviewAcce
             applied = state_changed.wait_for(
                 lambda: all(getattr(engine.state, key) == value for key, value in changes.items()), timeout=2.0)
         return state_json(engine), 200 if applied else 202
+
+    @app.post("/api/react")
+    def post_react() -> tuple[dict[str, Any], int]:
+        try:
+            emotion = parse_reaction(flask.request)
+        except BadRequest as err:
+            return error(400, str(err))
+        engine.react(emotion)
+        return {"reaction": str(emotion), "seconds": REACTION_SECONDS}, 202
 
     @app.get("/api/faces")
     def faces() -> dict[str, Any]:
@@ -119,8 +133,8 @@ def state_json(engine: Engine) -> dict[str, Any]:
             "frames_processed": engine.frames_processed, "placements": list(Placement)}
 
 
-def parse_changes(request: flask.Request) -> dict[str, Any]:
-    """The settings a POST /api/state asks for, checked; BadRequest says what is wrong.
+def json_object(request: flask.Request, example: str) -> dict[str, Any]:
+    """The JSON object a POST sends; BadRequest says what is wrong (`example`: a body that would do).
 
     Only application/json is taken: a form on another web site cannot send that without the
     browser asking first (CORS), so no other site can switch the user's camera."""
@@ -135,7 +149,13 @@ def parse_changes(request: flask.Request) -> dict[str, Any]:
     except RecursionError:  # [[[[…]]]] thousands deep: Python's parser gives up
         raise BadRequest("the body is nested too deeply; send a flat JSON object") from None
     if not isinstance(changes, dict):
-        raise BadRequest('the body must be a JSON object, e.g. {"overlay": false}')
+        raise BadRequest(f"the body must be a JSON object, e.g. {example}")
+    return changes
+
+
+def parse_changes(request: flask.Request) -> dict[str, Any]:
+    """The settings a POST /api/state asks for, checked; BadRequest says what is wrong."""
+    changes = json_object(request, '{"overlay": false}')
     if not changes:
         raise BadRequest(f"nothing to change; give {' and/or '.join(SETTINGS)}")
     unknown = sorted(set(changes) - set(SETTINGS))
@@ -143,5 +163,16 @@ def parse_changes(request: flask.Request) -> dict[str, Any]:
         raise BadRequest(f"unknown setting {', '.join(unknown)}; known: {', '.join(SETTINGS)}")
     try:  # each value as its setting's type, once, here at the edge
         return {name: SETTINGS[name].parse(value) for name, value in changes.items()}
+    except VcamError as err:
+        raise BadRequest(str(err)) from None
+
+
+def parse_reaction(request: flask.Request) -> Emotion:
+    """The reaction a POST /api/react asks for; BadRequest says what is wrong."""
+    asked = json_object(request, '{"emotion": "happy"}')
+    if set(asked) != {"emotion"}:
+        raise BadRequest('give the reaction as {"emotion": "happy"}, one of ' + ", ".join(Emotion))
+    try:
+        return parse_choice(Emotion, "reaction", asked["emotion"])
     except VcamError as err:
         raise BadRequest(str(err)) from None

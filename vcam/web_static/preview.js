@@ -55,6 +55,9 @@ function showState(state) {
   $("camera-message").textContent = state.camera_message;
   if (document.activeElement !== $("overlay")) $("overlay").checked = state.overlay;
   if (document.activeElement !== $("placement")) $("placement").value = state.placement;
+  $("shortcut").hidden = !state.shortcut;
+  $("shortcut").textContent = state.shortcut ? state.shortcut + " switches it from any window" : "";
+  if (document.activeElement !== $("faces-choice")) $("faces-choice").value = state.faces;
   $("fps").textContent = state.camera_ok ? state.fps.toFixed(1) + " fps" : "";
   showPicture();
 }
@@ -123,6 +126,20 @@ async function pollFaces() {
 $("start").addEventListener("click", () => (picture.streaming ? stopStream() : startStream()));
 $("overlay").addEventListener("change", (event) => change({ overlay: event.target.checked }));
 $("placement").addEventListener("change", (event) => change({ placement: event.target.value }));
+$("faces-choice").addEventListener("change", (event) => change({ faces: event.target.value }));
+for (const button of document.querySelectorAll("button.react")) {
+  button.addEventListener("click", async () => {
+    try {
+      await fetchJson("/api/react", {
+        method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ emotion: button.dataset.emotion }),
+      });
+      showError("");
+    } catch (err) {
+      showError("Could not react: " + err.message);
+    }
+  });
+}
 
 pollState();
 pollFaces();
