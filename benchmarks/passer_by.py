@@ -29,7 +29,8 @@ from benchmarks.scenes import blurred_background, paste, portraits
 from vcam.choices import Faces
 from vcam.config import Config
 from vcam.faces import Box, iou
-from vcam.pipeline import FrameResult, Pipeline
+from vcam.frames import FrameResult
+from vcam.pipeline import Pipeline
 
 WIDTH, HEIGHT, FPS = 1280, 720, 30
 USER_WIDTH = 230
