@@ -760,6 +760,30 @@ def test_connections_past_the_cap_are_closed_and_idle_ones_time_out(preview):
                    message="the server to take connections again")
 
 
+def test_headers_that_trickle_in_are_dropped_at_their_deadline(preview, caplog):
+    # One byte every 0.3 s keeps each read under the 1-s read timeout; only a deadline for the
+    # whole of the headers ends it.
+    app = create_app(preview.engine, preview.broadcaster, preview.access)
+    with WebServer(app, port=0, write_timeout=1.0) as server, caplog.at_level("WARNING", logger="vcam"):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+            connection.settimeout(0.3)  # the client's pace: it waits this long for an answer between bytes
+            started, closed = time.monotonic(), False
+            connection.sendall(b"GET /healthz HTTP/1.1\r\n")
+            for _ in range(40):  # 12 s at most
+                try:
+                    connection.sendall(b"X")
+                    closed = connection.recv(1) == b""
+                except socket.timeout:
+                    continue
+                except OSError:  # reset by the server
+                    closed = True
+                if closed:
+                    break
+            assert closed and time.monotonic() - started < 3, "the trickling headers were never cut off"
+        assert requests.get(server.url + "healthz", timeout=5).status_code == 200  # the others are served
+    assert any("headers took over 1 s" in record.getMessage() for record in caplog.records)
+
+
 def test_each_kind_of_broken_request_is_logged_once(preview, caplog):
     app = create_app(preview.engine, preview.broadcaster, preview.access)
     with WebServer(app, port=0) as server, caplog.at_level("WARNING", logger="vcam"):

@@ -66,9 +66,39 @@ class _RequestHandler(WSGIRequestHandler):
     """Seconds a read or write may block: a client that stops reading, or that opens a connection
     and sends no request, is dropped after this."""
 
+    header_seconds = 10.0
+    """The most a request's line and headers may take to arrive in all: the read timeout above is
+    per read, so a client that sends a byte every few seconds would otherwise hold its connection
+    (and a thread) for ever."""
+
     def setup(self) -> None:
         super().setup()
         self.connections.add(self.connection)
+        self._headers_due: threading.Timer | None = None
+
+    def handle_one_request(self) -> None:
+        # A timer, not a socket option: it bounds the whole of the headers, however slowly they come.
+        self._headers_due = threading.Timer(self.header_seconds, self._drop_slow_headers)
+        self._headers_due.daemon = True
+        self._headers_due.start()
+        try:
+            super().handle_one_request()
+        finally:
+            self._headers_due.cancel()
+
+    def parse_request(self) -> bool:
+        parsed = super().parse_request()  # the request line and the headers have all arrived
+        if self._headers_due is not None:
+            self._headers_due.cancel()
+        return parsed
+
+    def _drop_slow_headers(self) -> None:
+        self.connections.note_once("slow headers", f"a request's headers took over {self.header_seconds:g} s; "
+                                                   "dropped the connection")
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)  # the blocked read ends at once
+        except OSError:
+            pass
 
     def finish(self) -> None:
         try:
@@ -133,7 +163,8 @@ class WebServer:
             log.warning("serving the preview on %s: anyone on the network who can reach this machine can watch "
                         "the camera; use --host 127.0.0.1 to keep it private", self.host)
         handler = type("PreviewRequestHandler", (_RequestHandler,),
-                       {"connections": self._connections, "timeout": self.write_timeout})
+                       {"connections": self._connections, "timeout": self.write_timeout,
+                        "header_seconds": self.write_timeout})
         check_port_free(self.host, self.port)
         try:
             server = type("PreviewServer", (_CappedServer,), {"max_connections": self.max_connections})
