@@ -161,3 +161,11 @@ def test_a_vanished_virtual_camera_is_reopened_and_the_stream_goes_on(photo: np.
     assert len(recorder.opened) == 2
     assert [status[0] for status in statuses] == [device, None, device]
     assert "stopped taking frames" in statuses[1][1]
+
+
+def test_every_pixel_format_a_user_can_choose_is_one_pyvirtualcam_sends() -> None:
+    # The settings name the formats without loading pyvirtualcam (vcam.choices stays light); each
+    # name is the member of pyvirtualcam's own table that the sink opens the camera with.
+    import pyvirtualcam
+
+    assert {member.value for member in PixelFormat} <= set(pyvirtualcam.PixelFormat.__members__)

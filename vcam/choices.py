@@ -84,7 +84,10 @@ class Normalisation(StrEnum):
 
 
 class PixelFormat(StrEnum):
-    """The virtual camera's pixel formats vcam converts to, by pyvirtualcam's names for them."""
+    """The virtual camera's pixel formats a user may choose, by the names of pyvirtualcam's own
+    PixelFormat, which the sink opens the camera with (`pyvirtualcam.PixelFormat[name]`). A choice of
+    names, not a second table: it is here so that the settings are read without loading pyvirtualcam,
+    and a test holds every name to pyvirtualcam's table."""
 
     RGB = "RGB"
     BGR = "BGR"
