@@ -90,7 +90,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     if not args.media.is_dir():
-        parser.exit(2, f"error: media folder {args.media} missing; pass --media or set VCAM_SHARED\n")
+        parser.exit(2, f"error: media folder {args.media} missing; pass --media with the folder of the test photos (tests/media)\n")
     clip = passer_by_clip(args.media, args.frames)
     pipelines = {faces: Pipeline.from_config(Config(faces=faces)) for faces in Faces}
     best = {faces: math.inf for faces in Faces}
