@@ -41,7 +41,6 @@ from vcam.detect import FaceDetector
 from vcam.pipeline import STAGES, Pipeline, build_detector
 from vcam.tiles import TileRotation
 
-REPO = Path(__file__).resolve().parents[1]
 CROWDS = ((24, 128), (40, 96), (60, 64), (80, 48))
 LIVE_CROWDS = ((24, 128), (60, 64))
 PAN = 2

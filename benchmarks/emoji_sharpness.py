@@ -27,7 +27,6 @@ from vcam.detect import FaceDetector
 from vcam.faces import Face
 from vcam.overlay import EmojiOverlay, load_emojis
 
-REPO = Path(__file__).resolve().parents[1]
 OLD_BITMAP = 136
 
 

@@ -29,7 +29,7 @@ from vcam.app import LiveApp
 from vcam.config import Config
 from vcam.doctor import check_virtual_camera
 from vcam.faces import Face
-from vcam.pipeline import FrameResult
+from vcam.frames import FrameResult
 from vcam.virtual_camera import fit_frame
 
 WIDTH, HEIGHT, FPS = 1280, 720, 15

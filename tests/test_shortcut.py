@@ -213,3 +213,12 @@ def test_the_tray_names_the_keys_while_they_work_and_says_when_they_do_not() -> 
     assert (label("shortcut"), label("react/surprise")) == ("Ctrl+Alt+E switches the overlay", "😮 Surprised  Ctrl+Alt+2")
     engine.report_shortcut(None, "no X display and no Wayland session to take a key from")
     assert (label("shortcut"), label("react/surprise")) == ("No overlay key — run vcam doctor", "😮 Surprised")
+
+
+def test_no_key_of_typing_is_taken_by_the_overlay_key_or_the_reaction_keys() -> None:
+    for typing in ("F", "Shift+F", "e", "Shift+1"):
+        with pytest.raises(VcamError, match="would take a key away from typing"):
+            parse_shortcut(typing)
+    assert parse_shortcut("F9") is not None  # a function key alone types nothing
+    assert reaction_keys(parse_shortcut("F9")) == {} == reaction_keys(parse_shortcut("Shift+F9"))
+    assert len(reaction_keys(parse_shortcut("Ctrl+Alt+E"))) == 7

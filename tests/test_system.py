@@ -34,8 +34,10 @@ from media_files import read_all_frames
 from vcam.autostart import ENTRY_NAME, RUN_KEY, Autostart, tray_command
 from vcam.cli import main
 from vcam.config import CONFIG_FILE, load_config, save_settings
-from vcam.doctor import MODPROBE, check_tray, obs_steps
-from vcam.tray import TrayApp, TrayProtocol, tray_protocol
+from vcam.doctor import check_tray, obs_steps
+from vcam.tray import TrayApp
+from vcam.tray_protocol import TrayProtocol, tray_protocol
+from vcam.virtual_camera import MODPROBE
 
 pytestmark = pytest.mark.system
 

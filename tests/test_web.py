@@ -784,6 +784,22 @@ def test_headers_that_trickle_in_are_dropped_at_their_deadline(preview, caplog):
     assert any("headers took over 1 s" in record.getMessage() for record in caplog.records)
 
 
+def test_a_connection_kept_alive_between_requests_is_not_taken_for_slow_headers(preview, caplog):
+    app = create_app(preview.engine, preview.broadcaster, preview.access)
+    with WebServer(app, port=0, write_timeout=1.0) as server, caplog.at_level("WARNING", logger="vcam"):
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        try:
+            for _ in range(2):  # the second request on the same connection, after it sat idle
+                connection.request("GET", "/healthz")
+                answer = connection.getresponse()
+                assert answer.status == 200 and answer.read()
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as idle:
+                assert idle.recv(1) == b""  # an idle connection is closed after the read timeout ...
+        finally:
+            connection.close()
+    assert not [record for record in caplog.records if "headers took" in record.getMessage()]  # ... quietly
+
+
 def test_each_kind_of_broken_request_is_logged_once(preview, caplog):
     app = create_app(preview.engine, preview.broadcaster, preview.access)
     with WebServer(app, port=0) as server, caplog.at_level("WARNING", logger="vcam"):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from vcam.doctor import MODPROBE
+from vcam.virtual_camera import MODPROBE
 
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.y*ml"))
 CI_RUN = REPO / ".ci" / "run"

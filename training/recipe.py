@@ -41,7 +41,7 @@ def add_recipe_flags(parser: argparse.ArgumentParser, model: str) -> None:
                              "(0: off; 0.1 made the shipped fine-tune)")
     parser.add_argument("--normalisation", type=Normalisation, choices=list(Normalisation),
                         default=Normalisation.NONE,
-                        help="even out each face's light before it reaches the net (vcam.preprocess.Normalisation; "
+                        help="even out each face's light before it reaches the net (vcam.choices.Normalisation; "
                              "default none); record it with python -m training.calibrate --normalisation, so the app "
                              "normalises as the model was trained")
     parser.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",

@@ -23,7 +23,7 @@ from vcam.config import PREVIEW_HOST, PREVIEW_PORT, Config
 from vcam.engine import Engine, SourceOpener
 from vcam.errors import VcamError
 from vcam.mjpeg import JpegBroadcaster
-from vcam.reaction import REACTION_LABELS
+from vcam.reaction import REACTION_LABELS, REACTION_SECONDS
 from vcam.shortcut import Binding, ShortcutListener, parse_shortcut, reaction_keys
 from vcam.shortcut_listener import NoShortcut, start_shortcuts
 from vcam.virtual_camera import VirtualCameraSink
@@ -39,7 +39,7 @@ LIVE_OPENCV_THREADS = 0
 
 class PreviewServer:
     """The web preview of one engine: started on first use, its broadcaster fed by that engine.
-    `url = preview.ensure_started(); webbrowser.open(url)`. With `any_port`, a taken port gives way
+    `url = preview.ensure_started(); open_in_browser(url)` (vcam.preview_launch). With `any_port`, a taken port gives way
     to any free one (the tray); without, it is an error (`vcam web`, whose user named the port)."""
 
     def __init__(self, engine: Engine, config: Config, settings_file: Path | None = None,
@@ -130,8 +130,10 @@ class LiveApp:
     def __exit__(self, kind: type[BaseException] | None, err: BaseException | None,
                  trace: TracebackType | None) -> None:
         try:
-            self.shortcut.close()
-            self.preview.stop()
+            try:
+                self.shortcut.close()
+            finally:
+                self.preview.stop()
         finally:
             try:
                 self.engine.stop()
@@ -149,7 +151,7 @@ def key_bindings(engine: Engine) -> list[Binding]:
     if toggle is None:
         return []
     return [Binding("toggle-overlay", toggle, "Switch the vcam overlay on and off", engine.toggle_overlay),
-            *(Binding(f"react-{emotion}", key, f"vcam reaction {REACTION_LABELS[emotion]} for 3 s",
+            *(Binding(f"react-{emotion}", key, f"vcam reaction {REACTION_LABELS[emotion]} for {REACTION_SECONDS:g} s",
                       functools.partial(engine.react, emotion)) for emotion, key in reaction_keys(toggle).items())]
 
 

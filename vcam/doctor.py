@@ -15,7 +15,6 @@ from typing import TextIO
 from vcam.config import CONFIG_FILE, Config
 from vcam.errors import VcamError
 from vcam.tray_protocol import TrayProtocol, tray_protocol
-from vcam.virtual_camera import MODPROBE
 
 UNLOAD = "sudo modprobe -r v4l2loopback"
 KEEP_LOADED = "echo v4l2loopback | sudo tee /etc/modules-load.d/v4l2loopback.conf"
@@ -166,6 +165,8 @@ def check_virtual_camera(platform: str = sys.platform, sys_root: Path = Path("/"
     """Whether meeting apps will see vcam's camera. Linux: v4l2loopback in sysfs under `sys_root`.
     Windows and macOS: opening the OBS virtual camera through pyvirtualcam (`try_backend`, which
     returns the camera's name, stands in for it in tests)."""
+    from vcam.virtual_camera import MODPROBE  # OpenCV and pyvirtualcam load inside the guarded check
+
     name = "virtual camera"
     if platform in ("win32", "darwin"):
         try:

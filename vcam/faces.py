@@ -27,7 +27,8 @@ class Face:
     score: float
     probabilities: tuple[float, ...] | None = None
     """This frame's own reading by the classifier; None when the face was not classified on this
-    frame (the effort classifies a face that holds its look a few times a second)."""
+    frame (the effort classifies a face that holds its look a few times a second). A predicted
+    face (`predicted`) keeps its last detection's."""
     track_id: int | None = None
     emotion: str | None = None
     unsure: bool = False

@@ -73,8 +73,8 @@ def parse_shortcut(text: object, name: str = "toggle_key") -> Shortcut | None:
     chosen = [MODIFIER_NAMES.get(modifier.lower()) for modifier in modifiers]
     if not KEY.fullmatch(key) or None in chosen or len(set(chosen)) != len(chosen):
         raise VcamError(problem)
-    if not set(chosen) - {Modifier.SHIFT} and not key.lower().startswith("f"):
-        # A letter with no modifier, or Shift alone, is typing: taken from every app, it would break it.
+    if not set(chosen) - {Modifier.SHIFT} and len(key) == 1:
+        # A letter or digit with no modifier, or Shift alone, is typing: taken from every app, it would break it.
         raise VcamError(f"{name} {text!r} would take a key away from typing; add Ctrl, Alt or Super")
     return Shortcut(tuple(m for m in Modifier if m in chosen), key.lower() if len(key) == 1 else key.upper())
 
@@ -105,7 +105,13 @@ class Binding:
 def reaction_keys(toggle: Shortcut | None) -> dict[Emotion, Shortcut]:
     """The reaction keys: the overlay key's modifiers with 1, 2, … in the React menu's order
     (Ctrl+Alt+1 😀, Ctrl+Alt+2 😮, …); none without an overlay key, or where it is one of them."""
-    if toggle is None:
-        return {}
+    if toggle is None or not set(toggle.modifiers) - {Modifier.SHIFT}:
+        return {}  # F9 alone, say: the digits alone (or with Shift) would be taken from typing
     keys = {emotion: Shortcut(toggle.modifiers, str(number)) for number, emotion in enumerate(REACTION_LABELS, 1)}
     return {emotion: key for emotion, key in keys.items() if key != toggle}
+
+
+def working_reaction_keys(working: str | None) -> dict[Emotion, Shortcut]:
+    """The reaction keys to show beside the reactions: those of the overlay key that works now
+    (the engine state's `shortcut`), none while it does not."""
+    return reaction_keys(parse_shortcut(working or ""))

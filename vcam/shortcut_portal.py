@@ -72,6 +72,8 @@ class PortalShortcut:
             session = await self._bind(bus)
         except PortalError as err:
             self._on_status(None, str(err))
+        except Exception as err:  # noqa: BLE001 - a desktop that answers oddly: no shortcut, the camera goes on
+            self._on_status(None, f"{type(err).__name__}: {err}")
         else:
             self._on_status(str(self.shortcut), None)
             bus.add_message_handler(lambda message: self._activated(message, session))

@@ -27,7 +27,7 @@ from vcam.errors import VcamError
 from vcam.live_settings import LIVE, LiveSetting
 from vcam.preview_launch import open_in_browser
 from vcam.reaction import REACTION_LABELS
-from vcam.shortcut import parse_shortcut, reaction_keys
+from vcam.shortcut import working_reaction_keys
 from vcam.resources import emojis_dir
 from vcam.sources import available_cameras, describe_camera
 
@@ -105,10 +105,10 @@ class TrayControls:
             return None
         try:
             url = self._open_preview()
+            self._browse(url)
         except VcamError as err:
             log.warning("cannot open the preview: %s", err)
             return None
-        self._browse(url)
         return url
 
     def on_autostart(self) -> None:
@@ -162,7 +162,7 @@ class TrayControls:
 
     def _reaction_entries(self) -> list[MenuEntry]:
         """One item a reaction: its emoji on the user's face for a few seconds; with its key while the keys work."""
-        keys = reaction_keys(parse_shortcut(self.engine.state.shortcut or ""))
+        keys = working_reaction_keys(self.engine.state.shortcut)
         labels = {emotion: f"{label}  {keys[emotion]}" if emotion in keys else label
                   for emotion, label in REACTION_LABELS.items()}
         return [MenuEntry(f"react/{emotion}", lambda label=label: label, functools.partial(self.engine.react, emotion))

@@ -52,7 +52,7 @@ class UserFace:
     def pick(self, faces: Sequence[Face], width: int, height: int, t: float) -> Face | None:
         """The user's face among `faces` (each with its track id) in a `width`×`height` frame
         taken at `t` seconds; None while the user is out of view."""
-        user = self._held(faces, t)
+        user = self._held(faces)
         if user is None and self._choosing(t):
             seen = [face for face in faces if not face.predicted]
             user = max(seen, key=lambda face: side(face) * centrality(face, width, height), default=None)
@@ -81,7 +81,7 @@ class UserFace:
         assert self._last is not None
         return math.hypot(face.center[0] - self._last.center[0], face.center[1] - self._last.center[1])
 
-    def _held(self, faces: Sequence[Face], t: float) -> Face | None:
+    def _held(self, faces: Sequence[Face]) -> Face | None:
         """The user's track's face, else a new face where the user was and of their size."""
         for face in faces:
             if face.track_id is not None and face.track_id == self._track:

@@ -31,7 +31,7 @@ from vcam.errors import VcamError
 from vcam.live_settings import LIVE, LIVE_SETTINGS
 from vcam.mjpeg import MIMETYPE, JpegBroadcaster
 from vcam.reaction import REACTION_LABELS, REACTION_SECONDS
-from vcam.shortcut import parse_shortcut, reaction_keys
+from vcam.shortcut import working_reaction_keys
 from vcam.web_access import PreviewAccess
 
 log = logging.getLogger("vcam")
@@ -67,7 +67,8 @@ def create_app(engine: Engine, broadcaster: JpegBroadcaster, access: PreviewAcce
     def page() -> str:
         return flask.render_template("preview.html", state=engine.state, placements=list(Placement), emotions=EMOTIONS,
                                      faces_choices=LIVE["faces"].choices, reactions=REACTION_LABELS,
-                                     reaction_keys=reaction_keys(parse_shortcut(engine.state.shortcut or "")),
+                                     reaction_keys=working_reaction_keys(engine.state.shortcut),
+                                     reaction_seconds=f"{REACTION_SECONDS:g}",
                                      mirror=broadcaster.mirror, settings_file=settings_file,
                                      virtual_camera=virtual_camera)
 
@@ -139,8 +140,8 @@ def json_object(request: flask.Request, example: str) -> dict[str, Any]:
     Only application/json is taken: a form on another web site cannot send that without the
     browser asking first (CORS), so no other site can switch the user's camera."""
     if request.mimetype != "application/json":
-        raise BadRequest("send the settings as JSON with Content-Type: application/json")
-    body = request.get_data(as_text=True)  # a Content-Length over MAX_BODY_BYTES: 413 from werkzeug
+        raise BadRequest("send the body as JSON with Content-Type: application/json")
+    body = request.get_data(as_text=True)  # a Content-Length of MAX_BODY_BYTES or more: 413 from werkzeug
     request.stream.read(1)  # a chunked body stops at the limit; werkzeug answers 413 when asked for more
     try:
         changes = json.loads(body)

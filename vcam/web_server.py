@@ -77,6 +77,15 @@ class _RequestHandler(WSGIRequestHandler):
         self._headers_due: threading.Timer | None = None
 
     def handle_one_request(self) -> None:
+        try:
+            # A connection kept alive between requests waits here, under the read timeout alone:
+            # the deadline starts with a request's first byte.
+            if not self.rfile.peek(1):
+                self.close_connection = True
+                return
+        except (TimeoutError, OSError):
+            self.close_connection = True  # idle past the read timeout, or gone: closed quietly
+            return
         # A timer, not a socket option: it bounds the whole of the headers, however slowly they come.
         self._headers_due = threading.Timer(self.header_seconds, self._drop_slow_headers)
         self._headers_due.daemon = True
