@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from vcam.emotions import EMOTIONS
+from vcam.faces import Face
 
 SIZE = (640, 480)
 FACE = 220
@@ -112,11 +113,22 @@ class FollowedTruth:
         return self.false_changes / self.steady_seconds
 
 
+def shown_emotion(face: Face | None, before: list[tuple[float, str | None]]) -> str | None:
+    """What a frame shows on the clip's face, for `followed_truth` (`before`: the frames before):
+    None without a face, and while the face is unsure before its first sure emoji (a new face's
+    reading settling: a placeholder, not a choice)."""
+    if face is None or (face.unsure and all(emotion is None for _, emotion in before)):
+        return None
+    return face.emotion
+
+
 def followed_truth(clip: KnownChangesClip, shown: list[tuple[float, str | None]], grace: float = 0.5) -> FollowedTruth:
-    """`shown`: (time, shown emotion) for each frame of `clip`, from the face's track."""
+    """`shown`: (time, shown emotion) for each frame of `clip`, from the face's track; None before
+    its first emoji (no face yet, or a new face's reading still settling) is no change."""
     changes = clip.change_times()
     in_grace = [any(change <= t < change + grace for change in changes) for t, _ in shown]
-    false_changes = sum(1 for i in range(1, len(shown))
+    first = next((i for i, (_, emotion) in enumerate(shown) if emotion is not None), len(shown))
+    false_changes = sum(1 for i in range(first + 1, len(shown))
                         if shown[i][1] != shown[i - 1][1] and not in_grace[i])
     frame_time = shown[1][0] - shown[0][0]
     lags = []

@@ -152,3 +152,28 @@ def score(truth: list[Box], found: list[Box], min_iou: float = 0.3) -> Score:
             used_truth.add(i)
             used_found.add(j)
     return Score(len(used_truth), len(truth), len(found) - len(used_found))
+
+
+def moving_faces(media: Path, fps: float, seconds: float = 6.0, count: int = 6, face_width: float = 44.0,
+                 size: tuple[int, int] = (640, 480), seed: int = 0) -> list[tuple[float, np.ndarray]]:
+    """(time, frame) at `fps`: `count` faces of the photos, `face_width` px wide, each gliding on its
+    own ellipse (one turn in 4–8 s, up to a fifth of the frame across) around a cell of a grid, on the
+    blurred backdrop, with camera noise. The same seed gives the same frames at any rate."""
+    cutouts, backdrop = portraits(media), blurred_background(media, *size)
+    rng = np.random.default_rng(seed)
+    columns = max(1, round(np.sqrt(count * size[0] / size[1])))
+    rows = -(-count // columns)
+    centres = [((i % columns + 0.5) * size[0] / columns, (i // columns + 0.5) * size[1] / rows) for i in range(count)]
+    radii = rng.uniform(0.05, 0.2, (count, 2)) * size
+    periods, phases = rng.uniform(4.0, 8.0, count), rng.uniform(0, 2 * np.pi, count)
+    frames = []
+    for index in range(round(seconds * fps)):
+        t = index / fps
+        frame = backdrop.copy()
+        for i, (cx, cy) in enumerate(centres):
+            angle = phases[i] + 2 * np.pi * t / periods[i]
+            paste(frame, cutouts[i % len(cutouts)], face_width, cx + radii[i, 0] * np.cos(angle),
+                  cy + radii[i, 1] * np.sin(angle))
+        noise = np.random.default_rng((seed, index)).normal(0, 4, frame.shape)
+        frames.append((t, np.clip(frame + noise, 0, 255).astype(np.uint8)))
+    return frames

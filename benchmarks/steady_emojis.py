@@ -1,33 +1,38 @@
-"""How steady the emojis are: changes a second per track on the test clip and on a clip whose
-true expression changes at known times, at 15, 30 and 60 fps, plus a plot of one track.
+"""How steady the emojis are: changes a second per track on the test clip, on a clip whose
+true expression changes at known times and on a clip of small moving faces, at 15, 30 and 60
+fps, plus a plot of one track.
 
-    python -m benchmarks.steady_emojis [--before OLD.json] [--plot docs/steady-emojis.png]
+    python -m benchmarks.steady_emojis [--before OLD.json] [--plot docs/steady-emojis.png] [--settle 0 0.3]
 
 The test clip is detected and classified once per frame; the tracker then runs over those
 faces at each rate (15 fps: every other frame; 60 fps: each frame twice, at its own time), the
 classifications being the same pictures. `--before` reads a `vcam annotate --json` of the clip
 made by an earlier version, for the figures before. The known-changes clip is made at each rate
-and goes through the whole pipeline."""
+and goes through the whole pipeline, and so does the clip of six faces 44 px wide, from the photos
+of tests/media, gliding around the frame (benchmarks/scenes.py). Each figure is given for each
+`--settle` (the tracker's settle_seconds; 0: a new face shows its first reading at once)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from benchmarks.inputs import FER_SAMPLE, MEDIA, cpu_name
-from benchmarks.known_changes import KnownChangesClip, followed_truth, known_changes_clip
+from benchmarks.known_changes import KnownChangesClip, followed_truth, known_changes_clip, shown_emotion
 from vcam.config import Config
 from vcam.emotions import EMOTIONS
 from vcam.faces import Face
 from vcam.video import VideoReader
 from vcam.pipeline import Pipeline
 from vcam.steadiness import measure_steadiness
-from vcam.track import Tracker, tracker_settings
+from benchmarks.scenes import moving_faces
+from vcam.track import Tracker, TrackerSettings, tracker_settings
 
 RATES = (15, 30, 60)
 CUT = 20.0
@@ -50,9 +55,9 @@ def classified_clip(pipeline: Pipeline, path: Path) -> tuple[list[list[Face]], f
         return faces, video.info.fps, shots
 
 
-def tracked_at(frames: list[list[Face]], fps: float, rate: float, config: Config) -> list[dict]:
+def tracked_at(frames: list[list[Face]], fps: float, rate: float, settings: TrackerSettings) -> list[dict]:
     """`vcam annotate --json` records of the tracker over `frames` resampled to `rate`."""
-    tracker = Tracker(tracker_settings(config))
+    tracker = Tracker(settings)
     records = []
     for index in range(int(len(frames) / fps * rate)):
         t = index / rate
@@ -96,12 +101,39 @@ def describe(records: list[dict], rate: float, fps: float, shots: list[int]) -> 
             + ", ".join(f"{track.track_id}: {track.seconds:.1f} s, {track.changes}" for track in long))
 
 
+def moving_faces_report(pipeline: Pipeline, media: Path, rate: int) -> str:
+    """Steadiness of the small moving faces' tracks through the whole pipeline, and how long the
+    tracks of 1 s or more show the unsure emoji before their first sure one."""
+    records = []
+    for index, (t, frame) in enumerate(moving_faces(media, rate)):
+        records.append({"frame": index, "faces": [face.to_json() for face in pipeline.process(frame, t).faces]})
+    pipeline.reset()
+    steadiness = measure_steadiness(records, rate)
+    long = steadiness.long_tracks()
+    worst = max((track.changes_per_second for track in long), default=0.0)
+    waits = [first - start for start, first in first_sure_frames(records).values() if first is not None]
+    return (f"{rate:2d} fps: worst {worst:.2f} changes/s; {steadiness}; unsure before the first sure emoji: "
+            f"{max(waits, default=0) / rate:.2f} s at most, over {len(waits)} tracks")
+
+
+def first_sure_frames(records: list[dict]) -> dict[int, tuple[int, int | None]]:
+    """Per track, its first frame and its first frame with a sure emoji (None: never)."""
+    frames: dict[int, tuple[int, int | None]] = {}
+    for record in records:
+        for face in record["faces"]:
+            start, sure = frames.get(face["id"], (record["frame"], None))
+            if sure is None and not face["unsure"] and face["emotion"] is not None:
+                sure = record["frame"]
+            frames[face["id"]] = (start, sure)
+    return frames
+
+
 def known_changes_report(pipeline: Pipeline, clip: KnownChangesClip, rate: int) -> str:
     shown, ids = [], set()
     for t, frame in clip.frames(rate):
         faces = pipeline.process(frame, t).faces
         ids.update(face.track_id for face in faces)
-        shown.append((t, faces[0].emotion if faces else None))
+        shown.append((t, shown_emotion(faces[0] if faces else None, shown)))
     pipeline.reset()
     followed = followed_truth(clip, shown)
     lags = ", ".join("never" if lag is None else f"{round(lag * rate)} frames ({lag:.2f} s)" for lag in followed.lags)
@@ -162,6 +194,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=FER_SAMPLE)
     parser.add_argument("--before", type=Path, help="a `vcam annotate --json` of the clip by an earlier version")
     parser.add_argument("--plot", type=Path, help="write the plot of the longest track at 30 fps here (PNG)")
+    parser.add_argument("--settle", type=float, nargs="+", default=[0.0, TrackerSettings().settle_seconds],
+                        help="the settle_seconds to compare (default: 0, as before, and the default)")
     args = parser.parse_args()
     config = Config()
     pipeline = Pipeline.from_config(config)
@@ -173,16 +207,23 @@ def main() -> None:
           f"{', '.join(map(str, shots))}; the performer's shot: frames {start}–{end - 1}")
     if args.before:
         print(f"  before  : {describe(json.loads(args.before.read_text())['frames'], fps, fps, shots)}")
-    for rate in RATES:
-        records = tracked_at(frames, fps, rate, config)
-        print(f"  {rate:2d} fps  : {describe(records, rate, fps, shots)}")
-        if rate == 30 and args.plot:
-            print(f"  plotted track {plot_track(records, rate, args.plot)} into {args.plot}")
     clip = known_changes_clip(args.data)
-    print(f"known changes: {' → '.join(clip.emotions)}, {clip.segment_seconds:g} s each, true changes at "
-          f"{', '.join(f'{t:g} s' for t in clip.change_times())}")
-    for rate in RATES:
-        print(f"  {known_changes_report(pipeline, clip, rate)}")
+    for settle in args.settle:
+        settings = replace(tracker_settings(config), settle_seconds=settle)
+        pipeline.tracker = Tracker(settings)
+        print(f"settle_seconds {settle:g}:")
+        for rate in RATES:
+            records = tracked_at(frames, fps, rate, settings)
+            print(f"  {rate:2d} fps  : {describe(records, rate, fps, shots)}")
+            if rate == 30 and args.plot and settle == args.settle[-1]:
+                print(f"  plotted track {plot_track(records, rate, args.plot)} into {args.plot}")
+        print(f"  known changes: {' → '.join(clip.emotions)}, {clip.segment_seconds:g} s each, true changes at "
+              f"{', '.join(f'{t:g} s' for t in clip.change_times())}")
+        for rate in RATES:
+            print(f"    {known_changes_report(pipeline, clip, rate)}")
+        print("  small moving faces:")
+        for rate in RATES:
+            print(f"    {moving_faces_report(pipeline, args.media, rate)}")
     print("tracker: " + ", ".join(f"{count} faces {tracker_milliseconds(count):.2f} ms a frame" for count in (1, 4, 24, 60)))
 
 

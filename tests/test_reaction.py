@@ -34,7 +34,7 @@ def test_every_emotion_has_a_reaction_with_its_emoji() -> None:
 def test_the_reaction_shows_on_the_users_face_for_3_s_fades_and_hands_back(media: Path, fps: int) -> None:
     photo = cv2.imread(str(media / "obama-720p.jpg"))
     pipeline = Pipeline.from_config(Config(detector="short"))
-    start, frames = 10, round(4 * fps)
+    start, frames = round(0.7 * fps), round(4.6 * fps)  # from 0.7 s: the new face's first emoji has settled
     results, reaction = [], None
     for index in range(frames):
         if index == start:

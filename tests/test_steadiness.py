@@ -28,3 +28,11 @@ def test_changes_are_counted_per_track_over_its_own_frames() -> None:
 def test_count_changes_ignores_undecided_frames() -> None:
     assert count_changes([None, "happy", None, "happy", "sad", "sad", None, "happy"]) == 2
     assert count_changes([]) == 0
+
+
+def test_the_unsure_emoji_before_a_tracks_first_sure_one_is_no_change() -> None:
+    """A new face shown unsure (neutral) while its reading settles, then happy, then sad: one change."""
+    emotions = ["neutral"] * 4 + ["happy"] * 4 + ["sad"] * 2
+    records = [{"frame": frame, "faces": [{"id": 1, "emotion": emotion, "unsure": frame < 4}]}
+               for frame, emotion in enumerate(emotions)]
+    assert measure_steadiness(records, fps=10).tracks[0].changes == 1

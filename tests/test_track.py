@@ -70,8 +70,8 @@ def shown_emotions(tracker: Tracker, sequence: list[dict[str, float]]) -> list[s
     return [tracker.update([face_at(100, 100, probabilities=p)])[0].emotion for p in sequence]
 
 
-UNSMOOTHED = TrackerSettings(time_constant=1e-9, dwell=0.0, switch_margin=0.0, unsure_gap=0.0)
-"""Each frame decides alone: no average, no dwell, no hysteresis."""
+UNSMOOTHED = TrackerSettings(time_constant=1e-9, dwell=0.0, switch_margin=0.0, unsure_gap=0.0, settle_seconds=0.0)
+"""Each frame decides alone: no average, no dwell, no hysteresis, no settling."""
 FPS = 30
 HALF_A_SECOND = FPS // 2
 
@@ -112,7 +112,7 @@ def test_one_smoothing_step_is_the_exponential_moving_average_in_seconds(offset:
     weight = 1 - np.exp(-dt / 0.3)
     smoothed = weight * np.array(distribution(**new)) + (1 - weight) * np.array(distribution(**old))
     lead = smoothed[EMOTIONS.index("happy")] - smoothed[EMOTIONS.index("neutral")]
-    tracker = Tracker(TrackerSettings(time_constant=0.3, dwell=0.0, switch_margin=lead + offset))
+    tracker = Tracker(TrackerSettings(time_constant=0.3, dwell=0.0, switch_margin=lead + offset, settle_seconds=0.0))
     first = tracker.update([face_at(100, 100, probabilities=old)], t=5.0)[0]
     second = tracker.update([face_at(100, 100, probabilities=new)], t=5.0 + dt)[0]
     np.testing.assert_allclose(second.smoothed, smoothed)
@@ -120,7 +120,7 @@ def test_one_smoothing_step_is_the_exponential_moving_average_in_seconds(offset:
 
 
 def test_faces_keep_their_probabilities_and_a_face_without_them_shows_nothing_yet() -> None:
-    tracker = Tracker()
+    tracker = Tracker(TrackerSettings(settle_seconds=0.0))
     face = face_at(10, 10, probabilities={"surprise": 0.7})
     tracked = tracker.update([face])[0]
     assert tracked.probabilities == face.probabilities and tracked.box == face.box
@@ -137,7 +137,8 @@ def test_a_face_with_no_clear_emotion_is_unsure_and_shows_neutral() -> None:
     sure = [face.unsure for face in clear].index(False)
     assert 0 < sure <= HALF_A_SECOND and clear[sure].emotion == "happy"
     assert clear[-1].to_json()["unsure"] is False and unsure.to_json()["unsure"] is True
-    never = Tracker(TrackerSettings(unsure_below=0.0)).update([face_at(0, 0, probabilities=flat)])[0]
+    never_unsure = Tracker(TrackerSettings(unsure_below=0.0, settle_seconds=0.0))
+    never = never_unsure.update([face_at(0, 0, probabilities=flat)])[0]
     assert not never.unsure and never.emotion == "angry"
 
 
@@ -156,16 +157,16 @@ def test_the_unsure_state_has_hysteresis() -> None:
 
     raw = unsure_flags(UNSMOOTHED)
     assert flips(raw) >= 15
-    steady = unsure_flags(TrackerSettings(time_constant=1e-9, dwell=0.0))  # hysteresis alone
+    steady = unsure_flags(TrackerSettings(time_constant=1e-9, dwell=0.0, settle_seconds=0.0))  # hysteresis alone
     assert flips(steady) == 1 and steady[-1] is True
-    assert flips(unsure_flags(TrackerSettings())) <= 1
+    assert flips(unsure_flags(TrackerSettings(settle_seconds=0.0))) <= 1
 
 
 def test_the_dwell_holds_an_emoji_unless_a_change_is_clear_and_confident() -> None:
     """Without smoothing, a leader that changes every 5 frames (1/6 s) with a modest lead is
     shown for at least the dwell's 24 frames each time; a confident one (0.8, leading by 0.7)
     is shown at once."""
-    settings = TrackerSettings(time_constant=1e-9, dwell=0.8)
+    settings = TrackerSettings(time_constant=1e-9, dwell=0.8, settle_seconds=0.0)
     modest = [{"sad": 0.55, "angry": 0.3}] * 5 + [{"angry": 0.55, "sad": 0.3}] * 5
     shown = shown_emotions(Tracker(settings), modest * 9)
     runs = [len(list(group)) for _, group in itertools.groupby(shown)]
@@ -206,10 +207,48 @@ def test_a_face_leaving_at_the_edge_is_shown_moving_on_then_dropped() -> None:
     border; then its predicted box goes on sliding with its emoji for show_missed (9 frames at
     30 fps), and after that the track is no longer shown."""
     entering = [[face_at(60 - 6 * step, 200, probabilities={"happy": 0.8})] for step in range(10)]
-    out = follow(Tracker(), entering + [[]] * 20)
+    out = follow(Tracker(TrackerSettings(settle_seconds=0.0)), entering + [[]] * 20)
     predicted = [faces for faces in out[10:] if faces]
     assert len(predicted) == round(TrackerSettings().show_missed * FPS)
     xs = [faces[0].box[0] for faces in predicted]
     assert all(faces[0].predicted and faces[0].emotion == "happy" for faces in predicted)
     assert xs == sorted(xs, reverse=True) and xs[0] == pytest.approx(60 - 6 * 10, abs=1.0)
     assert out[-1] == []
+
+
+def test_a_new_face_is_unsure_until_its_reading_settles_then_keeps_its_first_emoji() -> None:
+    """At 30 fps, a new face whose first looks read angry and then happy (a face turning towards
+    the camera): without settling it shows angry at once and happy later; settling, it shows the
+    unsure emoji for at least settle_seconds (0.4 s: 12 steps after its first look) and until its
+    average is sure (0.5), then happy, and keeps it."""
+    looks = [{"angry": 0.7}] * 3 + [{"happy": 0.8}] * (2 * FPS)
+    at_once = shown_emotions(Tracker(TrackerSettings(settle_seconds=0.0)), looks)
+    assert at_once[0] == "angry" and at_once[-1] == "happy"
+    tracker = Tracker()
+    shown = [tracker.update([face_at(100, 100, probabilities=p)], t=i / FPS)[0] for i, p in enumerate(looks)]
+    first = [face.unsure for face in shown].index(False)
+    assert round(TrackerSettings().settle_seconds * FPS) <= first < FPS
+    assert all(face.emotion == "neutral" for face in shown[:first])
+    assert {face.emotion for face in shown[first:]} == {"happy"}
+
+
+def test_settling_counts_classifications_not_the_time_a_face_was_away() -> None:
+    """One look, 0.7 s unseen, another look: two classifications are 0.2 s of evidence (the
+    longest step), not 0.7 s, so the face is still unsure."""
+    tracker = Tracker()
+    tracker.update([face_at(100, 100, probabilities={"happy": 0.9})], t=0.0)
+    again = tracker.update([face_at(102, 100, probabilities={"happy": 0.9})], t=0.7)[0]
+    assert again.unsure and again.emotion == "neutral"
+
+
+def test_a_face_found_again_after_a_short_loss_keeps_its_emoji_without_settling_again() -> None:
+    """Settled on surprise over a second, unseen for a second (under forget_after), found again:
+    the same track shows surprise on its first frame back."""
+    tracker = Tracker()
+    for i in range(FPS):
+        first = tracker.update([face_at(100, 100, probabilities={"surprise": 0.8})], t=i / FPS)[0]
+    assert first.emotion == "surprise" and not first.unsure
+    for i in range(FPS, 2 * FPS):
+        tracker.update([], t=i / FPS)
+    again = tracker.update([face_at(104, 98, probabilities={"surprise": 0.8})], t=2.0)[0]
+    assert (again.track_id, again.emotion, again.unsure) == (first.track_id, "surprise", False)

@@ -1,8 +1,8 @@
 """How steady the shown emojis are: changes a second per track, from `vcam annotate --json` records.
 
 A record is one frame: `{"frame": index, "faces": [face.to_json(), ...]}`. The figures are what a
-viewer sees: how often the emoji on each face changes, and into how many tracks the faces fall
-(a person who keeps one track keeps one smoothed emotion)."""
+viewer sees: how often the emoji on each face changes once its first sure one is shown, and into
+how many tracks the faces fall (a person who keeps one track keeps one smoothed emotion)."""
 
 from __future__ import annotations
 
@@ -39,12 +39,18 @@ class Steadiness:
 
 
 def shown_emotions(records: Iterable[Mapping]) -> dict[int, list[tuple[int, str | None]]]:
-    """Per track id, its (frame index, shown emotion) in frame order."""
+    """Per track id, its (frame index, shown emotion) in frame order; None until the track's first
+    sure emoji: the unsure one shown before it, while a new face's reading settles, is a
+    placeholder, not a choice (vcam/track.py)."""
     tracks: dict[int, list[tuple[int, str | None]]] = {}
+    decided: set[int] = set()
     for record in records:
         for face in record["faces"]:
-            if face.get("id") is not None:
-                tracks.setdefault(face["id"], []).append((record["frame"], face.get("emotion")))
+            if (track := face.get("id")) is not None:
+                if not face.get("unsure", False):
+                    decided.add(track)
+                shown = face.get("emotion") if track in decided else None
+                tracks.setdefault(track, []).append((record["frame"], shown))
     return tracks
 
 

@@ -13,6 +13,9 @@ face back after a detector miss is not judged on its first look. 0.4 s averages 
 (its top pick changes 4.4 times a second on the test clip's performer) and still lets a new,
 clear expression lead the average within about a third of a second.
 
+A new face shows the unsure emoji until its reading settles (`settle_seconds` of
+classifications, then sure as an unsure face becomes sure), so its first emoji is one it keeps.
+
 Decisions with memory (hysteresis everywhere):
 - another emotion replaces the shown one only when it leads it by `switch_margin` (0.15);
 - a face becomes unsure (and shows neutral) when its top smoothed probability falls under
@@ -78,6 +81,11 @@ class TrackerSettings:
     | 0.2 s | 2–5 frames | 8 |
 
     Above 0.1 s one reading of a talking face's passing look weighs enough to turn its emoji."""
+    settle_seconds: float = 0.4
+    """Seconds of classifications (each standing for the time since the last, at most
+    `longest_step`) a new track is unsure before its first emoji, which it then shows only as an
+    unsure face becomes sure: at `unsure_below + unsure_gap`. A face's first emoji is then one it
+    keeps (`python -m benchmarks.steady_emojis`, docs/performance.md)."""
     dwell: float = 0.8
     """Least seconds a shown emoji stays, unless a clear and confident change comes (`dwell_seconds`)."""
     switch_margin: float = 0.15
@@ -122,6 +130,8 @@ class EmotionState:
     unsure: bool = False
     classified_at: float = 0.0
     changed_at: float = 0.0
+    evidence: float = 0.0
+    """Seconds of classifications the average holds: the sum of their steps (at most `longest_step` each)."""
 
     @property
     def shown(self) -> str | None:
@@ -141,6 +151,7 @@ class EmotionState:
             if new_look:
                 step = max(step, self.settings.new_look_step)
             weight = 1.0 - math.exp(-step / self.settings.time_constant)
+            self.evidence += step
             self.probabilities = self.probabilities + weight * (probabilities - self.probabilities)
         self.classified_at = t
         self._decide(t)
@@ -150,7 +161,11 @@ class EmotionState:
         leader = int(np.argmax(p))
         top = float(p[leader])
         if self.emotion is None:
-            self.emotion, self.unsure, self.changed_at = EMOTIONS[leader], top < s.unsure_below, t
+            if self.evidence < s.settle_seconds:
+                self.unsure = True  # not settled yet: shown as unsure, and leaves it as an unsure face does
+                return
+            threshold = s.unsure_below + s.unsure_gap if self.unsure else s.unsure_below
+            self.emotion, self.unsure, self.changed_at = EMOTIONS[leader], top < threshold, t
             return
         unsure = top < (s.unsure_below + s.unsure_gap if self.unsure else s.unsure_below)
         emotion = self.emotion
