@@ -110,6 +110,17 @@ def crowd(cutouts: list[Portrait], backdrop: np.ndarray, count: int, face_width:
     return Scene(frame, faces)
 
 
+SOFT_SIGMA, SOFT_JPEG = 1.0, 60
+"""A webcam's or a video call's softness: Gaussian blur σ 1 px, then JPEG at quality 60."""
+
+
+def softened(frame: np.ndarray) -> np.ndarray:
+    """`frame` as a webcam and its compression soften it: a photo's faces are sharper than a
+    1080p camera's."""
+    blurred = cv2.GaussianBlur(frame, (0, 0), SOFT_SIGMA)
+    return cv2.imdecode(cv2.imencode(".jpg", blurred, [cv2.IMWRITE_JPEG_QUALITY, SOFT_JPEG])[1], cv2.IMREAD_COLOR)
+
+
 def near_face(cutouts: list[Portrait], backdrop: np.ndarray, face_height: float, which: int = 0) -> Scene:
     """One face `face_height` px high in the middle of the frame: a person close to the webcam."""
     portrait = cutouts[which]

@@ -458,6 +458,7 @@ def test_state_faces_and_health_are_json(preview):
         assert face["probabilities"] is None or set(face["probabilities"]) == set(EMOTIONS)
         assert set(face["smoothed"]) == set(EMOTIONS) and len(face["box"]) == 4
         assert isinstance(face["unsure"], bool) and (face["emotion"] == "neutral" or not face["unsure"])
+        assert isinstance(face["too_small"], bool) and (face["unsure"] or not face["too_small"])
     assert requests.get(preview.url + "healthz").json()["ok"] is True
 
 

@@ -11,6 +11,7 @@ import reprlib
 from enum import Enum, IntEnum, StrEnum
 from typing import TypeVar
 
+from vcam.emotions import Emotion
 from vcam.errors import UnknownChoice
 
 
@@ -125,3 +126,8 @@ class Faces(StrEnum):
     EVERYONE = "everyone"
     ONLY_ME = "only_me"
 
+
+
+UnsureEmoji = StrEnum("UnsureEmoji", {**{emotion.name: emotion.value for emotion in Emotion}, "NONE": "none"})
+"""What a face the model cannot read shows: one of the emotions' emojis (neutral by default), or
+"none" (the face is left as it is). Made from Emotion, the one table of the emotions."""

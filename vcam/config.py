@@ -13,7 +13,7 @@ from typing import Any
 
 from platformdirs import user_config_dir
 
-from vcam.choices import Detector, Effort, Faces, Fit, PixelFormat, Placement, ViewCount, parse_choice
+from vcam.choices import Detector, Effort, Faces, Fit, PixelFormat, Placement, UnsureEmoji, ViewCount, parse_choice
 from vcam.errors import VcamError
 from vcam.paths import os_problem, write_atomically
 from vcam.shortcut import DEFAULT_TOGGLE_KEY, parse_shortcut
@@ -53,6 +53,7 @@ RANGES: dict[str, Range] = {
     "dwell_seconds": Range(0.0, 60.0),
     "switch_margin": Range(0.0, 1.0),
     "unsure_below": Range(0.0, 1.0),
+    "smallest_readable_face": Range(0, 4096, whole=True),
     "threads": Range(1, os.cpu_count() or 1, whole=True),
     "detect_every": Range(1, 60, whole=True),
     "camera": Range(0, 255, whole=True),  # the webcam's index; a path is checked apart
@@ -69,7 +70,7 @@ A setting that may be None (score_threshold) is checked only when it has a value
 
 
 CHOICES = {"detector": Detector, "placement": Placement, "classify_views": ViewCount, "effort": Effort,
-           "fit": Fit, "pixel_format": PixelFormat, "faces": Faces}
+           "fit": Fit, "pixel_format": PixelFormat, "faces": Faces, "unsure_emoji": UnsureEmoji}
 """Every setting that is a choice, and its enum."""
 
 
@@ -82,7 +83,7 @@ class Config:
     min_face: int = 48
     """Smallest face the "full" detector looks for, in pixels of the camera's frame: faces below
     what the whole frame shows the model (a tenth of the frame's width) are searched for in
-    tiles, a few a frame. 48 finds 71 of 80 faces 48 px wide in a 1080p crowd and all of 64 px;
+    tiles, a few a frame. 48 finds all 80 faces 48 px wide in a 1080p crowd, sharp or softened;
     larger values mean fewer tiles. At least 16 (smaller tiles than the model's input show it
     nothing more); a value at or above what the whole frame finds (so also one larger than the
     frame) means no tiles: the whole-frame pass alone."""
@@ -105,7 +106,12 @@ class Config:
     confident change may come sooner. vcam/track.py explains the defaults."""
     switch_margin: float = 0.15
     unsure_below: float = 0.4
-    """Show the neutral emoji while no emotion's smoothed probability reaches this (0: never)."""
+    """A face is unsure while no emotion's smoothed probability reaches this (0: never)."""
+    smallest_readable_face: int = 10
+    """Faces narrower than this, in camera pixels, are too small to read and always unsure; faces
+    under 24 px need more confidence the smaller they are (vcam/readable.py; 0: no size rule)."""
+    unsure_emoji: UnsureEmoji = UnsureEmoji.NEUTRAL
+    """What an unsure face shows: an emotion's emoji ("neutral") or "none" (the face as it is)."""
     threads: int = 1
     """LiteRT threads per model, the one default every model takes: one spends less CPU a frame than two
     and is no slower under load (python -m benchmarks.threads)."""

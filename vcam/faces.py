@@ -32,7 +32,10 @@ class Face:
     track_id: int | None = None
     emotion: str | None = None
     unsure: bool = False
-    """No emotion clearly ahead (the tracker then shows neutral)."""
+    """No emotion clearly ahead (the tracker then shows the unsure emoji, neutral by default)."""
+    too_small: bool = False
+    """Unsure for its size: too small to read, or read only as surely as would do for a larger face
+    (vcam/readable.py)."""
     smoothed: tuple[float, ...] | None = None
     """The track's probabilities averaged over time, from which the tracker decides the emotion."""
     predicted: bool = False
@@ -74,6 +77,7 @@ class Face:
             else {name: round(p, 4) for name, p in zip(EMOTIONS, self.smoothed)},
             "emotion": self.emotion,
             "unsure": self.unsure,
+            "too_small": self.too_small,
             "predicted": self.predicted,
         }
 

@@ -117,7 +117,7 @@ class Pipeline:
             faces = [] if user is None else [user]
         if reaction is None or user is None:
             return faces
-        return [face.replace(emotion=str(reaction), unsure=False) if face is user else face for face in faces]
+        return [face.replace(emotion=str(reaction), unsure=False, too_small=False) if face is user else face for face in faces]
 
     # --- what the user changes while it runs ---------------------------------------------------
 

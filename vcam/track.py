@@ -48,8 +48,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from vcam.choices import UnsureEmoji
 from vcam.emotions import EMOTIONS
 from vcam.faces import Face, Point, ious
+from vcam.readable import Readability, face_width
 
 if TYPE_CHECKING:
     from vcam.config import Config
@@ -96,7 +98,12 @@ class TrackerSettings:
     the top pick is right for only 34.7 % of them (72.9 % for the rest): weights/README.md."""
     unsure_gap: float = 0.1
     """An unsure face is sure again only when its top smoothed probability reaches
-    `unsure_below` + this."""
+    `unsure_below` + this (or what its size needs + this)."""
+    smallest_readable: float = 10.0
+    """Faces narrower than this, in frame pixels, are too small to read, and smaller faces than
+    24 px need more confidence (vcam/readable.py; 0: no size rule)."""
+    unsure_emoji: str | None = "neutral"
+    """The emoji an unsure face shows; None: none (the face is left as it is)."""
     confident_above: float = 0.6
     """A change to an emotion this probable, leading by twice the margin, need not wait for the dwell."""
     match_iou: float = 0.3
@@ -112,11 +119,17 @@ class TrackerSettings:
     forget_after: float = 1.5
     """Seconds a track without a detection is kept to be found again; then it is dropped."""
 
+    @property
+    def readability(self) -> Readability:
+        return Readability(smallest=self.smallest_readable, unsure_below=self.unsure_below)
+
 
 def tracker_settings(config: Config) -> TrackerSettings:
     """The tracker's settings from the user's: the config's names are the ones users read."""
     return TrackerSettings(time_constant=config.smoothing_seconds, dwell=config.dwell_seconds,
-                           switch_margin=config.switch_margin, unsure_below=config.unsure_below)
+                           switch_margin=config.switch_margin, unsure_below=config.unsure_below,
+                           smallest_readable=config.smallest_readable_face,
+                           unsure_emoji=None if config.unsure_emoji is UnsureEmoji.NONE else str(config.unsure_emoji))
 
 
 @dataclass
@@ -128,6 +141,10 @@ class EmotionState:
     emotion: str | None = None
     """The emotion decided on (also kept while unsure, to come back to)."""
     unsure: bool = False
+    too_small: bool = False
+    """Unsure for the face's size: too small to read, or read with a confidence enough only for a larger face."""
+    width: float = math.inf
+    """The face's width at its last classification, frame pixels."""
     classified_at: float = 0.0
     changed_at: float = 0.0
     evidence: float = 0.0
@@ -135,15 +152,19 @@ class EmotionState:
 
     @property
     def shown(self) -> str | None:
-        return "neutral" if self.unsure else self.emotion
+        return self.settings.unsure_emoji if self.unsure else self.emotion
 
     def shown_fields(self) -> dict[str, object]:
-        """What a face carries of this state: the shown emotion, unsure, the smoothed probabilities."""
+        """What a face carries of this state: the shown emotion, unsure (and whether for its size),
+        the smoothed probabilities."""
         smoothed = None if self.probabilities is None else tuple(float(p) for p in self.probabilities)
-        return {"emotion": self.shown, "unsure": self.unsure, "smoothed": smoothed}
+        return {"emotion": self.shown, "unsure": self.unsure, "too_small": self.unsure and self.too_small,
+                "smoothed": smoothed}
 
-    def update(self, probabilities: np.ndarray, t: float, new_look: bool = False) -> None:
-        """A classification at `t`; `new_look`: the face's look had changed much since the last."""
+    def update(self, probabilities: np.ndarray, t: float, new_look: bool = False, width: float = math.inf) -> None:
+        """A classification at `t` of a face `width` px wide; `new_look`: the face's look had
+        changed much since the last."""
+        self.width = width
         if self.probabilities is None:
             self.probabilities = probabilities
         else:
@@ -160,20 +181,23 @@ class EmotionState:
         s, p = self.settings, self.probabilities
         leader = int(np.argmax(p))
         top = float(p[leader])
+        readability = s.readability
+        self.too_small = readability.too_small(self.width, top)
+        needed = float(readability.needs(self.width))
         if self.emotion is None:
             if self.evidence < s.settle_seconds:
                 self.unsure = True  # not settled yet: shown as unsure, and leaves it as an unsure face does
                 return
-            threshold = s.unsure_below + s.unsure_gap if self.unsure else s.unsure_below
+            threshold = needed + s.unsure_gap if self.unsure else needed
             self.emotion, self.unsure, self.changed_at = EMOTIONS[leader], top < threshold, t
             return
-        unsure = top < (s.unsure_below + s.unsure_gap if self.unsure else s.unsure_below)
+        unsure = top < (needed + s.unsure_gap if self.unsure else needed)
         emotion = self.emotion
         if not unsure and (self.unsure or p[leader] - p[EMOTIONS.index(emotion)] > s.switch_margin):
             emotion = EMOTIONS[leader]
-        shown = "neutral" if unsure else emotion
+        shown = s.unsure_emoji if unsure else emotion
         if shown != self.shown:
-            lead = top - float(p[EMOTIONS.index(self.shown)])
+            lead = top - float(p[EMOTIONS.index(self.shown)]) if self.shown is not None else top
             confident = not unsure and top >= s.confident_above and lead >= 2 * s.switch_margin
             if t - self.changed_at < s.dwell and not confident:
                 return
@@ -267,7 +291,7 @@ class Tracker:
                 track.follow(face, t)
             if face.probabilities is not None:
                 track.emotion.update(np.asarray(face.probabilities, np.float64), t,
-                                     new_look=f < len(new_looks) and new_looks[f])
+                                     new_look=f < len(new_looks) and new_looks[f], width=face_width(face))
             result.append(face.replace(track_id=track.track_id, **track.emotion.shown_fields()))
         matched = set(map(id, track_of.values()))
         for track, (dx, dy) in zip(list(self._tracks), shifts):  # the tracks from before this frame
@@ -284,7 +308,7 @@ class Tracker:
         if not self._tracks or not faces:
             return {}
         last = [track.face for track in self._tracks]
-        boxes = np.array([face.box for face in last])
+        boxes = np.array([face.box for face in last], np.float64)
         boxes[:, :2] += shifts
         overlap = ious(boxes, np.array([face.box for face in faces]))
         distance = keypoint_distances(last, shifts, faces)
