@@ -130,14 +130,27 @@ def near_face(cutouts: list[Portrait], backdrop: np.ndarray, face_height: float,
     return Scene(frame, [box])
 
 
+EDGES = ("left", "right", "bottom", "bottom-left", "bottom-right")
+"""The edges and corners a face is cut by: people lean and walk out sideways and come close to
+the camera; the top of the frame cuts a forehead, not a face."""
+
+
 def out_of_frame(cutouts: list[Portrait], backdrop: np.ndarray, face_height: float, share: float,
                  side: str, which: int = 0) -> Scene:
-    """One face `face_height` px high with `share` of its box beyond the frame's `side` edge."""
+    """One face `face_height` px high with `share` of its box beyond the frame's `side` edge: one
+    of EDGES, a corner cutting that share both ways."""
     portrait = cutouts[which]
     width = face_height * portrait.box[2] / portrait.box[3]
     frame = backdrop.copy()
-    cx = width * (0.5 - share) if side == "left" else backdrop.shape[1] - width * (0.5 - share)
-    box = paste(frame, portrait, width, cx, backdrop.shape[0] / 2)
+    height_px, width_px = backdrop.shape[:2]
+    cx, cy = width_px / 2, height_px / 2
+    if "left" in side:
+        cx = width * (0.5 - share)
+    if "right" in side:
+        cx = width_px - width * (0.5 - share)
+    if "bottom" in side:
+        cy = height_px - face_height * (0.5 - share)
+    box = paste(frame, portrait, width, cx, cy)
     return Scene(frame, [box])
 
 

@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", default="PublicTest")
     parser.add_argument("--quantize", choices=QUANTIZATIONS, default="none",
                         help="store the weights as float16 or int8 (dynamic); checked by agreement with Keras "
-                             f"(at least {AGREEMENT:.0%} of the faces) instead of equal outputs")
+                             f"(at least {100 * AGREEMENT:.0f} %% of the faces) instead of equal outputs")
     args = parser.parse_args(argv)
     if not args.model.is_file():
         raise DataError(f"{args.model} does not exist; pass the .keras file a training run saved")

