@@ -251,7 +251,9 @@ def test_a_face_leaving_by_the_frame_edge_keeps_its_emoji_a_moment_then_is_dropp
     """The real photo slid left 20 px a frame at 30 fps until the face has left: the face keeps one
     track while the detector finds it; once the detector loses it at the border, its emoji goes
     on, moving left with the face's last motion, for show_missed (9 frames), and then the track
-    is no longer shown."""
+    is no longer shown. (Half out of the frame, the face is found through the mirrored frame,
+    vcam/cut_faces.py, with the whole face's box: its last boxes jump between the visible part's
+    and the whole face's, so the motion it goes on with is slower than the slide's 20 px.)"""
     photo = cv2.imread(str(media / "obama-720p.jpg"))
     pipeline = Pipeline.from_config(Config())
     results = []
@@ -267,5 +269,5 @@ def test_a_face_leaving_by_the_frame_edge_keeps_its_emoji_a_moment_then_is_dropp
     assert len(kept) == round(pipeline.tracker.settings.show_missed * 30)
     assert all(faces[0].predicted and faces[0].emotion == results[last][0].emotion for faces in kept)
     xs = [results[last][0].box[0]] + [faces[0].box[0] for faces in kept]
-    assert all(-30 < later - earlier < -10 for earlier, later in zip(xs, xs[1:]))  # about 20 px a frame
+    assert all(-30 < later - earlier < -6 for earlier, later in zip(xs, xs[1:]))  # leftwards, up to 20 px a frame
     assert results[-1] == []

@@ -96,9 +96,10 @@ class FaceDetector:
         found = self.detections(gray_to_bgr(frame))
         return faces_from(weighted_nms(found.rows, found.scores, self.nms_iou))
 
-    def detections(self, frame: np.ndarray, region: Region | None = None) -> Detections:
+    def detections(self, frame: np.ndarray, region: Region | None = None, least_score: float | None = None) -> Detections:
         """The model's detections over `region` (x, y, w, h; default: the whole frame), before
-        merging, in frame pixels: what a tiled pass gathers over its tiles and merges once."""
+        merging, in frame pixels: what a tiled pass gathers over its tiles and merges once. With
+        `least_score` (EDGE_SCORE at least), every detection that scores it, wherever it lies."""
         frame_width = frame.shape[1]
         x, y, width, height = region or (0, 0, frame_width, frame.shape[0])
         frame = frame[y:y + height, x:x + width]
@@ -126,6 +127,8 @@ class FaceDetector:
         decoded[:, 0::2] = (decoded[:, 0::2] * size - pad_x) / scale + x
         decoded[:, 1::2] = (decoded[:, 1::2] * size - pad_y) / scale + y
         found = Detections(decoded, scores)
+        if least_score is not None:
+            return found.where(scores >= least_score)
         if region is not None:  # a tile: its faces are small, and the lower bar for cut faces is for near ones
             return found.where(scores >= self.score_threshold)
         return found.where((scores >= self.score_threshold) | cut_by_frame(decoded, frame_width))

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vcam.config import MIN_FACE_REACH
+from vcam.cut_faces import cut_faces
 from vcam.detect import Detections, FaceDetector, Region, faces_from, gray_to_bgr, weighted_nms
 from vcam.faces import Box, Face
 
@@ -134,11 +135,19 @@ class TiledDetector:
         frame = gray_to_bgr(frame)
         parts = [self.whole.detections(frame)]
         parts += [tile_detections(self.tile_detector, frame, tile) for tile in self.plan(frame)]
-        return self.merge(parts)
+        faces = self.merge(parts)
+        return faces + cut_faces(self.whole, frame, faces, self.tile_detector)
 
     def merge(self, parts: list[Detections]) -> list[Face]:
         found = Detections.joined(parts)
         return faces_from(weighted_nms(found.rows, found.scores, self.nms_iou))
+
+
+CUT_EVERY = 8
+"""Live, the frame's edges are searched for cut faces (vcam/cut_faces.py, one more pass of the
+whole-frame model) at once where the picture changed at an edge (someone leaning in), on every
+detection while a face is at an edge (leaving, or cut), and else on every this many detections:
+a frame with nobody at its edges pays for one pass in eight."""
 
 
 FOCUS_TILES = 2
@@ -176,6 +185,19 @@ def changed_tiles(tiles: list[Tile], changed: np.ndarray, size: tuple[int, int],
         if (count := int(cells.sum())) >= FOCUS_CELLS:
             counts.append((-count / cells.size, index))
     return [index for _, index in sorted(counts)[:most]]
+
+
+def near_edge(box: Box, size: tuple[int, int]) -> bool:
+    """Whether a face `box` (x, y, w, h) comes within half its width of the left, right or bottom
+    edge of a frame of `size` (width × height), or past it: a face that may be leaving, or is cut."""
+    x, y, w, h = box
+    return x < w / 2 or x + w > size[0] - w / 2 or y + h > size[1] - w / 2
+
+
+def at_edges(changed: np.ndarray) -> bool:
+    """Whether `changed` (a boolean grid over a frame) holds a cell on the frame's left, right or
+    bottom edge: something came or went where the frame cuts faces."""
+    return bool(changed[:, 0].any() or changed[:, -1].any() or changed[-1].any())
 
 
 def cells_under(grid: np.ndarray, size: tuple[int, int], boxes: Iterable[Box], grow: float) -> np.ndarray:
@@ -224,6 +246,14 @@ class TileRotation:
         self._kept: list[Detections] = []
         self._whole = Detections.none()
         self._next = 0
+        self._cut: list[Face] = []
+        self._since_cut = 0
+        self._near_edge = False
+
+    @property
+    def cut(self) -> list[Face]:
+        """The faces of the last detection that the frame's edge cuts (vcam/cut_faces.py)."""
+        return self._cut
 
     def tiles_per_frame(self, width: int, height: int) -> int:
         return max(1, round(width * height / self.pixels_per_tile))
@@ -235,7 +265,8 @@ class TileRotation:
         frame = gray_to_bgr(frame)
         tiles = self.tiled.plan(frame)
         size = (frame.shape[1], frame.shape[0])
-        if size != self._size:  # a first frame: every tile
+        first = size != self._size
+        if first:  # every tile
             self._size, self._next = size, 0
             self._kept = [Detections.none()] * len(tiles)
             visit: list[int] = list(range(len(tiles)))
@@ -256,4 +287,15 @@ class TileRotation:
         kept = [found if index in visited else found.where(found.rows[:, 2] - found.rows[:, 0] < largest)
                 for index, found in enumerate(self._kept)]
         self._whole = self.tiled.whole.detections(frame)
-        return self.tiled.merge([self._whole, *kept])
+        faces = self.tiled.merge([self._whole, *kept])
+        # The edges: on a first frame, where they changed, while a face is at one (it may be leaving, or
+        # cut), and every CUT_EVERY detections.
+        self._since_cut += 1
+        if (first or self._near_edge or self._since_cut >= CUT_EVERY
+                or (changed is not None and at_edges(changed))):
+            self._cut, self._since_cut = cut_faces(self.tiled.whole, frame, faces, self.tiled.tile_detector), 0
+        else:
+            self._cut = []
+        faces = faces + self._cut
+        self._near_edge = any(near_edge(face.box, size) for face in faces)
+        return faces
