@@ -3,6 +3,7 @@ true expression changes at known times and on a clip of small moving faces, at 1
 fps, plus a plot of one track.
 
     python -m benchmarks.steady_emojis [--before OLD.json] [--plot docs/steady-emojis.png] [--settle 0 0.3]
+        [--changes-per-second 0 0.5]
 
 The test clip is detected and classified once per frame; the tracker then runs over those
 faces at each rate (15 fps: every other frame; 60 fps: each frame twice, at its own time), the
@@ -10,7 +11,8 @@ classifications being the same pictures. `--before` reads a `vcam annotate --jso
 made by an earlier version, for the figures before. The known-changes clip is made at each rate
 and goes through the whole pipeline, and so does the clip of six faces 44 px wide, from the photos
 of tests/media, gliding around the frame (benchmarks/scenes.py). Each figure is given for each
-`--settle` (the tracker's settle_seconds; 0: a new face shows its first reading at once)."""
+`--settle` (the tracker's settle_seconds; 0: a new face shows its first reading at once) and
+each `--changes-per-second` (the tracker's budget of changes; 0: none)."""
 
 from __future__ import annotations
 
@@ -196,6 +198,8 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, help="write the plot of the longest track at 30 fps here (PNG)")
     parser.add_argument("--settle", type=float, nargs="+", default=[0.0, TrackerSettings().settle_seconds],
                         help="the settle_seconds to compare (default: 0, as before, and the default)")
+    parser.add_argument("--changes-per-second", type=float, nargs="+", default=[TrackerSettings().changes_per_second],
+                        help="the tracker's budgets of emoji changes a second to compare (0: none; default: the default)")
     args = parser.parse_args()
     config = Config()
     pipeline = Pipeline.from_config(config)
@@ -208,14 +212,14 @@ def main() -> None:
     if args.before:
         print(f"  before  : {describe(json.loads(args.before.read_text())['frames'], fps, fps, shots)}")
     clip = known_changes_clip(args.data)
-    for settle in args.settle:
-        settings = replace(tracker_settings(config), settle_seconds=settle)
+    for settle, budget in [(settle, budget) for settle in args.settle for budget in args.changes_per_second]:
+        settings = replace(tracker_settings(config), settle_seconds=settle, changes_per_second=budget)
         pipeline.tracker = Tracker(settings)
-        print(f"settle_seconds {settle:g}:")
+        print(f"settle_seconds {settle:g}, changes_per_second {budget:g}:")
         for rate in RATES:
             records = tracked_at(frames, fps, rate, settings)
             print(f"  {rate:2d} fps  : {describe(records, rate, fps, shots)}")
-            if rate == 30 and args.plot and settle == args.settle[-1]:
+            if rate == 30 and args.plot and (settle, budget) == (args.settle[-1], args.changes_per_second[-1]):
                 print(f"  plotted track {plot_track(records, rate, args.plot)} into {args.plot}")
         print(f"  known changes: {' → '.join(clip.emotions)}, {clip.segment_seconds:g} s each, true changes at "
               f"{', '.join(f'{t:g} s' for t in clip.change_times())}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -70,7 +71,8 @@ def shown_emotions(tracker: Tracker, sequence: list[dict[str, float]]) -> list[s
     return [tracker.update([face_at(100, 100, probabilities=p)])[0].emotion for p in sequence]
 
 
-UNSMOOTHED = TrackerSettings(time_constant=1e-9, dwell=0.0, switch_margin=0.0, unsure_gap=0.0, settle_seconds=0.0)
+UNSMOOTHED = TrackerSettings(time_constant=1e-9, dwell=0.0, switch_margin=0.0, unsure_gap=0.0, settle_seconds=0.0,
+                            changes_per_second=0.0)
 """Each frame decides alone: no average, no dwell, no hysteresis, no settling."""
 FPS = 30
 HALF_A_SECOND = FPS // 2
@@ -112,7 +114,8 @@ def test_one_smoothing_step_is_the_exponential_moving_average_in_seconds(offset:
     weight = 1 - np.exp(-dt / 0.3)
     smoothed = weight * np.array(distribution(**new)) + (1 - weight) * np.array(distribution(**old))
     lead = smoothed[EMOTIONS.index("happy")] - smoothed[EMOTIONS.index("neutral")]
-    tracker = Tracker(TrackerSettings(time_constant=0.3, dwell=0.0, switch_margin=lead + offset, settle_seconds=0.0))
+    tracker = Tracker(TrackerSettings(time_constant=0.3, dwell=0.0, switch_margin=lead + offset, settle_seconds=0.0,
+                                      changes_per_second=0.0))
     first = tracker.update([face_at(100, 100, probabilities=old)], t=5.0)[0]
     second = tracker.update([face_at(100, 100, probabilities=new)], t=5.0 + dt)[0]
     np.testing.assert_allclose(second.smoothed, smoothed)
@@ -157,7 +160,7 @@ def test_the_unsure_state_has_hysteresis() -> None:
 
     raw = unsure_flags(UNSMOOTHED)
     assert flips(raw) >= 15
-    steady = unsure_flags(TrackerSettings(time_constant=1e-9, dwell=0.0, settle_seconds=0.0))  # hysteresis alone
+    steady = unsure_flags(TrackerSettings(time_constant=1e-9, dwell=0.0, settle_seconds=0.0, changes_per_second=0.0))  # hysteresis alone
     assert flips(steady) == 1 and steady[-1] is True
     assert flips(unsure_flags(TrackerSettings(settle_seconds=0.0))) <= 1
 
@@ -166,7 +169,7 @@ def test_the_dwell_holds_an_emoji_unless_a_change_is_clear_and_confident() -> No
     """Without smoothing, a leader that changes every 5 frames (1/6 s) with a modest lead is
     shown for at least the dwell's 24 frames each time; a confident one (0.8, leading by 0.7)
     is shown at once."""
-    settings = TrackerSettings(time_constant=1e-9, dwell=0.8, settle_seconds=0.0)
+    settings = TrackerSettings(time_constant=1e-9, dwell=0.8, settle_seconds=0.0, changes_per_second=0.0)
     modest = [{"sad": 0.55, "angry": 0.3}] * 5 + [{"angry": 0.55, "sad": 0.3}] * 5
     shown = shown_emotions(Tracker(settings), modest * 9)
     runs = [len(list(group)) for _, group in itertools.groupby(shown)]
@@ -252,3 +255,43 @@ def test_a_face_found_again_after_a_short_loss_keeps_its_emoji_without_settling_
         tracker.update([], t=i / FPS)
     again = tracker.update([face_at(104, 98, probabilities={"surprise": 0.8})], t=2.0)[0]
     assert (again.track_id, again.emotion, again.unsure) == (first.track_id, "surprise", False)
+
+
+def shown_at(tracker: Tracker, sequence: list[dict[str, float]]) -> list[str | None]:
+    """As shown_emotions, frame i at i / FPS seconds."""
+    return [tracker.update([face_at(100, 100, probabilities=p)], t=i / FPS)[0].emotion for i, p in enumerate(sequence)]
+
+
+def changes(shown: list[str | None]) -> int:
+    return sum(1 for before, after in zip(shown, shown[1:]) if before != after)
+
+
+@pytest.mark.parametrize("every", [0.5, 1.0, 1.5])
+def test_a_face_changes_its_emoji_at_most_half_a_time_a_second_over_its_life(every: float) -> None:
+    """Clear, confident readings that turn from happy to sad and back every `every` seconds for
+    6 s: the dwell alone would follow each turn; the budget spends one change per 2 s of the face's life."""
+    settings = TrackerSettings(settle_seconds=0.0)
+    turn = round(every * FPS)
+    sequence = ([{"happy": 0.9}] * turn + [{"sad": 0.9}] * turn) * round(3 / every)
+    shown = shown_at(Tracker(settings), sequence)
+    without = shown_at(Tracker(replace(settings, changes_per_second=0.0)), sequence)
+    assert changes(without) >= round(6 / every) - 1
+    assert 1 <= changes(shown) <= settings.changes_per_second * len(sequence) / FPS
+
+
+def test_a_face_that_held_its_emoji_shows_a_true_change_at_once() -> None:
+    """A face happy for 3 s that turns clearly sad: shown as fast as without a budget."""
+    sequence = [{"happy": 0.9}] * (3 * FPS) + [{"sad": 0.9}] * FPS
+    shown = shown_at(Tracker(), sequence)
+    without = shown_at(Tracker(TrackerSettings(changes_per_second=0.0)), sequence)
+    assert shown == without and shown[-1] == "sad"
+    assert shown.index("sad") - 3 * FPS <= HALF_A_SECOND
+
+
+def test_a_new_face_that_turns_within_its_first_two_seconds_waits_for_its_budget() -> None:
+    """Happy for 1 s, then clearly sad: a change 1 s into a face's life would be one change in a
+    second; it shows once the face is 2 s old."""
+    sequence = [{"happy": 0.9}] * FPS + [{"sad": 0.9}] * (2 * FPS)
+    shown = shown_at(Tracker(), sequence)
+    assert shown[FPS - 1] == "happy" and shown[-1] == "sad"
+    assert shown.index("sad") == pytest.approx(2 * FPS, abs=1)

@@ -25,8 +25,12 @@ Decisions with memory (hysteresis everywhere):
   so a faster change is almost always the classifier's noise. Only a clear and confident
   change overrides the dwell sooner: the new emotion's smoothed probability at least
   `confident_above` (0.6) and its lead over the shown one at least twice `switch_margin`.
-With these defaults a face changes its emoji at most 1/0.8 = 1.25 times a second even in the
-worst case, and a real change of expression is shown within about 0.3–0.4 s
+- over its life a face changes its emoji at most `changes_per_second` (0.5) times a second: each
+  change spends one of a budget that fills at that rate from the face's first classification,
+  holding at most `change_burst` (2). A face that came a second ago and showed one emoji has
+  not earned a change yet; one that has held its emoji for seconds changes at once.
+With these defaults a face changes its emoji at most 1/0.8 = 1.25 times a second in a burst, 0.5
+times a second over any track, and a real change of expression is shown within about 0.3–0.4 s
 (`benchmarks/steady_emojis.py` measures both on the test clip and on a clip with known changes).
 
 Tracks that last: faces are matched to tracks by overlap (IoU) with the track's predicted box
@@ -90,6 +94,13 @@ class TrackerSettings:
     keeps (`python -m benchmarks.steady_emojis`, docs/performance.md)."""
     dwell: float = 0.8
     """Least seconds a shown emoji stays, unless a clear and confident change comes (`dwell_seconds`)."""
+    changes_per_second: float = 0.5
+    """Most emoji changes a second over a track's life: the rate its budget of changes fills at, from
+    its first classification (0: no budget). Tracks of 1–2 s that showed one emoji and then
+    another changed 0.6 times a second on the test clip and on small moving faces; a true change
+    on a face that has held its emoji for 2 s still shows at once (docs/performance.md)."""
+    change_burst: float = 2.0
+    """Most changes the budget holds: after a long still spell, two changes may come a dwell apart."""
     switch_margin: float = 0.15
     """How far another emotion must lead the shown one, in smoothed probability, to replace it."""
     unsure_below: float = 0.4
@@ -149,6 +160,11 @@ class EmotionState:
     changed_at: float = 0.0
     evidence: float = 0.0
     """Seconds of classifications the average holds: the sum of their steps (at most `longest_step` each)."""
+    budget: float = 0.0
+    """Changes of its emoji the face may still make (`changes_per_second`), as of `budget_at`."""
+    budget_at: float | None = None
+    was_sure: bool = False
+    """Whether the face has shown a sure emoji: the changes before its first are not spent from the budget."""
 
     @property
     def shown(self) -> str | None:
@@ -165,6 +181,8 @@ class EmotionState:
         """A classification at `t` of a face `width` px wide; `new_look`: the face's look had
         changed much since the last."""
         self.width = width
+        if self.budget_at is None:
+            self.budget_at = t
         if self.probabilities is None:
             self.probabilities = probabilities
         else:
@@ -190,6 +208,7 @@ class EmotionState:
                 return
             threshold = needed + s.unsure_gap if self.unsure else needed
             self.emotion, self.unsure, self.changed_at = EMOTIONS[leader], top < threshold, t
+            self.was_sure = not self.unsure
             return
         unsure = top < (needed + s.unsure_gap if self.unsure else needed)
         emotion = self.emotion
@@ -201,8 +220,16 @@ class EmotionState:
             confident = not unsure and top >= s.confident_above and lead >= 2 * s.switch_margin
             if t - self.changed_at < s.dwell and not confident:
                 return
+            if s.changes_per_second > 0 and self.was_sure:
+                at = t if self.budget_at is None else self.budget_at
+                budget = min(s.change_burst, self.budget + max(t - at, 0.0) * s.changes_per_second)
+                self.budget, self.budget_at = budget, t
+                if budget < 1.0:
+                    return
+                self.budget -= 1.0
             self.changed_at = t
         self.emotion, self.unsure = emotion, unsure
+        self.was_sure = self.was_sure or not unsure
 
 
 @dataclass
