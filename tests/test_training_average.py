@@ -56,6 +56,20 @@ def test_average_means_the_last_epochs_and_re_estimates_batch_norm(tmp_path: Pat
     assert export.main(["--model", str(out), "--out", str(tflite), "--data", str(fer_npz)]) == 0
     assert export.max_difference(out, tflite, prepare_faces(small_faces[0])) <= 1e-4
 
+    # Given checkpoints, a file named twice weighing twice: a model and its fine-tune.
+    soup = tmp_path / "soup.keras"
+    named = [str(run / "epochs" / "epoch_002.keras")] + [str(run / "epochs" / "epoch_003.keras")] * 2
+    assert average.main(["--models", *named, "--data", str(fer_npz), "--split", "PublicTest", "--batch-size", "50",
+                         "--out", str(soup)]) == 0
+    assert "averaged 3 models" in capsys.readouterr().out
+    np.testing.assert_allclose(np.asarray(load(soup).layers[conv].kernel),
+                               (np.asarray(two.layers[conv].kernel) + 2 * np.asarray(three.layers[conv].kernel)) / 3,
+                               rtol=1e-5, atol=1e-6)
+    assert average.main(["--models", str(tmp_path / "missing.keras"), "--data", str(fer_npz),
+                         "--out", str(tmp_path / "none.keras")]) == 2
+    assert "missing.keras does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "none.keras").exists()
+
     # A run that starts over (here: its last checkpoint is gone) clears the earlier run's epochs.
     (run / "last.keras").unlink()
     assert train.main([*common, "--epochs", "1"]) == 0

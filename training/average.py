@@ -11,6 +11,13 @@ schedule that decays to zero the last epochs move little and the gain is small; 
 therefore ships whichever of the average and the best epoch scores higher.
 Writes `averaged.keras` (float32, no optimizer state) into the run folder, or --out; score it
 with training.evaluate and ship it with training.export like any checkpoint.
+
+`--models A.keras B.keras ...` averages the given checkpoints instead, a file named twice counting
+twice: a model and its fine-tunes (`training.train --init`) lie in one basin too, and their mean
+(Wortsman et al. 2022, "WiSE-FT") often keeps what each gained:
+
+    python -m training.average --models weights/emotion.keras ~/.cache/vcam-runs/ferplus-ft/epochs/epoch_004.keras \
+        --out soup.keras
 """
 
 from __future__ import annotations
@@ -75,20 +82,36 @@ def average_run(run_dir: Path, last: int, data: Path, split: str, batch_size: in
     norm re-estimated on `split` of `data`; returns the summary line."""
     out = out or run_dir / "averaged.keras"
     paths = epoch_checkpoints(run_dir, last)
+    average_into(paths, out, data, split, batch_size)
+    return f"averaged {len(paths)} epochs ({paths[0].name} to {paths[-1].name}) into {out}"
+
+
+def average_models(paths: list[Path], out: Path, data: Path, split: str, batch_size: int) -> str:
+    """Average the checkpoints `paths` (one net) into `out`; returns the summary line."""
+    for path in paths:
+        if not path.is_file():
+            raise AverageError(f"{path} does not exist; pass .keras files that training saved")
+    average_into(paths, out, data, split, batch_size)
+    return f"averaged {len(paths)} models ({', '.join(path.name for path in paths)}) into {out}"
+
+
+def average_into(paths: list[Path], out: Path, data: Path, split: str, batch_size: int) -> None:
+    """The mean of `paths`, batch norm re-estimated on `split` of `data`, written to `out`."""
     require_output_folder(out)
     faces = load_faces(data, split)
     model = average_weights(paths)
     recalibrate_batchnorm(model, recalibration_sample(faces.inputs(), batch_size), batch_size)
     with atomic_output(out) as partial:  # keeps the .keras suffix, which Keras requires
         model.save(partial)
-    return f"averaged {len(paths)} epochs ({paths[0].name} to {paths[-1].name}) into {out}"
 
 
 @one_line_errors
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.average", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run-dir", type=Path, required=True, help="a run folder trained with --keep-epochs")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run-dir", type=Path, help="a run folder trained with --keep-epochs")
+    source.add_argument("--models", type=Path, nargs="+", help="checkpoints of one net to average (with --out)")
     parser.add_argument("--last", type=int, default=10, help="average this many of the latest epochs (default 10)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="faces to re-estimate batch norm on")
     parser.add_argument("--split", default="Training", help="split of --data for batch norm (default: Training)")
@@ -97,6 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.last < 1:
         parser.error(f"--last must be 1 or more, not {args.last}")
+    if args.models:
+        if args.out is None:
+            parser.error("--models needs --out: where to write the averaged model")
+        print(average_models([path.expanduser() for path in args.models], args.out, args.data, args.split,
+                             args.batch_size))
+        return 0
     print(average_run(args.run_dir.expanduser(), args.last, args.data, args.split, args.batch_size, args.out))
     return 0
 
