@@ -146,7 +146,7 @@ class TiledDetector:
 CUT_EVERY = 8
 """Live, the frame's edges are searched for cut faces (vcam/cut_faces.py, one more pass of the
 whole-frame model) at once where the picture changed at an edge (someone leaning in), on every
-detection while a face is at an edge (leaving, or cut), and else on every this many detections:
+detection while a face reaches past an edge (leaving, or cut), and else on every this many detections:
 a frame with nobody at its edges pays for one pass in eight."""
 
 
@@ -188,10 +188,15 @@ def changed_tiles(tiles: list[Tile], changed: np.ndarray, size: tuple[int, int],
 
 
 def near_edge(box: Box, size: tuple[int, int]) -> bool:
-    """Whether a face `box` (x, y, w, h) comes within half its width of the left, right or bottom
-    edge of a frame of `size` (width × height), or past it: a face that may be leaving, or is cut."""
+    """Whether a face `box` (x, y, w, h) reaches past the left, right or bottom edge of a frame of
+    `size` (width × height) by LEAVING of its size: a face that is leaving, or is cut."""
     x, y, w, h = box
-    return x < w / 2 or x + w > size[0] - w / 2 or y + h > size[1] - w / 2
+    return -x >= LEAVING * w or x + w - size[0] >= LEAVING * w or y + h - size[1] >= LEAVING * h
+
+
+LEAVING = 0.05
+"""Share of a face beyond the frame that has the edges searched on every detection: a face found
+whole right at the edge (its box a few pixels over) is not leaving."""
 
 
 def at_edges(changed: np.ndarray) -> bool:
@@ -288,7 +293,7 @@ class TileRotation:
                 for index, found in enumerate(self._kept)]
         self._whole = self.tiled.whole.detections(frame)
         faces = self.tiled.merge([self._whole, *kept])
-        # The edges: on a first frame, where they changed, while a face is at one (it may be leaving, or
+        # The edges: on a first frame, where they changed, while a face reaches past one (leaving, or
         # cut), and every CUT_EVERY detections.
         self._since_cut += 1
         if (first or self._near_edge or self._since_cut >= CUT_EVERY
