@@ -106,3 +106,21 @@ def clip_frames(media: Path) -> list[np.ndarray]:
     from media_files import read_all_frames
 
     return read_all_frames(media / "short_hamilton_clip.mp4")
+
+
+@pytest.fixture(scope="module")
+def room_detector():
+    """The "full" (room) detector: the whole frame, tiles in turn, the edges (vcam/tiles.py)."""
+    from vcam.config import Config
+    from vcam.pipeline import build_detector
+    from vcam.tiles import TileRotation
+
+    detector = build_detector(Config(detector="full"))
+    assert isinstance(detector, TileRotation)
+    return detector
+
+
+def searched(detector, frame: np.ndarray) -> list:
+    """`frame` as a photo or a camera's first frame: every tile and the edges searched."""
+    detector.reset()
+    return detector.detect(frame)

@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 
 from benchmarks import scenes
+from conftest import searched
 from vcam.choices import Detector
 from vcam.config import Config
 from vcam.cut_faces import cut_faces
 from vcam.detect import FaceDetector
-from vcam.faces import Face, iou
+from vcam.faces import iou
 from vcam.pipeline import build_detector
-from vcam.tiles import CUT_EVERY, TileRotation
+from vcam.tiles import CUT_EVERY
 
 PHOTOS = ("two_people.jpg", "obama-720p.jpg", "biden.jpg")
 
@@ -30,19 +31,6 @@ def cutouts(media: Path) -> list[scenes.Portrait]:
 @pytest.fixture(scope="module")
 def backdrop(media: Path) -> np.ndarray:
     return scenes.blurred_background(media, 1280, 720)
-
-
-@pytest.fixture(scope="module")
-def room_detector() -> TileRotation:
-    detector = build_detector(Config(detector="full"))
-    assert isinstance(detector, TileRotation)
-    return detector
-
-
-def searched(detector: TileRotation, frame: np.ndarray) -> list[Face]:
-    """`frame` as a photo or a camera's first frame: every tile and the edges searched."""
-    detector.reset()
-    return detector.detect(frame)
 
 
 def cut_photo(image: np.ndarray, box: tuple[float, float, float, float], share: float,

@@ -209,27 +209,15 @@ def test_shrink_matches_area_averaging(photos, size) -> None:
 # real photos (benchmarks/scenes.py).
 
 from benchmarks import scenes  # noqa: E402
+from conftest import searched  # noqa: E402
 from vcam.errors import VcamError  # noqa: E402
 from vcam.pipeline import build_detector  # noqa: E402
-from vcam.tiles import MIN_FACE_REACH, TileRotation, plan_tiles  # noqa: E402
+from vcam.tiles import MIN_FACE_REACH, plan_tiles  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def cutouts(media: Path) -> list[scenes.Portrait]:
     return scenes.portraits(media)
-
-
-@pytest.fixture(scope="module")
-def room_detector() -> TileRotation:
-    detector = build_detector(Config(detector="full"))
-    assert isinstance(detector, TileRotation)
-    return detector
-
-
-def searched(detector: TileRotation, frame: np.ndarray) -> list[Face]:
-    """Every tile of `frame` searched, as on a photo or a camera's first frame."""
-    detector.reset()
-    return detector.detect(frame)
 
 
 @pytest.mark.parametrize("count, width, least_recall", [(24, 128, 0.95), (40, 96, 0.95), (60, 64, 0.95),
