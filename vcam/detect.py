@@ -160,9 +160,15 @@ def cut_by_frame(rows: np.ndarray, width: int) -> np.ndarray:
     """Which detections (x0, y0, x1, y1, …) the left or right border of a frame `width` px wide
     cuts. Only the sides: people lean and walk out sideways, while boxes that the model puts
     across the top border on a face-free picture reach 0.37."""
-    w = rows[:, 2] - rows[:, 0]
-    beyond = np.maximum(-rows[:, 0], 0) + np.maximum(rows[:, 2] - width, 0)
-    return beyond >= EDGE_CUT * w
+    beyond_sides, _ = beyond_frame(rows, width, np.inf)
+    return beyond_sides >= EDGE_CUT * (rows[:, 2] - rows[:, 0])
+
+
+def beyond_frame(rows: np.ndarray, width: float, height: float) -> tuple[np.ndarray, np.ndarray]:
+    """How many pixels of each detection (x0, y0, x1, y1, …) lie beyond the left and right
+    borders of a frame width × height together, and beyond its bottom border."""
+    sides = np.maximum(-rows[:, 0], 0) + np.maximum(rows[:, 2] - width, 0)
+    return sides, np.maximum(rows[:, 3] - height, 0)
 
 
 def logit(probability: float) -> float:

@@ -28,7 +28,7 @@ import numpy as np
 
 from vcam.config import MIN_FACE_REACH
 from vcam.cut_faces import cut_faces
-from vcam.detect import Detections, FaceDetector, Region, faces_from, gray_to_bgr, weighted_nms
+from vcam.detect import Detections, FaceDetector, Region, beyond_frame, faces_from, gray_to_bgr, weighted_nms
 from vcam.faces import Box, Face
 
 TILE_PER_FACE = 8
@@ -191,7 +191,8 @@ def near_edge(box: Box, size: tuple[int, int]) -> bool:
     """Whether a face `box` (x, y, w, h) reaches past the left, right or bottom edge of a frame of
     `size` (width × height) by LEAVING of its size: a face that is leaving, or is cut."""
     x, y, w, h = box
-    return -x >= LEAVING * w or x + w - size[0] >= LEAVING * w or y + h - size[1] >= LEAVING * h
+    sides, bottom = beyond_frame(np.array([[x, y, x + w, y + h]]), *size)
+    return bool(sides[0] >= LEAVING * w or bottom[0] >= LEAVING * h)
 
 
 LEAVING = 0.05

@@ -162,7 +162,7 @@ class EmotionState:
     """Seconds of classifications the average holds: the sum of their steps (at most `longest_step` each)."""
     budget: float = 0.0
     """Changes of its emoji the face may still make (`changes_per_second`), as of `budget_at`."""
-    budget_at: float | None = None
+    budget_at: float = 0.0
     was_sure: bool = False
     """Whether the face has shown a sure emoji: the changes before its first are not spent from the budget."""
 
@@ -181,10 +181,8 @@ class EmotionState:
         """A classification at `t` of a face `width` px wide; `new_look`: the face's look had
         changed much since the last."""
         self.width = width
-        if self.budget_at is None:
-            self.budget_at = t
-        if self.probabilities is None:
-            self.probabilities = probabilities
+        if self.probabilities is None:  # the first classification: the budget fills from now
+            self.probabilities, self.budget_at = probabilities, t
         else:
             step = min(max(t - self.classified_at, 0.0), self.settings.longest_step)
             if new_look:
@@ -221,8 +219,7 @@ class EmotionState:
             if t - self.changed_at < s.dwell and not confident:
                 return
             if s.changes_per_second > 0 and self.was_sure:
-                at = t if self.budget_at is None else self.budget_at
-                budget = min(s.change_burst, self.budget + max(t - at, 0.0) * s.changes_per_second)
+                budget = min(s.change_burst, self.budget + max(t - self.budget_at, 0.0) * s.changes_per_second)
                 self.budget, self.budget_at = budget, t
                 if budget < 1.0:
                     return
