@@ -8,6 +8,9 @@ mirror images, scaled, on a blurred background) it prints, for the "full" (room)
 - recall and false faces at IoU ≥ 0.3 with every tile searched, against the whole frame alone
   (today's single pass), for 24 faces of 128 px, 40 of 96, 60 of 64 and 80 of 48, and on the same
   crowd softened as a webcam softens it (scenes.softened);
+- 48-px faces on `--mosaics` crowds of 80 (seeds 0, 1, …), sharp and softened: recall and false
+  faces with every tile searched, against the tiles' own bar alone (no closer look at the faces
+  that score under it, vcam/tiles.py's LOOK_AGAIN);
 - the live schedule (whole frame every frame, a tile a frame per 1280×720 of it): the faces that detecting
   everything on every frame finds and it misses (IoU under 0.5, as `python -m benchmarks.bench` counts for
   detect_every), on a crowd that holds still and on one that pans 2 px a frame;
@@ -40,7 +43,7 @@ from vcam.choices import Detector
 from vcam.config import Config
 from vcam.detect import FaceDetector
 from vcam.pipeline import STAGES, Pipeline, build_detector
-from vcam.tiles import TileRotation
+from vcam.tiles import TILE_SCORE, TiledDetector, TileRotation
 
 CROWDS = ((24, 128), (40, 96), (60, 64), (80, 48))
 LIVE_CROWDS = ((24, 128), (60, 64))
@@ -90,6 +93,25 @@ def recall_table(cutouts: list[scenes.Portrait], backdrop: np.ndarray, threads: 
                      "whole_frame_recall": whole.recall, "whole_frame_false": whole.false,
                      "softened_recall": soft.recall, "softened_false": soft.false})
     return rows
+
+
+def small_faces(cutouts: list[scenes.Portrait], backdrop: np.ndarray, mosaics: int, threads: int) -> dict:
+    """48-px faces on `mosaics` crowds of 80, sharp and softened, every tile searched: with the
+    closer look at faces under the tiles' bar, and with the bar alone."""
+    with_looks = room_detector(threads)
+    bar_alone = TileRotation(TiledDetector(with_looks.tiled.whole, with_looks.tiled.tile_detector, 48,
+                                           look_again=TILE_SCORE))
+    totals = {f"{name}_{look}": [0, 0, 0] for name in ("sharp", "softened") for look in ("closer_look", "bar_alone")}
+    for seed in range(mosaics):
+        scene = scenes.crowd(cutouts, backdrop, 80, 48, seed=seed)
+        for name, frame in (("sharp", scene.frame), ("softened", scenes.softened(scene.frame))):
+            for look, detector in (("closer_look", with_looks), ("bar_alone", bar_alone)):
+                detector.reset()
+                result = scenes.score(scene.faces, [face.box for face in detector.detect(frame)])
+                total = totals[f"{name}_{look}"]
+                total[0], total[1], total[2] = total[0] + result.found, total[1] + result.faces, total[2] + result.false
+    return {key: {"found": found, "faces": faces, "recall": found / faces, "false": false}
+            for key, (found, faces, false) in totals.items()}
 
 
 def panned(scene: scenes.Scene, frames: int, step: int) -> list[tuple[np.ndarray, list]]:
@@ -189,10 +211,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.crowd", description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=60, help="frames per live measurement (default 60)")
     parser.add_argument("--cores", type=int, default=2, help="cores to pin to and threads to use (default 2)")
+    parser.add_argument("--mosaics", type=int, default=8, help="crowds of 80 faces of 48 px to score (default 8)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
-    if args.frames < 2 or args.cores < 1:
-        print("error: --frames must be at least 2 and --cores at least 1", file=sys.stderr)
+    if args.frames < 2 or args.cores < 1 or args.mosaics < 1:
+        print("error: --frames must be at least 2, --cores and --mosaics at least 1", file=sys.stderr)
         return 2
     if not MEDIA.is_dir():
         print(f"error: media folder {MEDIA} missing; run from a checkout of vcam", file=sys.stderr)
@@ -209,6 +232,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {row['faces']:3d} faces of {row['face_px']:3d} px: recall {row['recall']:.3f}, false {row['false']}"
               f"   | recall {row['whole_frame_recall']:.3f}, false {row['whole_frame_false']}"
               f"   | recall {row['softened_recall']:.3f}, false {row['softened_false']}")
+
+    result["small_faces_1080p"] = small = small_faces(cutouts, backdrop, args.mosaics, cores)
+    print(f"\n80 faces of 48 px on {args.mosaics} 1920x1080 crowds, every tile searched: with the closer look"
+          f" | the tiles' bar alone")
+    for name in ("sharp", "softened"):
+        look, alone = small[f"{name}_closer_look"], small[f"{name}_bar_alone"]
+        print(f"  {name:8s}: recall {look['recall']:.3f} ({look['found']}/{look['faces']}), false {look['false']}"
+              f" | recall {alone['recall']:.3f} ({alone['found']}/{alone['faces']}), false {alone['false']}")
 
     result["schedule_1080p"] = rows = schedule_misses(cutouts, backdrop, args.frames, cores)
     print(f"\nLive schedule against every tile every frame, {args.frames} frames (missed: IoU < 0.5)")

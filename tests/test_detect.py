@@ -221,7 +221,7 @@ def cutouts(media: Path) -> list[scenes.Portrait]:
 
 
 @pytest.mark.parametrize("count, width, least_recall", [(24, 128, 0.95), (40, 96, 0.95), (60, 64, 0.95),
-                                                        (80, 48, 0.8)])
+                                                        (80, 48, 0.95)])
 def test_a_1080p_crowd_is_found_face_by_face(count, width, least_recall, media, cutouts, room_detector) -> None:
     backdrop = scenes.blurred_background(media, 1920, 1080)
     scene = scenes.crowd(cutouts, backdrop, count, width)

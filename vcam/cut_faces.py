@@ -25,7 +25,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from vcam.detect import EDGE_CUT, FaceDetector, beyond_frame, faces_from, weighted_nms
+from vcam.detect import EDGE_CUT, FaceDetector, beyond_frame, faces_from, look_closer, weighted_nms
 from vcam.faces import Face, iou
 
 MARGIN = 0.2
@@ -45,8 +45,6 @@ VIEW = 2.0
 """Side of the close view the second model confirms a cut face in, in face sizes."""
 SECOND_SCORE = 0.5
 """Least score of the second (short-range) model's confirmation: its own default."""
-SAME_FACE = 0.3
-"""The second model's box overlapping the cut face by this IoU confirms it."""
 OVERLAP = 0.2
 """A cut face overlapping a face of the ordinary passes by this IoU is that face."""
 
@@ -80,10 +78,4 @@ def confirmed(second: FaceDetector, padded: np.ndarray, face: Face, side: int) -
     """Whether `second` finds `face` too, in a square VIEW times the face's size around it in the
     mirrored frame `padded` (whose left margin is `side` px)."""
     x, y, w, h = face.box
-    view = round(VIEW * max(w, h))
-    left, top = round(x + side + w / 2 - view / 2), round(y + h / 2 - view / 2)
-    left, top = min(max(left, 0), max(padded.shape[1] - view, 0)), min(max(top, 0), max(padded.shape[0] - view, 0))
-    region = (left, top, min(view, padded.shape[1]), min(view, padded.shape[0]))
-    again = second.detections(padded, region, least_score=SECOND_SCORE)
-    boxes = [(r[0] - side, r[1], r[2] - r[0], r[3] - r[1]) for r in again.rows]
-    return any(iou(face.box, box) >= SAME_FACE for box in boxes)
+    return bool(len(look_closer(second, padded, (x + side, y, w, h), VIEW, SECOND_SCORE).scores))

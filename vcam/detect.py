@@ -18,7 +18,7 @@ import numpy as np
 from vcam.choices import Detector
 from vcam.config import Config
 from vcam.errors import ModelFileError
-from vcam.faces import Face, ious
+from vcam.faces import Box, Face, ious
 from vcam.litert import open_interpreter
 from vcam.resources import weights_dir
 
@@ -169,6 +169,28 @@ def beyond_frame(rows: np.ndarray, width: float, height: float) -> tuple[np.ndar
     borders of a frame width × height together, and beyond its bottom border."""
     sides = np.maximum(-rows[:, 0], 0) + np.maximum(rows[:, 2] - width, 0)
     return sides, np.maximum(rows[:, 3] - height, 0)
+
+
+SAME_FACE = 0.3
+"""A closer look's detection that overlaps the face it looked at by this IoU is that face."""
+
+
+def look_closer(detector: FaceDetector, frame: np.ndarray, box: Box, view: float, least_score: float) -> Detections:
+    """A second look of `detector` at a face `box` (x, y, w, h) of `frame`: the detections scoring
+    `least_score` in a square `view` times the face's size around it (shifted to lie inside the
+    frame), that overlap `box` by SAME_FACE. In that view the face is larger than in the pass that
+    found it, so a real face scores high there, while a blob that only looked like a face from
+    afar does not."""
+    x, y, w, h = box
+    height, width = frame.shape[:2]
+    side = round(view * max(w, h))
+    left = min(max(round(x + w / 2 - side / 2), 0), max(width - side, 0))
+    top = min(max(round(y + h / 2 - side / 2), 0), max(height - side, 0))
+    found = detector.detections(frame, (left, top, min(side, width), min(side, height)), least_score=least_score)
+    if not len(found.scores):
+        return found
+    boxes = np.column_stack([found.rows[:, :2], found.rows[:, 2:4] - found.rows[:, :2]])
+    return found.where(ious(np.array([box], np.float64), boxes)[0] >= SAME_FACE)
 
 
 def logit(probability: float) -> float:

@@ -85,11 +85,24 @@ class Face:
 def ious(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Intersection over union of every (x, y, w, h) box in `a` (n, 4) with every one in `b`
     (m, 4): (n, m). The one place vcam measures how much two boxes overlap."""
+    inter, area_a, area_b = _intersections(a, b)
+    return inter / np.maximum(area_a + area_b - inter, 1e-9)
+
+
+def shares_inside(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The share of every (x, y, w, h) box in `a` (n, 4) that lies inside every one in `b` (m, 4):
+    (n, m); 1 for a box wholly inside another, however much larger that one is."""
+    inter, area_a, _ = _intersections(a, b)
+    return inter / np.maximum(area_a, 1e-9)
+
+
+def _intersections(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Areas of the intersections of the boxes of `a` (n, 4) with those of `b` (m, 4), (n, m), and
+    the boxes' own areas, broadcast to it."""
     a, b = np.asarray(a, np.float64)[:, None, :], np.asarray(b, np.float64)[None, :, :]
     width = np.minimum(a[..., 0] + a[..., 2], b[..., 0] + b[..., 2]) - np.maximum(a[..., 0], b[..., 0])
     height = np.minimum(a[..., 1] + a[..., 3], b[..., 1] + b[..., 3]) - np.maximum(a[..., 1], b[..., 1])
-    inter = np.clip(width, 0, None) * np.clip(height, 0, None)
-    return inter / np.maximum(a[..., 2] * a[..., 3] + b[..., 2] * b[..., 3] - inter, 1e-9)
+    return np.clip(width, 0, None) * np.clip(height, 0, None), a[..., 2] * a[..., 3], b[..., 2] * b[..., 3]
 
 
 def iou(a: Box, b: Box) -> float:

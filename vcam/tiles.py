@@ -16,6 +16,12 @@ Tiles come in levels. A level's tiles are `TILE_PER_FACE` × its smallest face w
 is 16 model pixels, and overlap by a third of a tile, so that every face up to a third of a tile
 is whole in one of them; the next level's tiles are `LEVEL_STEP` times larger, until the largest
 face a level keeps reaches the size the whole-frame pass finds by itself.
+
+A 48-px face is 16 of a tile's 128 model pixels: sharp, most score over the tiles' bar, but
+softened as a webcam softens it one in five does not. A face that scores under the bar but over
+LOOK_AGAIN gets a closer look, the short-range model on a square CLOSER_VIEW times its size
+around it, and is kept as that look finds it: close up a real face scores high and a blob that
+looked like one from afar does not (`python -m benchmarks.crowd`, the 48-px mosaics).
 """
 
 from __future__ import annotations
@@ -28,8 +34,9 @@ import numpy as np
 
 from vcam.config import MIN_FACE_REACH
 from vcam.cut_faces import cut_faces
-from vcam.detect import Detections, FaceDetector, Region, beyond_frame, faces_from, gray_to_bgr, weighted_nms
-from vcam.faces import Box, Face
+from vcam.detect import (Detections, FaceDetector, Region, beyond_frame, faces_from, gray_to_bgr, look_closer,
+                         weighted_nms)
+from vcam.faces import Box, Face, ious, shares_inside
 
 TILE_PER_FACE = 8
 """Tile side ÷ the smallest face its level finds: that face is 128/8 = 16 model pixels (79 of
@@ -51,7 +58,23 @@ TILE_SCORE = 0.62
 of bodies and rooms it never sees whole, and at 0.5 crossed hands in two_people.jpg become a
 third face, and letterboxed into 1280×720 they still scored 0.602; at 0.62 they do not, and the
 1080p crowds keep every face of 64 px and up and most of 48 px (0.6 kept 71 of 80, 0.65 under
-the 0.8 the tests ask, 0.7 kept 47; python -m benchmarks.tile_sizes)."""
+the 0.8 the tests ask, 0.7 kept 47; python -m benchmarks.tile_sizes). Faces under it get a
+closer look (LOOK_AGAIN)."""
+LOOK_AGAIN = 0.4
+"""Least tile score of a face worth a closer look. A 48-px face is 16 of the tile's 128 model
+pixels, and softened as a webcam softens it, one in five scores under TILE_SCORE, most of them
+0.45–0.62 (python -m benchmarks.crowd, softened column)."""
+CLOSER_VIEW = 3.0
+"""Side of the closer look, in face sizes: the face 43 of the model's 128 pixels, where a real face
+scores over 0.8."""
+CLOSER_SCORE = 0.75
+"""Least score of the closer look. The 48-px faces of the crowd mosaics (sharp and softened)
+that score under TILE_SCORE in their tile score 0.83–0.97 in the closer look; the blobs of the
+test photos, letterboxed into 1080p, that score over LOOK_AGAIN in a tile (hands, shirts,
+a flag) score 0.55 at most."""
+MOST_LOOKS = 4
+"""Most closer looks a tile's visit takes: a busy tile costs at most this many more short-range
+passes."""
 
 
 @dataclass(frozen=True)
@@ -91,10 +114,12 @@ def _starts(length: int, tile: int, overlap: int) -> list[int]:
     return [round(i * (length - tile) / (count - 1)) for i in range(count)]
 
 
-def tile_detections(detector: FaceDetector, frame: np.ndarray, tile: Tile) -> Detections:
+def tile_detections(detector: FaceDetector, frame: np.ndarray, tile: Tile, look_again: float = LOOK_AGAIN) -> Detections:
     """The faces the tile sees whole and its level is for: none cut by one of its inner edges,
-    none larger than the level keeps."""
-    found = detector.detections(frame, tile.region)
+    none larger than the level keeps; those that score under the detector's bar but `look_again`
+    at least, kept where a closer look finds them (`closer_looks`; none with `look_again` at the
+    bar or over it)."""
+    found = detector.detections(frame, tile.region, least_score=min(look_again, detector.score_threshold))
     if not len(found.scores):
         return found
     x, y, w, h = tile.region
@@ -105,24 +130,51 @@ def tile_detections(detector: FaceDetector, frame: np.ndarray, tile: Tile) -> De
     cut = ((inner_left & (rows[:, 0] < x + margin)) | (inner_top & (rows[:, 1] < y + margin))
            | (inner_right & (rows[:, 2] > x + w - margin)) | (inner_bottom & (rows[:, 3] > y + h - margin)))
     too_large = (rows[:, 2] - rows[:, 0]) > tile.largest_face
-    return found.where(~(cut | too_large))
+    found = found.where(~(cut | too_large))
+    unsure = found.scores < detector.score_threshold
+    sure = found.where(~unsure)
+    if not unsure.any():
+        return sure
+    return Detections.joined([sure, closer_looks(detector, frame, sure, found.where(unsure))])
+
+
+def closer_looks(detector: FaceDetector, frame: np.ndarray, sure: Detections, unsure: Detections) -> Detections:
+    """Of a tile's `unsure` detections (under its bar), merged, the faces that no `sure` one
+    overlaps and that a closer look (CLOSER_VIEW times their size, up to MOST_LOOKS of them, best
+    first) scores CLOSER_SCORE, as that look found them."""
+    looks = []
+    taken = np.column_stack([sure.rows[:, :2], sure.rows[:, 2:4] - sure.rows[:, :2]])
+    for row, _ in weighted_nms(unsure.rows, unsure.scores, detector.nms_iou):
+        box = (row[0], row[1], row[2] - row[0], row[3] - row[1])
+        if len(taken) and ious(np.array([box]), taken).max() > 0:
+            continue
+        looks.append(look_closer(detector, frame, box, CLOSER_VIEW, CLOSER_SCORE))
+        if len(looks) == MOST_LOOKS:
+            break
+    return Detections.joined(looks)
 
 
 class TiledDetector:
     """The whole frame through `whole` and the tiles for faces down to `min_face` px through
-    `tiles`, merged: `detect(frame) -> list[Face]`, as `FaceDetector.detect`."""
+    `tiles`, merged: `detect(frame) -> list[Face]`, as `FaceDetector.detect`. A tile's faces that
+    score under `tiles`' bar but `look_again` at least get a closer look (LOOK_AGAIN)."""
 
-    def __init__(self, whole: FaceDetector, tiles: FaceDetector, min_face: int) -> None:
+    def __init__(self, whole: FaceDetector, tiles: FaceDetector, min_face: int, look_again: float = LOOK_AGAIN) -> None:
         if min_face < MIN_FACE_REACH:
             raise ValueError(f"min_face must be at least {MIN_FACE_REACH} px (tiles reach no smaller faces), not {min_face}")
         self.whole = whole
         self.tile_detector = tiles
         self.min_face = min_face
+        self.look_again = look_again
         self._plans: dict[tuple[int, int], list[Tile]] = {}
 
     @property
     def nms_iou(self) -> float:
         return self.whole.nms_iou
+
+    def tile(self, frame: np.ndarray, tile: Tile) -> Detections:
+        """The faces of one tile of `frame` (`tile_detections`)."""
+        return tile_detections(self.tile_detector, frame, tile, self.look_again)
 
     def plan(self, frame: np.ndarray) -> list[Tile]:
         """The tiles of frames this size (planned once per size)."""
@@ -134,13 +186,35 @@ class TiledDetector:
     def detect(self, frame: np.ndarray) -> list[Face]:
         frame = gray_to_bgr(frame)
         parts = [self.whole.detections(frame)]
-        parts += [tile_detections(self.tile_detector, frame, tile) for tile in self.plan(frame)]
+        parts += [self.tile(frame, tile) for tile in self.plan(frame)]
         faces = self.merge(parts)
         return faces + cut_faces(self.whole, frame, faces, self.tile_detector)
 
     def merge(self, parts: list[Detections]) -> list[Face]:
+        """The passes' detections as faces: merged by weighted NMS, then without `nested` boxes."""
         found = Detections.joined(parts)
-        return faces_from(weighted_nms(found.rows, found.scores, self.nms_iou))
+        return without_nested(faces_from(weighted_nms(found.rows, found.scores, self.nms_iou)))
+
+
+NESTED = 0.8
+"""A face with this share of its box inside another face's box, or of the other's inside its own,
+is that face seen by two passes at two scales: a tile of a larger level sees a 48-px face as 6 of
+its pixels and may put a loose box round it (IoU with the face's own box under the merge's 0.3)."""
+
+
+def without_nested(faces: list[Face]) -> list[Face]:
+    """`faces` without those NESTED in a higher-scoring one (or it in them): best first, as kept."""
+    if len(faces) < 2:
+        return faces
+    faces = sorted(faces, key=lambda face: -face.score)
+    boxes = np.array([face.box for face in faces])
+    inside = shares_inside(boxes, boxes)
+    nested = np.maximum(inside, inside.T) >= NESTED
+    kept: list[int] = []
+    for index in range(len(faces)):
+        if not nested[index, kept].any():
+            kept.append(index)
+    return [faces[index] for index in kept]
 
 
 CUT_EVERY = 8
@@ -283,7 +357,7 @@ class TileRotation:
                 # A person the whole frame found last time moves with their own changes: no tile needed there.
                 visit += changed_tiles(tiles, without_boxes(changed, self._whole.rows, size), size, skip=visit)
         for index in visit:
-            self._kept[index] = tile_detections(self.tiled.tile_detector, frame, tiles[index])
+            self._kept[index] = self.tiled.tile(frame, tiles[index])
         if tiles:
             self._next = (self._next + min(self.tiles_per_frame(*size), len(tiles))) % len(tiles)
         # A kept face the whole frame finds by itself is found afresh there on every frame: its
