@@ -8,7 +8,8 @@ mirror images, scaled, on a blurred background) it prints, for the "full" (room)
 - recall and false faces at IoU ≥ 0.3 with every tile searched, against the whole frame alone
   (today's single pass), for 24 faces of 128 px, 40 of 96, 60 of 64 and 80 of 48, and on the same
   crowd softened as a webcam softens it (scenes.softened);
-- 48-px faces on `--mosaics` crowds of 80 (seeds 0, 1, …), sharp and softened: recall and false
+- 48-px faces on `--mosaics` crowds of 80 (seeds 0, 1, …), of the photos' faces and of the
+  clip's performer in many poses (scenes.clip_portraits), sharp and softened: recall and false
   faces with every tile searched, against the tiles' own bar alone (no closer look at the faces
   that score under it, vcam/tiles.py's LOOK_AGAIN);
 - the live schedule (whole frame every frame, a tile a frame per 1280×720 of it): the faces that detecting
@@ -95,23 +96,24 @@ def recall_table(cutouts: list[scenes.Portrait], backdrop: np.ndarray, threads: 
     return rows
 
 
-def small_faces(cutouts: list[scenes.Portrait], backdrop: np.ndarray, mosaics: int, threads: int) -> dict:
-    """48-px faces on `mosaics` crowds of 80, sharp and softened, every tile searched: with the
-    closer look at faces under the tiles' bar, and with the bar alone."""
+def small_faces(faces: dict[str, list[scenes.Portrait]], backdrop: np.ndarray, mosaics: int, threads: int) -> dict:
+    """48-px faces on `mosaics` crowds of 80 of each set of `faces`, sharp and softened, every tile
+    searched: with the closer look at faces under the tiles' bar, and with the bar alone."""
     with_looks = room_detector(threads)
     bar_alone = TileRotation(TiledDetector(with_looks.tiled.whole, with_looks.tiled.tile_detector, 48,
                                            look_again=TILE_SCORE))
-    totals = {f"{name}_{look}": [0, 0, 0] for name in ("sharp", "softened") for look in ("closer_look", "bar_alone")}
-    for seed in range(mosaics):
-        scene = scenes.crowd(cutouts, backdrop, 80, 48, seed=seed)
-        for name, frame in (("sharp", scene.frame), ("softened", scenes.softened(scene.frame))):
-            for look, detector in (("closer_look", with_looks), ("bar_alone", bar_alone)):
-                detector.reset()
-                result = scenes.score(scene.faces, [face.box for face in detector.detect(frame)])
-                total = totals[f"{name}_{look}"]
-                total[0], total[1], total[2] = total[0] + result.found, total[1] + result.faces, total[2] + result.false
-    return {key: {"found": found, "faces": faces, "recall": found / faces, "false": false}
-            for key, (found, faces, false) in totals.items()}
+    totals: dict[str, list[int]] = {}
+    for faces_name, cutouts in faces.items():
+        for seed in range(mosaics):
+            scene = scenes.crowd(cutouts, backdrop, 80, 48, seed=seed)
+            for name, frame in (("sharp", scene.frame), ("softened", scenes.softened(scene.frame))):
+                for look, detector in (("closer_look", with_looks), ("bar_alone", bar_alone)):
+                    detector.reset()
+                    result = scenes.score(scene.faces, [face.box for face in detector.detect(frame)])
+                    total = totals.setdefault(f"{faces_name}, {name}, {look}", [0, 0, 0])
+                    total[0], total[1], total[2] = total[0] + result.found, total[1] + result.faces, total[2] + result.false
+    return {key: {"found": found, "faces": count, "recall": found / count, "false": false}
+            for key, (found, count, false) in totals.items()}
 
 
 def panned(scene: scenes.Scene, frames: int, step: int) -> list[tuple[np.ndarray, list]]:
@@ -233,13 +235,16 @@ def main(argv: list[str] | None = None) -> int:
               f"   | recall {row['whole_frame_recall']:.3f}, false {row['whole_frame_false']}"
               f"   | recall {row['softened_recall']:.3f}, false {row['softened_false']}")
 
-    result["small_faces_1080p"] = small = small_faces(cutouts, backdrop, args.mosaics, cores)
-    print(f"\n80 faces of 48 px on {args.mosaics} 1920x1080 crowds, every tile searched: with the closer look"
-          f" | the tiles' bar alone")
-    for name in ("sharp", "softened"):
-        look, alone = small[f"{name}_closer_look"], small[f"{name}_bar_alone"]
-        print(f"  {name:8s}: recall {look['recall']:.3f} ({look['found']}/{look['faces']}), false {look['false']}"
-              f" | recall {alone['recall']:.3f} ({alone['found']}/{alone['faces']}), false {alone['false']}")
+    sets = {"photos' faces": cutouts, "clip's faces": scenes.clip_portraits(MEDIA)}
+    result["small_faces_1080p"] = small = small_faces(sets, backdrop, args.mosaics, cores)
+    print(f"\n80 faces of 48 px on {args.mosaics} 1920x1080 crowds of each set, every tile searched:"
+          f" with the closer look | the tiles' bar alone")
+    for faces_name in sets:
+        for name in ("sharp", "softened"):
+            look, alone = small[f"{faces_name}, {name}, closer_look"], small[f"{faces_name}, {name}, bar_alone"]
+            print(f"  {faces_name:13s} {name:8s}: recall {look['recall']:.3f} ({look['found']}/{look['faces']}),"
+                  f" false {look['false']} | recall {alone['recall']:.3f} ({alone['found']}/{alone['faces']}),"
+                  f" false {alone['false']}")
 
     result["schedule_1080p"] = rows = schedule_misses(cutouts, backdrop, args.frames, cores)
     print(f"\nLive schedule against every tile every frame, {args.frames} frames (missed: IoU < 0.5)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 
@@ -21,6 +22,7 @@ from vcam.detect import FaceDetector
 from vcam.faces import Box, iou
 
 PHOTOS = ("two_people.jpg", "obama-720p.jpg", "biden.jpg")
+CLIP = "short_hamilton_clip.mp4"
 BACKGROUND = "two_people.jpg"
 CUTOUT = 2.4
 """Side of a cut-out ÷ its face box's width: the head, hair and some shoulders."""
@@ -48,16 +50,34 @@ def portraits(media: Path) -> list[Portrait]:
     for name in PHOTOS:
         photo = cv2.imread(str(media / name))
         for face in detector.detect(photo):
-            x, y, w, h = face.box
-            side = round(CUTOUT * w)
-            cx, cy = x + w / 2, y + h / 2
-            left, top = round(cx - side / 2), round(cy - side / 2)
-            padded = cv2.copyMakeBorder(photo, side, side, side, side, cv2.BORDER_REFLECT)
-            image = padded[top + side:top + 2 * side, left + side:left + 2 * side]
-            box = (x - left, y - top, w, h)
-            cut.append(Portrait(image, box))
-            cut.append(Portrait(image[:, ::-1].copy(), (side - box[0] - w, box[1], w, h)))
+            portrait = cutout(photo, face.box)
+            x, y, w, h = portrait.box
+            cut.append(portrait)
+            cut.append(Portrait(portrait.image[:, ::-1].copy(), (portrait.image.shape[1] - x - w, y, w, h)))
     return cut
+
+
+def clip_portraits(media: Path, every: int = 12) -> list[Portrait]:
+    """The performer's face in every `every`th frame of tests/media's clip, as cut-outs: one face
+    in many poses, lights and motion blurs, unlike the photos' posed portraits."""
+    detector = FaceDetector(Detector.FULL)
+    cut: list[Portrait] = []
+    with av.open(str(media / CLIP)) as container:
+        for index, frame in enumerate(container.decode(video=0)):
+            if index % every:
+                continue
+            picture = frame.to_ndarray(format="bgr24")
+            cut += [cutout(picture, face.box) for face in detector.detect(picture)[:1]]
+    return cut
+
+
+def cutout(photo: np.ndarray, box: Box) -> Portrait:
+    """A square CUTOUT times the face `box` wide around it (the photo mirrored where it runs out)."""
+    x, y, w, h = box
+    side = round(CUTOUT * w)
+    left, top = round(x + w / 2 - side / 2), round(y + h / 2 - side / 2)
+    padded = cv2.copyMakeBorder(photo, side, side, side, side, cv2.BORDER_REFLECT)
+    return Portrait(padded[top + side:top + 2 * side, left + side:left + 2 * side], (x - left, y - top, w, h))
 
 
 def soft_disc(side: int) -> np.ndarray:
