@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 
 from vcam.choices import Effort
-from vcam.faces import Box, Face, iou
+from vcam.faces import Box, Face, ious
 from vcam.tiles import cells_under
 from vcam.track import TrackerSettings
 
@@ -250,15 +250,18 @@ class ClassifySchedule:
         self._last_t = t
         known = list(self._tracks.values())
         due, waiting, self._changed = [], [], []
+        # Every face against every known one at once: a crowd's faces each look up their last classification.
+        overlaps = (ious(np.array([face.box for face in faces]), np.array([k.box for k in known]))
+                    if faces and known else np.zeros((len(faces), 0)))
         for index, face in enumerate(faces):
-            best = max(known, key=lambda k: iou(k.box, face.box), default=None)
-            if best is None or iou(best.box, face.box) < self.match_iou:
+            if not known or overlaps[index].max() < self.match_iou:
                 due.append(True)  # new to the schedule: its look is unknown, so changed
                 self._changed.append(True)
                 continue
             # The picture where the face was at its last classification: another expression, or another
             # face, changes it much, while the detector's box of a new face may frame it just as the
             # old one was framed (two faces, each centred in its box, look alike at 8×8).
+            best = known[int(overlaps[index].argmax())]
             changed = float(np.abs(look(frame, best.looked_at) - best.look).mean()) > self.look_change
             self._changed.append(changed)
             due.append(changed or t < best.followed_until)
