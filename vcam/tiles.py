@@ -191,7 +191,7 @@ class TiledDetector:
         return faces + cut_faces(self.whole, frame, faces, self.tile_detector)
 
     def merge(self, parts: list[Detections]) -> list[Face]:
-        """The passes' detections as faces: merged by weighted NMS, then without `nested` boxes."""
+        """The passes' detections as faces: merged by weighted NMS, then `without_nested`."""
         found = Detections.joined(parts)
         return without_nested(faces_from(weighted_nms(found.rows, found.scores, self.nms_iou)))
 
