@@ -40,6 +40,15 @@ def test_quantized_export_of_the_shipped_model_agrees_and_is_smaller(tmp_path: P
     assert out.stat().st_size < 0.3 * (REPO / "weights" / "emotion.keras").stat().st_size
 
 
+def test_agreement_counts_the_faces_keras_is_decided_about() -> None:
+    reference = np.array([[0.90, 0.05, 0.05], [0.34, 0.33, 0.33], [0.10, 0.80, 0.10], [0.335, 0.33, 0.335]])
+    near_ties_flipped = np.array([[0.90, 0.05, 0.05], [0.33, 0.34, 0.33], [0.10, 0.80, 0.10], [0.33, 0.34, 0.33]])
+    assert export.same_picks(reference, near_ties_flipped) == 1.0
+    decided_flipped = np.array([[0.05, 0.90, 0.05], [0.34, 0.33, 0.33], [0.10, 0.80, 0.10], [0.33, 0.34, 0.33]])
+    assert export.same_picks(reference, decided_flipped) == 0.5
+    assert export.same_picks(reference[[1, 3]], decided_flipped[[1, 3]]) == 1.0  # no face decided: nothing to judge
+
+
 def test_tta_averages_each_face_with_its_mirror(public_test_sample) -> None:
     model = REPO / "weights" / "emotion.tflite"
     inputs = prepare_faces(public_test_sample[0][:20])

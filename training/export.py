@@ -31,7 +31,13 @@ QUANTIZATIONS = ("none", "float16", "dynamic")
 """none: float32 weights. float16: weights stored as float16. dynamic: weights as int8, computed
 with int8 kernels where LiteRT has them (its "dynamic range" quantization; no data needed)."""
 AGREEMENT = 0.97
-"""A quantized export must pick the same emotion as Keras on at least this share of the faces."""
+"""A quantized export must pick the same emotion as Keras on at least this share of the faces
+that Keras is DECIDED about."""
+DECIDED = 0.05
+"""A face the Keras model is decided about: its top two probabilities at least this far apart.
+On a near tie, a difference far under any that matters flips the pick: a model trained for two
+epochs on 200 faces reads most faces almost alike, and its int8 export, 1.1e-3 from Keras at
+most, picked another emotion on 7 % of them on one CPU and on none on another."""
 
 
 def export_tflite(keras_path: Path, out: Path, keras_out: Path, quantize: str = "none") -> int:
@@ -61,8 +67,19 @@ def max_difference(keras_path: Path, tflite_path: Path, inputs: np.ndarray) -> f
 
 
 def agreement(keras_path: Path, tflite_path: Path, inputs: np.ndarray) -> float:
-    """Share of `inputs` on which the two models pick the same emotion."""
-    return float((predict(tflite_path, inputs).argmax(axis=1) == predict(keras_path, inputs).argmax(axis=1)).mean())
+    """Share of the `inputs` that the Keras model is DECIDED about on which the two models pick the
+    same emotion (`same_picks`)."""
+    return same_picks(predict(keras_path, inputs), predict(tflite_path, inputs))
+
+
+def same_picks(reference: np.ndarray, other: np.ndarray) -> float:
+    """Share of the rows (faces × emotions) that `reference` is DECIDED about on which `other`
+    picks the same emotion; 1 where it is decided about none."""
+    top_two = np.sort(reference, axis=1)[:, -2:]
+    decided = top_two[:, 1] - top_two[:, 0] >= DECIDED
+    if not decided.any():
+        return 1.0
+    return float((other.argmax(axis=1) == reference.argmax(axis=1))[decided].mean())
 
 
 class UnfaithfulExport(Exception):
@@ -85,14 +102,14 @@ def export_checked(model: Path, out: Path, faces, quantize: str = "none") -> str
         same = agreement(model, partial, faces.inputs())
         if (difference > TOLERANCE and quantize == "none") or same < AGREEMENT:
             raise UnfaithfulExport(f"LiteRT and Keras outputs differ by up to {difference:.2e} and agree on "
-                                   f"{same:.1%} of the faces; the export is not faithful, {out} is unchanged")
+                                   f"{same:.1%} of the faces Keras is decided about; the export is not faithful, {out} is unchanged")
         os.replace(partial_keras, keras_copy)
         os.replace(partial, out)
     finally:
         partial.unlink(missing_ok=True)
         partial_keras.unlink(missing_ok=True)
     return (f"exported {out} ({size:,} bytes{'' if quantize == 'none' else ', ' + quantize + ' quantized'})"
-            f" and {keras_copy}; on {len(faces)} faces max |LiteRT − Keras| = {difference:.2e}, same emotion {same:.1%}")
+            f" and {keras_copy}; on {len(faces)} faces max |LiteRT − Keras| = {difference:.2e}, same emotion {same:.1%} (of the faces Keras is decided about)")
 
 
 @one_line_errors
@@ -105,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", default="PublicTest")
     parser.add_argument("--quantize", choices=QUANTIZATIONS, default="none",
                         help="store the weights as float16 or int8 (dynamic); checked by agreement with Keras "
-                             f"(at least {100 * AGREEMENT:.0f} %% of the faces) instead of equal outputs")
+                             f"(at least {100 * AGREEMENT:.0f} %% of the faces Keras is decided about) instead of equal outputs")
     args = parser.parse_args(argv)
     if not args.model.is_file():
         raise DataError(f"{args.model} does not exist; pass the .keras file a training run saved")
