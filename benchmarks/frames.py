@@ -10,6 +10,7 @@ tracker and overlay anything.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import cv2
@@ -39,8 +40,23 @@ def face_layout(width: int, height: int, count: int) -> list[tuple[int, int, int
     return cells
 
 
+_BACKGROUNDS: dict[tuple[bytes, tuple[int, ...], int, int], np.ndarray] = {}
+"""Backgrounds made, by the photo's content and the size: a clip's frames share one, and its blur
+(σ of a fortieth of the width) takes a sixth of a second at 1280×720."""
+
+
 def background(photo: np.ndarray, width: int, height: int) -> np.ndarray:
-    """The photo scaled to fill width×height and blurred past recognition (its own faces too)."""
+    """The photo scaled to fill width×height and blurred past recognition (its own faces too); a
+    copy of the one made before for the same photo and size."""
+    key = (hashlib.blake2b(np.ascontiguousarray(photo).data, digest_size=16).digest(), photo.shape, width, height)
+    if key not in _BACKGROUNDS:
+        if len(_BACKGROUNDS) >= 8:
+            _BACKGROUNDS.clear()
+        _BACKGROUNDS[key] = _blurred(photo, width, height)
+    return _BACKGROUNDS[key].copy()
+
+
+def _blurred(photo: np.ndarray, width: int, height: int) -> np.ndarray:
     scale = max(width / photo.shape[1], height / photo.shape[0])
     scaled = cv2.resize(photo, (round(photo.shape[1] * scale), round(photo.shape[0] * scale)),
                         interpolation=cv2.INTER_AREA)
