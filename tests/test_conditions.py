@@ -1,11 +1,13 @@
-"""training/conditions.py: the webcam conditions are fixed, seeded and damage faces as named."""
+"""training/conditions.py: the conditions are fixed, seeded and change faces as named; the
+transfer family's faces are found and cut by the app's own detector and crop."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
-from training.conditions import Condition, degrade, parse_conditions
+from training.conditions import FAMILY, Condition, Family, degrade, parse_conditions
 
 
 def high_frequency(faces: np.ndarray) -> float:
@@ -55,6 +57,43 @@ def test_each_condition_damages_the_faces_as_its_name_says(faces) -> None:
     at_edges = steps[7::8].mean()
     inside = np.delete(steps, np.s_[7::8]).mean()
     assert at_edges > 1.15 * inside  # about 1.24 here; an error without blocks has no such step
+
+
+def correlations(faces: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Each face's Pearson correlation with the face at the same place in `others`."""
+    a, b = (np.asarray(x, np.float64).reshape(len(x), -1) for x in (faces, others))
+    a, b = a - a.mean(axis=1, keepdims=True), b - b.mean(axis=1, keepdims=True)
+    return (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1) + 1e-9)
+
+
+def test_the_app_cuts_each_face_where_it_was_placed(faces) -> None:
+    cut = degrade(faces, Condition.APP_CUT)
+    own = np.median(correlations(cut, faces))
+    another = np.median(correlations(cut, np.roll(faces, 1, axis=0)))
+    assert own > 0.45 and own > another + 0.3  # about 0.62 against 0.1: the same face, a few pixels off
+
+
+def test_a_rolled_head_is_cut_upright_again(faces) -> None:
+    """The app straightens a rolled face along its eyes: the cut is closer to the upright cut than
+    the rolled face itself is to the face."""
+    rolled, upright = degrade(faces, Condition.ROLLED), degrade(faces, Condition.APP_CUT)
+    turned = np.stack([cv2.warpAffine(face, cv2.getRotationMatrix2D((24, 24), 25, 1.0), (48, 48),
+                                      borderMode=cv2.BORDER_REPLICATE) for face in faces])
+    assert np.median(correlations(rolled, upright)) > np.median(correlations(turned, faces)) + 0.1
+
+
+def test_side_light_darkens_one_side_of_the_face(faces) -> None:
+    def left_over_right(batch: np.ndarray) -> float:
+        return float(batch[:, :, :24].astype(np.float64).mean() / batch[:, :, 24:].astype(np.float64).mean())
+
+    assert 0.95 < left_over_right(degrade(faces, Condition.APP_CUT)) < 1.05
+    assert left_over_right(degrade(faces, Condition.SIDE_LIT)) < 0.75
+
+
+def test_every_condition_has_a_family() -> None:
+    assert set(FAMILY) == set(Condition)
+    assert [c for c in Condition if FAMILY[c] == Family.TRANSFER] == [Condition.APP_CUT, Condition.ROLLED,
+                                                                     Condition.SIDE_LIT]
 
 
 def test_condition_names_are_parsed_and_unknown_ones_named() -> None:

@@ -1,16 +1,20 @@
-"""Webcam conditions: FER2013 faces degraded the way a webcam in a real room degrades a face.
+"""Conditions: FER2013 faces changed the way a webcam in a real room changes a face, and faces
+unlike FER2013's as the app cuts them out of a frame.
 
-FER2013's faces are mostly well lit, sharp and large; a webcam gives dim rooms, washed-out
-light, focus blur, sensor noise, heavy compression and faces far from the camera. Each condition
-here is a fixed, seeded transform of uint8 48×48 faces, so that a model's robustness report
-(python -m training.robustness) reads the same faces every time and two models are compared on
-the same damage. The augmentations that train for these conditions are in training/augment.py.
+FER2013's faces are mostly well lit, sharp, large, upright and cropped by hand; a webcam gives
+dim rooms, washed-out light, focus blur, sensor noise, heavy compression and faces far from the
+camera (the webcam family), and the app reads faces it found and cut itself, heads rolled to one
+side, light from a window beside the face (the transfer family). Each condition here is a fixed,
+seeded transform of uint8 48×48 faces, so that a model's robustness report (python -m
+training.robustness) reads the same faces every time and two models are compared on the same
+damage. The augmentations that train for the webcam's conditions are in training/augment.py.
 """
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
+from functools import cache
 from enum import StrEnum
 
 import cv2
@@ -26,6 +30,22 @@ class Condition(StrEnum):
     JPEG = "jpeg"
     NOISE = "noise"
     FAR = "far"
+    APP_CUT = "app_cut"
+    ROLLED = "rolled"
+    SIDE_LIT = "side_lit"
+
+
+class Family(StrEnum):
+    """Which kind of change a condition stands for; the report averages each family apart."""
+
+    WEBCAM = "webcam"
+    """A webcam's damage to a FER2013 face (its figures since the first robustness report)."""
+    TRANSFER = "transfer"
+    """Faces unlike FER2013's, found and cut by the app (vcam.detect, vcam.preprocess.crop_face)."""
+
+
+FAMILY: dict[Condition, Family] = {condition: Family.WEBCAM for condition in list(Condition)[:6]} | {
+    Condition.APP_CUT: Family.TRANSFER, Condition.ROLLED: Family.TRANSFER, Condition.SIDE_LIT: Family.TRANSFER}
 
 
 DARK_GAMMA, DARK_GAIN, DARK_NOISE = 2.2, 0.6, 4.0
@@ -74,6 +94,70 @@ def _far(faces: np.ndarray, rng: np.random.Generator) -> np.ndarray:
                                 interpolation=cv2.INTER_LINEAR) for face in faces])
 
 
+SCENE_SCALE, SCENE_PAD = 3, 96
+"""A transfer scene: the face scaled 3× (144 px) in a 336×336 frame, its border pixels carried out
+to the frame's edge, as a face seen from arm's length fills part of a webcam's picture."""
+ROLL_DEGREES = 25.0
+"""A head rolled to one side: 25°, left or right as the face's pixels decide (the same face always
+the same way)."""
+SIDE_LIGHT_FLOOR = 0.05
+"""Light from a window beside the face: linear light falling from full on one side to 5 % on
+the other, across the face (gamma 2.2 undone and redone: the dark side at a quarter of its grey)."""
+
+
+def _app_cut(faces: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return np.stack([_found_and_cut(_scene(face)) for face in faces])
+
+
+def _rolled(faces: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return np.stack([_found_and_cut(_scene(face, ROLL_DEGREES if zlib.crc32(face.tobytes()) % 2 else -ROLL_DEGREES))
+                     for face in faces])
+
+
+def _side_lit(faces: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    ramp = np.linspace(SIDE_LIGHT_FLOOR, 1.0, FACE_SIZE, dtype=np.float32)[None, None, :]
+    linear = (faces.astype(np.float32) / 255.0) ** DARK_GAMMA * ramp
+    lit = _to_uint8(255.0 * linear ** (1.0 / DARK_GAMMA))
+    return np.stack([_found_and_cut(_scene(face)) for face in lit])
+
+
+def _scene(face: np.ndarray, roll: float = 0.0) -> np.ndarray:
+    """A grayscale frame holding `face` 3× larger in its middle, rolled by `roll` degrees."""
+    big = cv2.resize(face, None, fx=SCENE_SCALE, fy=SCENE_SCALE, interpolation=cv2.INTER_CUBIC)
+    frame = cv2.copyMakeBorder(big, *[SCENE_PAD] * 4, cv2.BORDER_REPLICATE)
+    if roll:
+        centre = (frame.shape[1] / 2.0, frame.shape[0] / 2.0)
+        frame = cv2.warpAffine(frame, cv2.getRotationMatrix2D(centre, roll, 1.0), frame.shape[::-1],
+                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return frame
+
+
+def _found_and_cut(frame: np.ndarray) -> np.ndarray:
+    """The face in the middle of a scene, as the app cuts it: found by the short-range detector
+    and cut upright along its eyes by vcam.preprocess.crop_face. A face the detector misses
+    (about 5 in 100) is cut from where it was placed, the way FER2013 frames it, so that every
+    face is scored; the app would show nothing for it."""
+    from vcam.preprocess import FACE_MARGIN, FACE_SHIFT_UP, crop_face
+
+    centre = frame.shape[0] / 2.0
+    near = [face for face in _scene_detector().detect(frame)
+            if abs(face.center[0] - centre) < SCENE_SCALE * FACE_SIZE / 3 and abs(face.center[1] - centre) < SCENE_SCALE * FACE_SIZE / 3]
+    if near:
+        face = max(near, key=lambda face: face.score)
+        return crop_face(frame, face.box, face.eyes)
+    side = SCENE_SCALE * FACE_SIZE / FACE_MARGIN
+    return crop_face(frame, (centre - side / 2.0, centre - side / 2.0 + FACE_SHIFT_UP * SCENE_SCALE * FACE_SIZE, side, side))
+
+
+@cache
+def _scene_detector():
+    """The app's short-range detector, opened once (the one a face at arm's length meets)."""
+    from vcam.choices import Detector
+    from vcam.detect import FaceDetector
+
+    return FaceDetector(Detector.SHORT)
+
+
 def _to_uint8(values: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(values), 0, 255).astype(np.uint8)
 
@@ -85,6 +169,9 @@ DEGRADE: dict[Condition, Callable[[np.ndarray, np.random.Generator], np.ndarray]
     Condition.JPEG: _jpeg,
     Condition.NOISE: _noise,
     Condition.FAR: _far,
+    Condition.APP_CUT: _app_cut,
+    Condition.ROLLED: _rolled,
+    Condition.SIDE_LIT: _side_lit,
 }
 """Each condition's transform of a uint8 (N, 48, 48) batch, drawing any noise from the generator."""
 

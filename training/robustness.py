@@ -1,5 +1,7 @@
-"""How an emotion model holds up in a webcam's conditions: its accuracy on clean faces and on the
-same faces degraded each way training/conditions.py degrades them, as one table.
+"""How an emotion model holds up in a webcam's conditions and on faces unlike FER2013's: its
+accuracy on clean faces and on the same faces changed each way training/conditions.py changes
+them, as one table with each family's mean (the webcam's "conditions' mean", the "transfer mean"
+of the faces the app cuts out of a frame itself, rolled or lit from one side).
 
     python -m training.robustness --model weights/emotion.tflite
     python -m training.robustness --model weights/emotion.tflite --split PublicTest --conditions dark,blur --limit 500
@@ -18,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from training.command import model_on_data_parser, one_line_errors
-from training.conditions import Condition, degrade, parse_conditions
+from training.conditions import FAMILY, Condition, Family, degrade, parse_conditions
 from training.data import DataError, FaceSet
 from training.evaluate import TTA_MODES, model_and_faces, predict, predict_views
 from training.models import INPUT_SHAPE
@@ -26,7 +28,9 @@ from vcam.choices import Normalisation
 
 SPLIT_NAMES = {"training": "Training", "publictest": "PublicTest", "privatetest": "PrivateTest"}
 """FER2013's split names, looked up in any letter case."""
-CLEAN, MEAN = "clean", "conditions' mean"
+CLEAN = "clean"
+MEAN: dict[Family, str] = {Family.WEBCAM: "conditions' mean", Family.TRANSFER: "transfer mean"}
+"""Each family's mean's name in the report."""
 
 
 def model_input_shape(model: Path) -> tuple[int, ...]:
@@ -62,16 +66,25 @@ def condition_accuracies(model: Path, faces: FaceSet, conditions: list[Condition
     return dict(zip([CLEAN, *conditions], (float(value) for value in correct)))
 
 
+def family_means(accuracies: dict[str, float]) -> dict[str, float]:
+    """The mean accuracy of each family that has a condition in `accuracies`, by the mean's name."""
+    means = {}
+    for family, name in MEAN.items():
+        members = [accuracy for condition, accuracy in accuracies.items()
+                   if condition != CLEAN and FAMILY[Condition(condition)] == family]
+        if members:
+            means[name] = float(np.mean(members))
+    return means
+
+
 def table(accuracies: dict[str, float]) -> str:
-    """The report: each row's accuracy and its change from clean in points, then the conditions' mean."""
+    """The report: each row's accuracy and its change from clean in points, then each family's mean."""
     clean = accuracies[CLEAN]
     rows = [f"{'condition':<18}{'accuracy':>9}{'change':>8}"]
     for name, accuracy in accuracies.items():
         rows.append(f"{name:<18}{accuracy:>9.4f}{'' if name == CLEAN else f'{100 * (accuracy - clean):>+8.1f}'}")
-    degraded = [accuracy for name, accuracy in accuracies.items() if name != CLEAN]
-    if degraded:
-        mean = float(np.mean(degraded))
-        rows.append(f"{MEAN:<18}{mean:>9.4f}{100 * (mean - clean):>+8.1f}")
+    for name, mean in family_means(accuracies).items():
+        rows.append(f"{name:<18}{mean:>9.4f}{100 * (mean - clean):>+8.1f}")
     return "\n".join(rows)
 
 
@@ -107,10 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     accuracies = condition_accuracies(args.model, faces, conditions, normalisation,
                                       TTA_MODES[args.tta] if args.tta else 1, args.seed)
     print(table(accuracies))
-    degraded = [accuracies[condition] for condition in conditions]
+    means = "".join(f", {name} {mean:.4f}" for name, mean in family_means(accuracies).items())
     print(f"{args.model.name} on {len(faces)} {split} faces ({normalisation} normalisation"
-          f"{', tta ' + args.tta if args.tta else ''}): clean {accuracies[CLEAN]:.4f}, "
-          f"conditions' mean {np.mean(degraded):.4f} ({time.perf_counter() - began:.0f} s)")
+          f"{', tta ' + args.tta if args.tta else ''}): clean {accuracies[CLEAN]:.4f}{means} "
+          f"({time.perf_counter() - began:.0f} s)")
     if args.json:
         args.json.write_text(json.dumps({"model": args.model.name, "split": split, "faces": len(faces),
                                          "normalisation": normalisation.value, "tta": args.tta, "seed": args.seed,
