@@ -106,19 +106,31 @@ the other, across the face (gamma 2.2 undone and redone: the dark side at a quar
 
 
 def _app_cut(faces: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    return np.stack([_found_and_cut(_scene(face)) for face in faces])
+    return np.stack([cut_by_the_app(face) for face in faces])
 
 
 def _rolled(faces: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    return np.stack([_found_and_cut(_scene(face, ROLL_DEGREES if zlib.crc32(face.tobytes()) % 2 else -ROLL_DEGREES))
+    return np.stack([cut_by_the_app(face, ROLL_DEGREES if zlib.crc32(face.tobytes()) % 2 else -ROLL_DEGREES)
                      for face in faces])
 
 
 def _side_lit(faces: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    ramp = np.linspace(SIDE_LIGHT_FLOOR, 1.0, FACE_SIZE, dtype=np.float32)[None, None, :]
+    return np.stack([cut_by_the_app(face) for face in lit_from_one_side(faces)])
+
+
+def lit_from_one_side(faces: np.ndarray, floor: float = SIDE_LIGHT_FLOOR, dark_on_the_left: bool = True) -> np.ndarray:
+    """uint8 faces lit from one side: linear light falling across each face from full on one side
+    to `floor` of it on the other (the left, or the right)."""
+    ramp = np.linspace(floor, 1.0, FACE_SIZE, dtype=np.float32)
+    ramp = (ramp if dark_on_the_left else ramp[::-1])[None, None, :]
     linear = (faces.astype(np.float32) / 255.0) ** DARK_GAMMA * ramp
-    lit = _to_uint8(255.0 * linear ** (1.0 / DARK_GAMMA))
-    return np.stack([_found_and_cut(_scene(face)) for face in lit])
+    return _to_uint8(255.0 * linear ** (1.0 / DARK_GAMMA))
+
+
+def cut_by_the_app(face: np.ndarray, roll: float = 0.0) -> np.ndarray:
+    """A uint8 48×48 face set in a scene, rolled by `roll` degrees, then found and cut out as the
+    app finds and cuts faces (the transfer checks' faces; training.app_cuts trains on them)."""
+    return _found_and_cut(_scene(face, roll))
 
 
 def _scene(face: np.ndarray, roll: float = 0.0) -> np.ndarray:
