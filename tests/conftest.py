@@ -124,3 +124,10 @@ def searched(detector, frame: np.ndarray) -> list:
     """`frame` as a photo or a camera's first frame: every tile and the edges searched."""
     detector.reset()
     return detector.detect(frame)
+
+
+def correlations(faces: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Each face's Pearson correlation with the face at the same place in `others`."""
+    a, b = (np.asarray(x, np.float64).reshape(len(x), -1) for x in (faces, others))
+    a, b = a - a.mean(axis=1, keepdims=True), b - b.mean(axis=1, keepdims=True)
+    return (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1) + 1e-9)

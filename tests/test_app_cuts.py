@@ -8,12 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import correlations
 from training import app_cuts
 from training.data import load_faces
-
-
-def correlation(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.corrcoef(a.astype(np.float32).ravel(), b.astype(np.float32).ravel())[0, 1])
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +37,8 @@ def test_every_training_face_comes_again_as_the_app_cuts_it(written) -> None:
     rows = {int(row): index for index, row in enumerate(source["row_index"])}
     for index in originals:
         assert np.array_equal(out["images"][index], source["images"][rows[int(out["row_index"][index])]])
-    own = [correlation(out["images"][a], out["images"][b]) for a, b in zip(originals, cuts)]
-    other = [correlation(out["images"][a], out["images"][b]) for a, b in zip(originals, np.roll(cuts, 1))]
+    own = correlations(out["images"][originals], out["images"][cuts])
+    other = correlations(out["images"][originals], out["images"][np.roll(cuts, 1)])
     assert not any(np.array_equal(out["images"][a], out["images"][b]) for a, b in zip(originals, cuts))
     assert np.median(own) > 0.4 and np.median(own) > np.median(other) + 0.3
 

@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import correlations
 from training.conditions import FAMILY, Condition, Family, degrade, parse_conditions
 
 
@@ -57,13 +58,6 @@ def test_each_condition_damages_the_faces_as_its_name_says(faces) -> None:
     at_edges = steps[7::8].mean()
     inside = np.delete(steps, np.s_[7::8]).mean()
     assert at_edges > 1.15 * inside  # about 1.24 here; an error without blocks has no such step
-
-
-def correlations(faces: np.ndarray, others: np.ndarray) -> np.ndarray:
-    """Each face's Pearson correlation with the face at the same place in `others`."""
-    a, b = (np.asarray(x, np.float64).reshape(len(x), -1) for x in (faces, others))
-    a, b = a - a.mean(axis=1, keepdims=True), b - b.mean(axis=1, keepdims=True)
-    return (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1) + 1e-9)
 
 
 def test_the_app_cuts_each_face_where_it_was_placed(faces) -> None:
