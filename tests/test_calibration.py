@@ -47,6 +47,22 @@ def test_temperature_keeps_the_ranking() -> None:
     assert with_temperature(probabilities, 1.0) is probabilities
 
 
+def test_a_temperature_that_calibrates_unseen_faces_no_better_is_not_applied(tmp_path: Path) -> None:
+    """A model that needs no temperature: the one fitted on all its faces wins a little NLL, but
+    fitted on one half it leaves the other half no better calibrated than the raw probabilities,
+    so 1 is written; a model that needs one gets it."""
+    model = tmp_path / "model.tflite"
+    model.write_bytes(b"a model")
+    probabilities, labels = synthetic(1.0, n=2000)
+    kept = calibrate.calibrate(model, probabilities, labels, "PublicTest")
+    assert kept["temperature_fitted"] != 1.0 and kept["temperature"] == 1.0
+    assert kept["ece_after_cross_fitted"] >= kept["ece_before_halves"] and kept["ece_after"] == kept["ece_before"]
+    probabilities, labels = synthetic(1.8, n=4000)
+    needed = calibrate.calibrate(model, probabilities, labels, "PublicTest")
+    assert needed["temperature"] == needed["temperature_fitted"] == pytest.approx(1.8, rel=0.08)
+    assert needed["ece_after_cross_fitted"] < needed["ece_before_halves"]
+
+
 def test_ece_of_an_overconfident_model() -> None:
     """Every face said to be 90 % sure, right half of the time: ECE 0.4."""
     probabilities = np.full((100, 7), 0.1 / 6)

@@ -49,6 +49,15 @@ def test_average_means_the_last_epochs_and_re_estimates_batch_norm(tmp_path: Pat
     recipe.recalibrate_batchnorm(averaged, sample, 50)  # measured again on other faces: about the same
     again = np.asarray(averaged.layers[norm].moving_mean)
     assert np.abs(again - measured).max() < 0.1 * np.abs(again).max()
+    # By default batch norm is measured on the faces the run trained on, as its recipe.json says.
+    own = tmp_path / "own.keras"
+    assert average.main(["--run-dir", str(run), "--last", "2", "--out", str(own)]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"batch norm from Training of {fer_npz}")
+    expected = average.average_weights([run / "epochs" / "epoch_002.keras", run / "epochs" / "epoch_003.keras"])
+    recipe.recalibrate_batchnorm(expected, recipe.recalibration_sample(load_faces(fer_npz, "Training").inputs(), 50), 50)
+    np.testing.assert_allclose(np.asarray(load(own).layers[norm].moving_mean),
+                               np.asarray(expected.layers[norm].moving_mean), rtol=1e-4, atol=1e-5)
+    assert not np.allclose(np.asarray(load(own).layers[norm].moving_mean), measured, atol=1e-4)
     # The averaged model scores and exports like any checkpoint.
     assert evaluate.main(["--model", str(out), "--data", str(fer_npz), "--split", "PublicTest", "--limit", "100",
                           "--confusion", str(tmp_path / "c.png")]) == 0

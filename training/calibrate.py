@@ -12,7 +12,8 @@ model (with the model's SHA-256, so that a calibration never applies to another 
 
 The ECE after scaling is reported twice: with T fitted on all of PublicTest (what ships), and
 cross-fitted (T fitted on one half, ECE measured on the other, both ways), which is the honest
-figure for faces the temperature has not seen.
+figure for faces the temperature has not seen. Where that figure is no better than the raw
+probabilities' ECE on the same halves, the temperature written is 1 (the fitted one is kept as `temperature_fitted`).
 """
 
 from __future__ import annotations
@@ -65,15 +66,18 @@ def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
                                      for t in grid]))])
 
 
-def cross_fitted_ece(probabilities: np.ndarray, labels: np.ndarray, seed: int = 0) -> float:
-    """ECE on faces the temperature was not fitted on: two halves, each scored with the other's T."""
+def cross_fitted_ece(probabilities: np.ndarray, labels: np.ndarray, seed: int = 0) -> tuple[float, float]:
+    """ECE on faces the temperature was not fitted on: two halves, each scored with the other's T;
+    and the raw probabilities' ECE on the same halves (ECE on fewer faces reads higher, so the
+    two compare only with each other)."""
     order = np.random.default_rng(seed).permutation(len(labels))
     halves = (order[: len(order) // 2], order[len(order) // 2:])
-    errors = []
+    scaled, raw = [], []
     for fit, held in (halves, halves[::-1]):
         temperature = fit_temperature(probabilities[fit], labels[fit])
-        errors.append(expected_calibration_error(with_temperature(probabilities[held], temperature), labels[held]))
-    return float(np.mean(errors))
+        scaled.append(expected_calibration_error(with_temperature(probabilities[held], temperature), labels[held]))
+        raw.append(expected_calibration_error(probabilities[held], labels[held]))
+    return float(np.mean(scaled)), float(np.mean(raw))
 
 
 def unsure_figures(probabilities: np.ndarray, labels: np.ndarray, below: float) -> dict[str, float]:
@@ -88,14 +92,22 @@ def unsure_figures(probabilities: np.ndarray, labels: np.ndarray, below: float) 
 
 def calibrate(model: Path, probabilities: np.ndarray, labels: np.ndarray, split: str,
               normalisation: Normalisation = Normalisation.NONE) -> dict[str, object]:
-    temperature = fit_temperature(probabilities, labels)
+    """The calibration to write: the fitted temperature, or 1 (the raw probabilities) when a
+    temperature fitted on one half of the faces leaves the other half no better calibrated than
+    the raw probabilities leave it (ECE, both ways). A sharpening temperature that only wins on NLL lets more
+    faces too small to read show an emoji: measured on a distilled model, T 0.93 raised the ECE
+    from 0.031 to 0.040 and the wrong emojis on 12-px faces from 3.1 % to 4.8 %."""
+    fitted = fit_temperature(probabilities, labels)
+    ece_before = expected_calibration_error(probabilities, labels)
+    cross_fitted, raw_halves = cross_fitted_ece(probabilities, labels)
+    temperature = fitted if cross_fitted < raw_halves else 1.0
     calibrated = with_temperature(probabilities, temperature)
     return {
         "model": model.name, "model_sha256": file_sha256(model), "fitted_on": split, "faces": int(len(labels)),
-        "temperature": temperature, "normalisation": normalisation.value,
-        "ece_before": expected_calibration_error(probabilities, labels),
+        "temperature": temperature, "temperature_fitted": fitted, "normalisation": normalisation.value,
+        "ece_before": ece_before,
         "ece_after": expected_calibration_error(calibrated, labels),
-        "ece_after_cross_fitted": cross_fitted_ece(probabilities, labels),
+        "ece_after_cross_fitted": cross_fitted, "ece_before_halves": raw_halves,
         "nll_before": negative_log_likelihood(probabilities, labels),
         "nll_after": negative_log_likelihood(calibrated, labels),
         **unsure_figures(calibrated, labels, UNSURE_BELOW),
@@ -110,7 +122,10 @@ def calibrate_file(model: Path, data: Path, split: str, normalisation: Normalisa
     result = calibrate(model, predict(model, faces.inputs(normalisation)), faces.labels, split, normalisation)
     out = out or calibration_path(model)
     out.write_text(json.dumps(result, indent=1) + "\n")
-    return "\n".join((
+    kept = ("" if result["temperature"] == result["temperature_fitted"] else
+            f"temperature 1 kept: the fitted {result['temperature_fitted']:.3f} calibrates unseen faces no better "
+            f"(cross-fitted ECE {result['ece_after_cross_fitted']:.4f}, raw {result['ece_before_halves']:.4f} on the same halves)\n")
+    return kept + "\n".join((
         f"temperature {result['temperature']:.3f}: ECE {result['ece_before']:.4f} → {result['ece_after']:.4f} "
         f"(cross-fitted {result['ece_after_cross_fitted']:.4f}), NLL {result['nll_before']:.4f} → "
         f"{result['nll_after']:.4f} on {result['faces']} {split} faces",

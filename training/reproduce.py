@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     require_output_folder(args.out)
 
     train.run(recipe)
-    print(average.average_run(run, args.last, args.data, "Training", recipe.batch_size))
+    print(average.average_run(run, args.last, average.run_norm_faces(run)))
     candidates = [run / "best.keras", run / "averaged.keras"]
     try:
         val = load_faces(args.data, "PublicTest")
