@@ -84,7 +84,11 @@ def test_calibrate_writes_the_temperature_that_the_app_then_applies(model_copy: 
     assert calibrate.main(["--model", str(model_copy), "--data", str(fer_npz)]) == 0
     written = json.loads(calibration_path(model_copy).read_text())
     assert 0.2 < written["temperature"] < 5 and written["faces"] == 702
-    assert written["ece_after"] <= written["ece_before"] + 1e-9 and written["nll_after"] <= written["nll_before"]
+    assert written["nll_after"] <= written["nll_before"]
+    # The fitted temperature is applied only where it calibrates held-out halves better than none.
+    applied = written["temperature"] == written["temperature_fitted"]
+    assert applied == (written["ece_after_cross_fitted"] < written["ece_before_halves"])
+    assert applied or written["temperature"] == 1.0
     assert 0 < written["unsure_share"] < 1 and written["unsure_accuracy"] < written["sure_accuracy"]
 
     faces = prepare_faces(public_test_sample[0][:8])
