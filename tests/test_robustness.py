@@ -111,3 +111,25 @@ def test_a_model_that_does_not_take_48_px_gray_faces_is_refused_in_one_line(fer_
     not_a_model = tmp_path / "emotion.tflite"
     not_a_model.write_bytes(b"not a flatbuffer")
     assert_refused(["--model", str(not_a_model), "--data", str(fer_npz), "--limit", "10"], capsys, "cannot be read")
+
+
+def test_an_ensemble_scores_the_mean_of_its_models(fer_npz: Path, tmp_path: Path, capsys) -> None:
+    from training.data import load_faces
+    from vcam.emotions import EMOTIONS
+
+    happy = EMOTIONS.index("happy")
+    always_happy = tmp_path / "always_happy.keras"  # softmax of a fixed logit 20 for happy: 1.0 there
+    dense = keras.layers.Dense(7, activation="softmax", kernel_initializer="zeros",
+                               bias_initializer=keras.initializers.Constant(20.0 * np.eye(7)[happy]))
+    keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Flatten(), dense]).save(always_happy)
+    out = tmp_path / "ensemble.json"
+    assert robustness.main(["--model", str(SHIPPED), "--ensemble", str(always_happy), "--data", str(fer_npz),
+                            "--conditions", "blur", "--json", str(out)]) == 0
+    assert "emotion.tflite + always_happy.keras on" in capsys.readouterr().out
+    saved = json.loads(out.read_text())
+    # Half of a sure "happy" outweighs anything the shipped model's half can say: every face reads happy.
+    share = float(np.mean(load_faces(fer_npz, "PublicTest").labels == happy))
+    assert saved["accuracy"] == pytest.approx({"clean": share, "blur": share})
+    assert saved["ensemble"] == [str(always_happy)]
+    assert_refused(["--model", str(SHIPPED), "--ensemble", str(tmp_path / "missing.tflite"), "--data", str(fer_npz),
+                    "--limit", "10"], capsys, "missing.tflite")

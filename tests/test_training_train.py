@@ -183,6 +183,33 @@ def test_distillation_run_starts_from_the_given_weights_and_resumes(tmp_path: Pa
     assert "was started with --teacher-weight 0.5" in capsys.readouterr().err
 
 
+def test_several_teachers_teach_their_mean_and_are_kept_in_the_recipe(tmp_path: Path, fer_npz: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from training import batches, models
+
+    seen, real_batches = [], batches.batches
+
+    def recording_batches(inputs, targets, *args, **kwargs):
+        seen.append((inputs, targets))
+        return real_batches(inputs, targets, *args, **kwargs)
+
+    monkeypatch.setattr(batches, "batches", recording_batches)
+    untrained = tmp_path / "untrained.keras"  # a second teacher that disagrees with the first
+    models.build("seed_cnn").save(untrained)
+    teachers = [REPO / "weights" / "emotion.tflite", untrained]
+    run = tmp_path / "run"
+    assert train.main(["--data", str(fer_npz), "--model", "seed_cnn", "--limit", "100", "--val-limit", "50",
+                       "--batch-size", "50", "--run-dir", str(run), "--epochs", "1", "--no-augment",
+                       "--teacher", *map(str, teachers), "--teacher-weight", "0.6", "--teacher-views", "2"]) == 0
+    train_inputs, targets = seen[0]
+    labels = load_faces(fer_npz, "Training").sample(100, 1).labels
+    each = [evaluate.predict_views(teacher, train_inputs, 2) for teacher in teachers]
+    assert np.abs(each[0] - each[1]).max() > 0.1
+    np.testing.assert_allclose(targets, 0.4 * np.eye(7)[labels] + 0.6 * (each[0] + each[1]) / 2, atol=1e-5)
+    assert json.loads((run / "recipe.json").read_text())["teacher"] == [str(teacher) for teacher in teachers]
+    assert train.recipe_value([teachers[0]]) == str(teachers[0])  # one teacher: kept as runs kept it before
+
+
 def test_distillation_flags_say_what_is_wrong(tmp_path: Path, fer_npz: Path, capsys) -> None:
     for flags, message in ((["--teacher", str(REPO / "weights" / "emotion.tflite")], "go together"),
                            (["--teacher-weight", "0.5"], "go together"),

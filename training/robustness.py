@@ -5,6 +5,11 @@ of the faces the app cuts out of a frame itself, rolled or lit from one side).
 
     python -m training.robustness --model weights/emotion.tflite
     python -m training.robustness --model weights/emotion.tflite --split PublicTest --conditions dark,blur --limit 500
+    python -m training.robustness --model weights/emotion.tflite --ensemble other.tflite --tta flip
+
+`--ensemble` scores the mean of several models' probabilities, as `training.train --teacher A B`
+teaches it (an ensemble costs each model's time in the app; it measures a teacher, not a model
+to ship).
 
 The degradations are fixed and seeded (--seed), so that two models, or two normalisations
 (--normalisation, default: the one the model was trained with), are compared on the same faces.
@@ -57,11 +62,13 @@ def check_model(model: Path) -> None:
 
 
 def condition_accuracies(model: Path, faces: FaceSet, conditions: list[Condition], normalisation: Normalisation,
-                         views: int = 1, seed: int = 0) -> dict[str, float]:
-    """Accuracy on the clean faces and under each condition, in that order, all in one pass of the model."""
+                         views: int = 1, seed: int = 0, ensemble: tuple[Path, ...] = ()) -> dict[str, float]:
+    """Accuracy on the clean faces and under each condition, in that order, all in one pass of the
+    model (of each model: with `ensemble`, of the mean of `model`'s and their probabilities)."""
     sets = [faces.images] + [degrade(faces.images, condition, seed) for condition in conditions]
     inputs = np.concatenate([FaceSet(images, faces.labels).inputs(normalisation) for images in sets])
-    probabilities = predict_views(model, inputs, views) if views > 1 else predict(model, inputs)
+    probabilities = np.mean([predict_views(member, inputs, views) if views > 1 else predict(member, inputs)
+                             for member in (model, *ensemble)], axis=0)
     correct = (probabilities.argmax(axis=1).reshape(len(sets), len(faces)) == faces.labels).mean(axis=1)
     return dict(zip([CLEAN, *conditions], (float(value) for value in correct)))
 
@@ -99,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="normalise faces this way (default: as the model was trained, from its calibration file)")
     parser.add_argument("--tta", choices=TTA_MODES, help="average each face's views, as evaluate --tta")
     parser.add_argument("--seed", type=int, default=0, help="seed of the conditions' noise (default 0)")
+    parser.add_argument("--ensemble", type=Path, nargs="+", default=[], metavar="MODEL",
+                        help="score the mean of --model's and these models' probabilities (a teacher for "
+                             "training.train --teacher)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the accuracies as JSON")
     args = parser.parse_args(argv)
     try:
@@ -110,22 +120,26 @@ def main(argv: list[str] | None = None) -> int:
             raise DataError(f"{flag} must be {least} or more, not {value}")
     split = SPLIT_NAMES.get(args.split.lower(), args.split)
     faces, normalisation = model_and_faces(args.model, args.data, split, args.normalisation)
-    try:
-        check_model(args.model)
-    except ValueError as err:  # a model of the wrong shape
-        raise DataError(str(err)) from None
+    for model in (args.model, *args.ensemble):
+        if not model.is_file():
+            raise DataError(f"{model} does not exist; pass models that training saved")
+        try:
+            check_model(model)
+        except ValueError as err:  # a model of the wrong shape
+            raise DataError(str(err)) from None
     if args.limit:
         faces = faces.sample(args.limit)
     began = time.perf_counter()
     accuracies = condition_accuracies(args.model, faces, conditions, normalisation,
-                                      TTA_MODES[args.tta] if args.tta else 1, args.seed)
+                                      TTA_MODES[args.tta] if args.tta else 1, args.seed, tuple(args.ensemble))
     print(table(accuracies))
     means = "".join(f", {name} {mean:.4f}" for name, mean in family_means(accuracies).items())
-    print(f"{args.model.name} on {len(faces)} {split} faces ({normalisation} normalisation"
+    print(f"{' + '.join(model.name for model in (args.model, *args.ensemble))} on {len(faces)} {split} faces ({normalisation} normalisation"
           f"{', tta ' + args.tta if args.tta else ''}): clean {accuracies[CLEAN]:.4f}{means} "
           f"({time.perf_counter() - began:.0f} s)")
     if args.json:
-        args.json.write_text(json.dumps({"model": args.model.name, "split": split, "faces": len(faces),
+        args.json.write_text(json.dumps({"model": args.model.name, "ensemble": [str(model) for model in args.ensemble],
+                                         "split": split, "faces": len(faces),
                                          "normalisation": normalisation.value, "tta": args.tta, "seed": args.seed,
                                          "accuracy": accuracies}, indent=1) + "\n")
     return 0

@@ -46,10 +46,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ferplus-weight", type=float, default=0.0,
                         help="mix the FER+ vote distribution into the targets with this weight (0: FER2013 labels "
                              "only, 1: FER+ votes only; needs the .npz with ferplus_votes)")
-    parser.add_argument("--teacher", type=Path,
-                        help="a trained model (.keras or .tflite) whose probabilities, averaged over "
-                             "--teacher-views views of each training face, are mixed into the targets "
-                             "with --teacher-weight (distillation)")
+    parser.add_argument("--teacher", type=Path, nargs="+",
+                        help="one or more trained models (.keras or .tflite) whose probabilities, averaged "
+                             "over --teacher-views views of each training face and over the models, are mixed "
+                             "into the targets with --teacher-weight (distillation; several models: an "
+                             "ensemble as the teacher)")
     parser.add_argument("--teacher-weight", type=float, default=0.0,
                         help="the teacher's share of the targets (0: off, 1: the teacher's alone)")
     parser.add_argument("--teacher-views", type=int, choices=(1, 2, 10), default=10,
@@ -75,7 +76,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--teacher-views needs --teacher: name the teacher model, or drop --teacher-views")
     if (args.teacher is None) != (args.teacher_weight == 0):
         parser.error("--teacher and --teacher-weight go together: name the teacher model and give it a weight above 0")
-    for flag, path, suffixes in (("--teacher", args.teacher, (".keras", ".tflite")), ("--init", args.init, (".keras",))):
+    for flag, path, suffixes in (*(("--teacher", teacher, (".keras", ".tflite")) for teacher in args.teacher or ()),
+                                 ("--init", args.init, (".keras",))):
         if path is not None and (not path.is_file() or path.suffix not in suffixes):
             parser.error(f"{flag} {path} is not a {' or '.join(suffixes)} file; pass a model that training saved")
     if args.patience < 0:
@@ -92,7 +94,10 @@ RECIPE_KEYS = ("model", "train_split", "precision", "lr", "label_smoothing", "we
 
 
 def recipe_value(value: object) -> object:
-    """A flag's value as recipe.json keeps it (paths as strings)."""
+    """A flag's value as recipe.json keeps it: paths as strings, one teacher as its path alone
+    (as runs kept it before --teacher took several), several as a list."""
+    if isinstance(value, list):
+        return recipe_value(value[0]) if len(value) == 1 else [recipe_value(item) for item in value]
     return str(value) if isinstance(value, Path) else value
 
 
@@ -155,13 +160,15 @@ def run(args: argparse.Namespace) -> None:
     taught = None
     if args.teacher:
         began = time.perf_counter()
-        try:
-            taught = predict_views(args.teacher, train.inputs(model_normalisation(args.teacher)),
-                                   args.teacher_views)
-        except (OSError, ValueError, RuntimeError) as err:
-            raise DataError(f"cannot run the teacher {args.teacher} ({str(err).splitlines()[0]}); pass a model "
-                  "that training saved")
-        print(f"teacher {args.teacher} ({args.teacher_views} views) agrees with the labels on "
+        outputs = []
+        for teacher in args.teacher:
+            try:
+                outputs.append(predict_views(teacher, train.inputs(model_normalisation(teacher)), args.teacher_views))
+            except (OSError, ValueError, RuntimeError) as err:
+                raise DataError(f"cannot run the teacher {teacher} ({str(err).splitlines()[0]}); pass a model "
+                                "that training saved") from None
+        taught = np.mean(outputs, axis=0)
+        print(f"teacher {', '.join(map(str, args.teacher))} ({args.teacher_views} views) agrees with the labels on "
               f"{np.mean(taught.argmax(1) == train.labels):.4f} of the training faces "
               f"({time.perf_counter() - began:.0f} s)")
 
