@@ -125,7 +125,7 @@ def test_an_ensemble_scores_the_mean_of_its_models(fer_npz: Path, tmp_path: Path
     out = tmp_path / "ensemble.json"
     assert robustness.main(["--model", str(SHIPPED), "--ensemble", str(always_happy), "--data", str(fer_npz),
                             "--conditions", "blur", "--json", str(out)]) == 0
-    assert "emotion.tflite + always_happy.keras on" in capsys.readouterr().out
+    assert f"{SHIPPED} + {always_happy} on" in capsys.readouterr().out
     saved = json.loads(out.read_text())
     # Half of a sure "happy" outweighs anything the shipped model's half can say: every face reads happy.
     share = float(np.mean(load_faces(fer_npz, "PublicTest").labels == happy))

@@ -134,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
                                       TTA_MODES[args.tta] if args.tta else 1, args.seed, tuple(args.ensemble))
     print(table(accuracies))
     means = "".join(f", {name} {mean:.4f}" for name, mean in family_means(accuracies).items())
-    print(f"{' + '.join(model.name for model in (args.model, *args.ensemble))} on {len(faces)} {split} faces ({normalisation} normalisation"
+    scored = " + ".join(map(str, (args.model, *args.ensemble))) if args.ensemble else args.model.name
+    print(f"{scored} on {len(faces)} {split} faces ({normalisation} normalisation"
           f"{', tta ' + args.tta if args.tta else ''}): clean {accuracies[CLEAN]:.4f}{means} "
           f"({time.perf_counter() - began:.0f} s)")
     if args.json:
