@@ -17,7 +17,7 @@ from PIL import Image
 from sni_host import session_bus
 from test_engine import Running
 from waiting import wait_until
-from x_display import screenshot, virtual_display, yellow_pixels
+from x_display import screenshot, start_client, virtual_display, yellow_pixels
 
 from vcam.autostart import Autostart
 from vcam.config import Config, load_config
@@ -35,10 +35,10 @@ def desktop():
     assert shutil.which("trayer"), "trayer is missing: apt-get install trayer (.ci/run does)"
     with virtual_display() as display:
         env = {**os.environ, "DISPLAY": display}
-        trayer = subprocess.Popen(["trayer", "--edge", "top", "--align", "right", "--widthtype", "request",
-                                   "--height", "32", "--SetDockType", "true", "--transparent", "false",
-                                   "--tint", "0x202020"], env=env, stderr=subprocess.DEVNULL)
-        wait_until(lambda: tray_host_ready(display), timeout=20, message="trayer to take the system tray selection")
+        trayer = start_client(["trayer", "--edge", "top", "--align", "right", "--widthtype", "request",
+                               "--height", "32", "--SetDockType", "true", "--transparent", "false",
+                               "--tint", "0x202020"], env, lambda: tray_host_ready(display),
+                              "trayer to take the system tray selection")
         previous = os.environ.get("DISPLAY")
         os.environ["DISPLAY"] = display  # pystray's X11 backend connects when it is imported
         yield display

@@ -17,7 +17,7 @@ from PIL import Image
 from sni_host import session_bus
 from test_tray_sni import SniRun
 from waiting import wait_until
-from x_display import screenshot, virtual_display, yellow_pixels
+from x_display import screenshot, start_client, virtual_display, yellow_pixels
 
 from conftest import REPO
 from vcam.config import Config
@@ -58,14 +58,10 @@ def panel(tmp_path: Path, monkeypatch) -> Iterator[dict[str, str]]:
         env.update(DISPLAY=display, DBUS_SESSION_BUS_ADDRESS=bus, XDG_CONFIG_HOME=str(tmp_path / "xdg"),
                    XDG_RUNTIME_DIR=str(tmp_path))
         monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus)
-        with (tmp_path / "panel.log").open("w") as log:  # what the panel says, should it fail
-            process = subprocess.Popen(["lxqt-panel"], env=env, stdout=log, stderr=log)
+        # The panel's status-notifier plugin is the watcher too: it takes the name once it runs.
+        process = start_client(["lxqt-panel"], env, watcher_present, "lxqt-panel's StatusNotifierWatcher",
+                               timeout=60, log=tmp_path / "panel.log")
         try:
-            # The panel's status-notifier plugin is the watcher too: it takes the name once it runs.
-            wait_until(lambda: watcher_present() or process.poll() is not None, timeout=60,
-                       message="lxqt-panel's StatusNotifierWatcher")
-            assert process.poll() is None, (f"lxqt-panel ended with status {process.returncode}: "
-                                            f"{(tmp_path / 'panel.log').read_text()[-2000:]}")
             yield env
         finally:
             process.terminate()
