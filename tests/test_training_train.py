@@ -146,9 +146,10 @@ def test_early_stopping_counts_epochs_since_the_best_across_resumes(tmp_path: Pa
     assert "stopped early already" in capsys.readouterr().out
 
 
-def test_distillation_run_starts_from_the_given_weights_and_resumes(tmp_path: Path, fer_npz: Path, capsys,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    from training import batches, models
+@pytest.fixture
+def fed_batches(monkeypatch: pytest.MonkeyPatch) -> list:
+    """The (inputs, targets) that training.batches is given, call by call: training first, then validation."""
+    from training import batches
 
     seen, real_batches = [], batches.batches
 
@@ -157,6 +158,12 @@ def test_distillation_run_starts_from_the_given_weights_and_resumes(tmp_path: Pa
         return real_batches(inputs, targets, *args, **kwargs)
 
     monkeypatch.setattr(batches, "batches", recording_batches)
+    return seen
+
+
+def test_distillation_run_starts_from_the_given_weights_and_resumes(tmp_path: Path, fer_npz: Path, capsys,
+                                                                   fed_batches: list) -> None:
+    from training import models
 
     run, shipped = tmp_path / "run", REPO / "weights" / "emotion.keras"
     common = ["--data", str(fer_npz), "--model", "vcam_deep", "--limit", "200", "--val-limit", "100", "--batch-size", "50",
@@ -164,7 +171,7 @@ def test_distillation_run_starts_from_the_given_weights_and_resumes(tmp_path: Pa
               "--teacher-weight", "0.5", "--teacher-views", "2", "--lr", "1e-12", "--no-augment"]
     assert train.main([*common, "--epochs", "1"]) == 0
     assert "agrees with the labels on" in capsys.readouterr().out
-    (train_inputs, targets), (val_inputs, val_targets) = seen[:2]
+    (train_inputs, targets), (val_inputs, val_targets) = fed_batches[:2]
     labels = load_faces(fer_npz, "Training").sample(200, 1).labels
     taught = evaluate.predict_views(REPO / "weights" / "emotion.tflite", train_inputs, 2)
     np.testing.assert_allclose(targets, 0.5 * np.eye(7)[labels] + 0.5 * taught, atol=1e-5)  # half label, half teacher
@@ -184,16 +191,9 @@ def test_distillation_run_starts_from_the_given_weights_and_resumes(tmp_path: Pa
 
 
 def test_several_teachers_teach_their_mean_and_are_kept_in_the_recipe(tmp_path: Path, fer_npz: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    from training import batches, models
+                                                                       fed_batches: list) -> None:
+    from training import models
 
-    seen, real_batches = [], batches.batches
-
-    def recording_batches(inputs, targets, *args, **kwargs):
-        seen.append((inputs, targets))
-        return real_batches(inputs, targets, *args, **kwargs)
-
-    monkeypatch.setattr(batches, "batches", recording_batches)
     untrained = tmp_path / "untrained.keras"  # a second teacher that disagrees with the first
     models.build("seed_cnn").save(untrained)
     teachers = [REPO / "weights" / "emotion.tflite", untrained]
@@ -201,7 +201,7 @@ def test_several_teachers_teach_their_mean_and_are_kept_in_the_recipe(tmp_path: 
     assert train.main(["--data", str(fer_npz), "--model", "seed_cnn", "--limit", "100", "--val-limit", "50",
                        "--batch-size", "50", "--run-dir", str(run), "--epochs", "1", "--no-augment",
                        "--teacher", *map(str, teachers), "--teacher-weight", "0.6", "--teacher-views", "2"]) == 0
-    train_inputs, targets = seen[0]
+    train_inputs, targets = fed_batches[0]
     labels = load_faces(fer_npz, "Training").sample(100, 1).labels
     each = [evaluate.predict_views(teacher, train_inputs, 2) for teacher in teachers]
     assert np.abs(each[0] - each[1]).max() > 0.1
