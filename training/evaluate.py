@@ -77,12 +77,17 @@ def predict(model_path: Path, inputs: np.ndarray, batch_size: int = 256) -> np.n
     return np.concatenate(chunks)
 
 
+def require_model_file(model: Path) -> None:
+    """DataError, with the fix, unless `model` is a .keras or .tflite file."""
+    if not model.is_file() or model.suffix not in (".keras", ".tflite"):
+        raise DataError(f"{model} is not a .keras or .tflite file; pass a model that training saved")
+
+
 def model_and_faces(model: Path, data: Path, split: str | None,
                     normalisation: Normalisation | None = None) -> tuple[FaceSet, Normalisation]:
     """The faces to score `model` on, and the normalisation to give them (`normalisation`, else
     the one the model was trained with); DataError, with the fix, when any cannot be used."""
-    if not model.is_file() or model.suffix not in (".keras", ".tflite"):
-        raise DataError(f"{model} is not a .keras or .tflite file; pass a model that training saved")
+    require_model_file(model)
     try:
         return load_faces(data, split), normalisation or model_normalisation(model)
     except ValueError as err:  # a split not there, a calibration naming no normalisation

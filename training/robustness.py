@@ -27,7 +27,7 @@ import numpy as np
 from training.command import model_on_data_parser, one_line_errors
 from training.conditions import FAMILY, Condition, Family, degrade, parse_conditions
 from training.data import DataError, FaceSet
-from training.evaluate import TTA_MODES, model_and_faces, predict, predict_views
+from training.evaluate import TTA_MODES, model_and_faces, predict, predict_views, require_model_file
 from training.models import INPUT_SHAPE
 from vcam.choices import Normalisation
 
@@ -121,8 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     split = SPLIT_NAMES.get(args.split.lower(), args.split)
     faces, normalisation = model_and_faces(args.model, args.data, split, args.normalisation)
     for model in (args.model, *args.ensemble):
-        if not model.is_file():
-            raise DataError(f"{model} does not exist; pass models that training saved")
+        require_model_file(model)
         try:
             check_model(model)
         except ValueError as err:  # a model of the wrong shape
